@@ -1,0 +1,100 @@
+"""The ledger: accounts, transfers, balance history, remembered failures.
+
+Revision ID: 0001_ledger
+Revises:
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from paydesk.core.db import UTCDateTime
+
+revision = "0001_ledger"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+_json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ledger_accounts",
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("currency", sa.String(10), nullable=False),
+        sa.Column("owner", sa.String(64), nullable=False),
+        sa.Column("code", sa.String(64), nullable=False),
+        sa.Column("flags", sa.Integer(), nullable=False),
+        sa.Column("debits_pending", sa.BigInteger(), nullable=False),
+        sa.Column("debits_posted", sa.BigInteger(), nullable=False),
+        sa.Column("credits_pending", sa.BigInteger(), nullable=False),
+        sa.Column("credits_posted", sa.BigInteger(), nullable=False),
+        sa.Column("entry_seq", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_ledger_accounts"),
+    )
+    op.create_index("uq_ledger_accounts_owner_code_currency", "ledger_accounts", ["owner", "code", "currency"],
+                    unique=True)
+    op.create_table(
+        "ledger_transfers",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("debit_account_id", sa.Uuid(), nullable=False),
+        sa.Column("credit_account_id", sa.Uuid(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(10), nullable=False),
+        sa.Column("code", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("pending_id", sa.Uuid(), nullable=True),
+        sa.Column("timeout_s", sa.Integer(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=True),
+        sa.Column("linked", sa.Boolean(), nullable=False),
+        sa.Column("metadata", _json, nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_ledger_transfers"),
+        sa.ForeignKeyConstraint(["debit_account_id"], ["ledger_accounts.id"],
+                                name="fk_ledger_transfers_debit_account_id_ledger_accounts"),
+        sa.ForeignKeyConstraint(["credit_account_id"], ["ledger_accounts.id"],
+                                name="fk_ledger_transfers_credit_account_id_ledger_accounts"),
+        sa.ForeignKeyConstraint(["pending_id"], ["ledger_transfers.id"],
+                                name="fk_ledger_transfers_pending_id_ledger_transfers"),
+    )
+    op.create_index("uq_ledger_transfers_pending_id", "ledger_transfers", ["pending_id"], unique=True,
+                    postgresql_where=sa.text("pending_id IS NOT NULL"), sqlite_where=sa.text("pending_id IS NOT NULL"))
+    op.create_index("ix_ledger_transfers_expires_at", "ledger_transfers", ["expires_at"],
+                    postgresql_where=sa.text("expires_at IS NOT NULL"), sqlite_where=sa.text("expires_at IS NOT NULL"))
+    op.create_table(
+        "ledger_entries",
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("transfer_id", sa.Uuid(), nullable=False),
+        sa.Column("debits_pending", sa.BigInteger(), nullable=False),
+        sa.Column("debits_posted", sa.BigInteger(), nullable=False),
+        sa.Column("credits_pending", sa.BigInteger(), nullable=False),
+        sa.Column("credits_posted", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "seq", name="pk_ledger_entries"),
+        sa.ForeignKeyConstraint(["account_id"], ["ledger_accounts.id"],
+                                name="fk_ledger_entries_account_id_ledger_accounts"),
+        sa.ForeignKeyConstraint(["transfer_id"], ["ledger_transfers.id"],
+                                name="fk_ledger_entries_transfer_id_ledger_transfers"),
+    )
+    op.create_index("ix_ledger_entries_account_time", "ledger_entries", ["account_id", "created_at"])
+    op.create_table(
+        "ledger_failures",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("result", sa.String(48), nullable=False),
+        sa.Column("fingerprint", sa.String(32), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_ledger_failures"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("ledger_failures")
+    op.drop_table("ledger_entries")
+    op.drop_table("ledger_transfers")
+    op.drop_table("ledger_accounts")

@@ -1,0 +1,96 @@
+"""`create_app(settings)`: the FastAPI application. Building it does no I/O; the lifespan starts jobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import text
+
+from paydesk import __version__
+from paydesk.config import Settings
+from paydesk.container import Container, build
+from paydesk.core.clock import Clock
+from paydesk.web import api, pages
+from paydesk.web.errors import install_error_handlers
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_jobs: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    container = build(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_jobs:
+            container.jobs.start()
+        try:
+            yield
+        finally:
+            container.jobs.stop()
+            container.close()
+
+    app = FastAPI(
+        title="Paydesk", version=__version__, lifespan=lifespan,
+        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        description="A multi-currency wallet with the customer-support desk built in.",
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    _install_metrics(app, container)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app
+
+
+class _GroupCommitCollector(Collector):
+    """Reads the group committer's own counts at scrape time."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        committer = self._container.group_commit
+        yield CounterMetricFamily("paydesk_ledger_group_commits", "Group-committed ledger batches",
+                                  value=committer.batches)
+        yield CounterMetricFamily("paydesk_ledger_group_committed_transfers", "Transfers posted by group commit",
+                                  value=committer.transfers)
+
+
+def _install_metrics(app: FastAPI, container: Container) -> None:
+    registry = CollectorRegistry()
+    requests = Counter("paydesk_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
+    latency = Histogram("paydesk_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry)
+    registry.register(_GroupCommitCollector(container))
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        latency.labels(request.method, path).observe(time.perf_counter() - started)
+        requests.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> JSONResponse:
+        """Liveness and readiness: the database answers."""
+        try:
+            with container.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # reported, not raised: a health check answers either way
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok", "database": container.db.dialect, "version": __version__})
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,120 @@
+"""The `paydesk` command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from paydesk.config import Settings
+
+app = typer.Typer(
+    help="Paydesk: a multi-currency wallet with the support desk built in.", no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (each prints JSON lines with a same-run baseline).", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    no_jobs: Annotated[
+        bool, typer.Option("--no-jobs", help="Serve requests only; a `paydesk worker` runs the jobs")
+    ] = False,
+) -> None:
+    """Serve the web app and the API (and, unless --no-jobs, the background jobs)."""
+    import uvicorn
+
+    from paydesk.app import create_app
+    from paydesk.core.migrate import upgrade
+
+    settings = Settings()
+    if settings.is_sqlite:
+        upgrade(settings.database_url)  # the embedded default keeps itself current
+    application = create_app(settings, run_jobs=not no_jobs)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run the background jobs only (for production next to `serve --no-jobs`)."""
+    from paydesk.container import build
+
+    container = build(Settings())
+    console.print(f"[bold]paydesk worker[/]: {', '.join(t.name for t in container.jobs.tasks)}")
+    try:
+        container.jobs.run_forever()
+    except KeyboardInterrupt:
+        container.jobs.stop()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    from paydesk.core.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    console.print("[green]database is up to date[/]")
+
+
+@app.command()
+def demo() -> None:
+    """Load demo data (safe to run again: it adds nothing twice)."""
+    from paydesk.container import build
+    from paydesk.core.migrate import upgrade
+    from paydesk.demo import load_demo
+
+    settings = Settings()
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    container = build(settings)
+    try:
+        summary = load_demo(container)
+    finally:
+        container.close()
+    for line in summary:
+        console.print(line)
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify the ledger's invariants; exits 1 and names every problem found."""
+    from paydesk.container import build
+
+    container = build(Settings())
+    try:
+        problems = container.ledger.check()
+    finally:
+        container.close()
+    if problems:
+        for p in problems:
+            console.print(f"[red]FAIL[/] {p.invariant}: {p.detail}")
+        console.print(f"[red]{len(problems)} problem(s)[/]")
+        raise typer.Exit(1)
+    console.print("[green]ledger check passed[/]: debits equal credits per currency, totals match transfers, "
+                  "no account past its limit, history complete")
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    scenario: Annotated[list[str] | None, typer.Option(help="uniform, hot_accounts, group_commit")] = None,
+    transfers: Annotated[int, typer.Option(help="Transfers per scenario")] = 200_000,
+    accounts: Annotated[int, typer.Option(help="Accounts")] = 10_000,
+) -> None:
+    """Post transfers among many accounts on PAYDESK_DATABASE_URL and print JSON lines with ratios."""
+    from paydesk.ledger.bench import run_benchmarks
+
+    run_benchmarks(Settings().database_url, scenarios=scenario, transfers=transfers, accounts=accounts,
+                   out=sys.stdout)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,55 @@
+"""Settings from the environment (`PAYDESK_*`), read once by the composition root."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from paydesk.core.money import Currencies
+
+DEV_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - the refused default
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYDESK_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEV_SECRET
+    database_url: str = Field(default=f"sqlite:///{PROJECT_ROOT / 'var' / 'paydesk.db'}")
+    redis_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_locale: Literal["zh-CN", "en"] = "en"
+    # CODE:SCALE[:fiat|crypto], comma separated; empty means the DESIGN.md table.
+    currencies_spec: str = Field(default="", alias="PAYDESK_CURRENCIES")
+    # Group commit: single posts wait at most this long for company, and a batch holds at most this many.
+    group_commit_window_ms: float = 2.0
+    group_commit_max_transfers: int = 4096
+    # How often the job runner voids pending transfers whose timeout has passed.
+    expiry_interval_s: float = 5.0
+    db_pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env != "development" and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "PAYDESK_SECRET_KEY must be set to a random value outside development "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if len(self.secret_key) < 32:
+            raise ValueError("PAYDESK_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @cached_property
+    def currencies(self) -> Currencies:
+        return Currencies.from_spec(self.currencies_spec) if self.currencies_spec else Currencies()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

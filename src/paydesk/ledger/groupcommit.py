@@ -1,0 +1,108 @@
+"""Group commit: single transfers from many concurrent callers share one database transaction.
+
+Each caller hands its transfers (one chain, or a few) to `GroupCommitter.submit` and blocks. A single
+committer thread takes the first waiting submission, gathers more for at most `window_s` or until
+`max_transfers`, posts them all as one batch, and hands each caller its own results. Chains never cross
+callers: a submission whose last transfer is still `linked` is refused before it joins a batch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+import structlog
+
+from paydesk.core.errors import InvalidRequest
+from paydesk.ledger.domain import Result, TransferRequest
+
+log = structlog.get_logger(__name__)
+
+PostBatch = Callable[[Sequence[TransferRequest]], list[Result]]
+
+
+class GroupCommitter:
+    def __init__(self, post_batch: PostBatch, *, window_s: float = 0.002, max_transfers: int = 4096) -> None:
+        self._post_batch = post_batch
+        self._window_s = window_s
+        self._max = max_transfers
+        self._queue: queue.Queue[tuple[Sequence[TransferRequest], Future[list[Result]]] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._carry: tuple[Sequence[TransferRequest], Future[list[Result]]] | None = None
+        self.batches = 0  # batches committed, for metrics and the benchmark
+        self.transfers = 0
+
+    def submit(self, requests: Sequence[TransferRequest], timeout: float | None = 30.0) -> list[Result]:
+        """Post `requests` in the next group; returns their results in order."""
+        if not requests:
+            return []
+        if requests[-1].linked:
+            raise InvalidRequest("the last transfer of a submission must close its chain (linked=false)")
+        if len(requests) > self._max:
+            raise InvalidRequest(f"at most {self._max} transfers in one submission")
+        self._ensure_started()
+        future: Future[list[Result]] = Future()
+        self._queue.put((requests, future))
+        return future.result(timeout=timeout)
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        with self._start_lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=10)
+                self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first, self._carry = self._carry or self._queue.get(), None
+            if first is None:
+                return
+            group = [first]
+            size = len(first[0])
+            deadline = time.monotonic() + self._window_s
+            stop = False
+            while size < self._max:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                if size + len(item[0]) > self._max:
+                    self._carry = item  # opens the next group
+                    break
+                group.append(item)
+                size += len(item[0])
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[tuple[Sequence[TransferRequest], Future[list[Result]]]]) -> None:
+        batch = [r for requests, _ in group for r in requests]
+        try:
+            results = self._post_batch(batch)
+        except Exception as exc:  # every waiting caller learns of the failure; nothing is swallowed
+            log.exception("ledger.group_commit_failed", transfers=len(batch))
+            for _, future in group:
+                future.set_exception(exc)
+            return
+        self.batches += 1
+        self.transfers += len(batch)
+        start = 0
+        for requests, future in group:
+            future.set_result(results[start:start + len(requests)])
+            start += len(requests)

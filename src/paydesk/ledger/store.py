@@ -1,0 +1,387 @@
+"""Ledger tables and queries. Never commits: the caller's unit of work does.
+
+The batch path (`load_for_batch`, `write_outcome`) talks to the driver directly where SQLAlchemy's
+per-row work would dominate: PostgreSQL gets `= ANY(array)` look-ups, `COPY` for new rows and one
+`UPDATE … FROM unnest(…)` for the account totals; SQLite gets `executemany`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from paydesk.core.db import Base, UTCDateTime, insert_ignoring_conflicts, sqlite_time
+from paydesk.ledger.domain import (
+    Account,
+    AccountFlags,
+    Balance,
+    Failure,
+    Kind,
+    Known,
+    Outcome,
+    Result,
+    Transfer,
+)
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class AccountRow(Base):
+    __tablename__ = "ledger_accounts"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(10))
+    owner: Mapped[str] = mapped_column(String(64))  # "system" or the owning user's id
+    code: Mapped[str] = mapped_column(String(64))  # what it is for: "wallet", "fees", "settlement:card" …
+    flags: Mapped[int] = mapped_column(Integer, default=0)
+    debits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    entry_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # entries in its balance history
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("uq_ledger_accounts_owner_code_currency", "owner", "code", "currency", unique=True),)
+
+
+class TransferRow(Base):
+    __tablename__ = "ledger_transfers"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    debit_account_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_accounts.id"))
+    credit_account_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(10))
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    pending_id: Mapped[UUID | None] = mapped_column(Uuid, ForeignKey("ledger_transfers.id"), nullable=True)
+    timeout_s: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    linked: Mapped[bool] = mapped_column(Boolean, default=False)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JsonType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # A pending transfer is resolved (posted, voided or expired) at most once.
+        Index("uq_ledger_transfers_pending_id", "pending_id", unique=True,
+              postgresql_where=text("pending_id IS NOT NULL"), sqlite_where=text("pending_id IS NOT NULL")),
+        # The expiry job's look-up: unresolved pending transfers by deadline.
+        Index("ix_ledger_transfers_expires_at", "expires_at",
+              postgresql_where=text("expires_at IS NOT NULL"), sqlite_where=text("expires_at IS NOT NULL")),
+    )
+
+
+class EntryRow(Base):
+    """Balance history: an account's totals after each transfer that touched it, numbered per account."""
+
+    __tablename__ = "ledger_entries"
+
+    account_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_accounts.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    transfer_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_transfers.id"))
+    debits_pending: Mapped[int] = mapped_column(BigInteger)
+    debits_posted: Mapped[int] = mapped_column(BigInteger)
+    credits_pending: Mapped[int] = mapped_column(BigInteger)
+    credits_posted: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_ledger_entries_account_time", "account_id", "created_at"),)
+
+
+class FailureRow(Base):
+    """Ids whose transfer failed: a retry of the same request gets the same result, never a second try."""
+
+    __tablename__ = "ledger_failures"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    result: Mapped[str] = mapped_column(String(48))
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+accounts_t = AccountRow.__table__
+transfers_t = TransferRow.__table__
+entries_t = EntryRow.__table__
+failures_t = FailureRow.__table__
+
+_TRANSFER_COLUMNS = (
+    "id, debit_account_id, credit_account_id, amount, currency, code, kind, pending_id, timeout_s, "
+    "expires_at, linked, metadata, created_at"
+)
+_ENTRY_COLUMNS = (
+    "account_id, seq, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted, created_at"
+)
+_ACCOUNT_COLUMNS = "id, currency, flags, debits_pending, debits_posted, credits_pending, credits_posted, entry_seq"
+
+
+# --- accounts -------------------------------------------------------------------------------------------
+
+def insert_accounts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert accounts, skipping any whose id or (owner, code, currency) already exists."""
+    if rows:
+        dialect = session.get_bind().dialect.name
+        session.execute(insert_ignoring_conflicts(dialect, accounts_t), list(rows))
+
+
+def get_accounts(session: Session, ids: Iterable[UUID]) -> dict[UUID, AccountRow]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(AccountRow).where(AccountRow.id.in_(wanted)))
+    return {row.id: row for row in rows}
+
+
+def find_account_id(session: Session, owner: str, code: str, currency: str) -> UUID | None:
+    return session.scalar(
+        select(AccountRow.id).where(AccountRow.owner == owner, AccountRow.code == code, AccountRow.currency == currency)
+    )
+
+
+def accounts_of_owner(session: Session, owner: str) -> list[AccountRow]:
+    return list(session.scalars(select(AccountRow).where(AccountRow.owner == owner).order_by(AccountRow.currency)))
+
+
+def balance_as_of(session: Session, account_id: UUID, moment: datetime) -> EntryRow | None:
+    """The account's last balance-history entry at or before `moment` (one index range scan)."""
+    return session.scalars(
+        select(EntryRow)
+        .where(EntryRow.account_id == account_id, EntryRow.created_at <= moment)
+        .order_by(EntryRow.created_at.desc(), EntryRow.seq.desc())
+        .limit(1)
+    ).first()
+
+
+def entries_between(
+    session: Session, account_id: UUID, start: datetime, end: datetime, *, after_seq: int = 0, limit: int = 500,
+) -> list[EntryRow]:
+    """An account's balance history in [start, end), oldest first, for statements."""
+    return list(session.scalars(
+        select(EntryRow)
+        .where(EntryRow.account_id == account_id, EntryRow.created_at >= start, EntryRow.created_at < end,
+               EntryRow.seq > after_seq)
+        .order_by(EntryRow.seq)
+        .limit(limit)
+    ))
+
+
+def get_transfers(session: Session, ids: Iterable[UUID]) -> list[TransferRow]:
+    wanted = list(ids)
+    if not wanted:
+        return []
+    return list(session.scalars(select(TransferRow).where(TransferRow.id.in_(wanted))))
+
+
+def expired_pending_ids(session: Session, now: datetime, limit: int) -> list[UUID]:
+    """Pending transfers whose timeout has passed and that nothing has resolved yet, oldest first."""
+    resolved = select(TransferRow.pending_id).where(TransferRow.pending_id.is_not(None))
+    return list(session.scalars(
+        select(TransferRow.id)
+        .where(TransferRow.expires_at.is_not(None), TransferRow.expires_at <= now, TransferRow.id.not_in(resolved))
+        .order_by(TransferRow.expires_at)
+        .limit(limit)
+    ))
+
+
+# --- the batch path -------------------------------------------------------------------------------------
+
+def _driver(session: Session) -> Any:
+    return session.connection().connection.driver_connection
+
+
+def load_for_batch(
+    session: Session, account_ids: set[UUID], transfer_ids: set[UUID], pending_ids: set[UUID],
+) -> Known:
+    """Load, and on PostgreSQL lock in id order, everything `apply_batch` needs.
+
+    Pending transfers are read first (a transfer never changes) so that their accounts are locked too;
+    resolutions and existing ids are read after the locks, so they include every batch committed before."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _load_pg(_driver(session), account_ids, transfer_ids, pending_ids)
+    return _load_sqlite(_driver(session), account_ids, transfer_ids, pending_ids)
+
+
+def _load_pg(conn: Any, account_ids: set[UUID], transfer_ids: set[UUID], pending_ids: set[UUID]) -> Known:
+    with conn.cursor() as cur:
+        pendings = _pg_transfers(cur, pending_ids)
+        for p in pendings.values():
+            account_ids.update((p.debit_account_id, p.credit_account_id))
+        cur.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
+            (list(account_ids),),
+        )
+        known = Known(accounts={row[0]: _account(row) for row in cur.fetchall()})
+        known.transfers = {**pendings, **_pg_transfers(cur, transfer_ids - pendings.keys())}
+        if transfer_ids:
+            cur.execute("SELECT id, result, fingerprint, created_at FROM ledger_failures WHERE id = ANY(%s)",
+                        (list(transfer_ids),))
+            known.failures = {r[0]: Failure(r[0], Result(r[1]), r[2], r[3]) for r in cur.fetchall()}
+        if pending_ids:
+            cur.execute("SELECT pending_id, kind FROM ledger_transfers WHERE pending_id = ANY(%s)",
+                        (list(pending_ids),))
+            known.resolutions = {r[0]: Kind(r[1]) for r in cur.fetchall()}
+    return known
+
+
+def _pg_transfers(cur: Any, ids: set[UUID]) -> dict[UUID, Transfer]:
+    if not ids:
+        return {}
+    cur.execute(f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s)", (list(ids),))  # noqa: S608
+    return {row[0]: _transfer(row) for row in cur.fetchall()}
+
+
+def _load_sqlite(conn: Any, account_ids: set[UUID], transfer_ids: set[UUID], pending_ids: set[UUID]) -> Known:
+    cur = conn.cursor()
+    pendings = _sqlite_transfers(cur, pending_ids)
+    for p in pendings.values():
+        account_ids.update((p.debit_account_id, p.credit_account_id))
+    known = Known(accounts={})
+    for chunk in _chunks([a.hex for a in account_ids]):
+        marks = ",".join("?" * len(chunk))
+        cur.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({marks})", chunk)  # noqa: S608
+        for row in cur.fetchall():
+            account = _account((UUID(row[0]), *row[1:]))
+            known.accounts[account.id] = account
+    known.transfers = {**pendings, **_sqlite_transfers(cur, transfer_ids - pendings.keys())}
+    for chunk in _chunks([t.hex for t in transfer_ids]):
+        marks = ",".join("?" * len(chunk))
+        cur.execute(
+            f"SELECT id, result, fingerprint, created_at FROM ledger_failures WHERE id IN ({marks})", chunk,  # noqa: S608
+        )
+        for r in cur.fetchall():
+            known.failures[UUID(r[0])] = Failure(UUID(r[0]), Result(r[1]), r[2], datetime.fromisoformat(r[3]))
+    for chunk in _chunks([p.hex for p in pending_ids]):
+        marks = ",".join("?" * len(chunk))
+        cur.execute(f"SELECT pending_id, kind FROM ledger_transfers WHERE pending_id IN ({marks})", chunk)  # noqa: S608
+        for r in cur.fetchall():
+            known.resolutions[UUID(r[0])] = Kind(r[1])
+    cur.close()
+    return known
+
+
+def _sqlite_transfers(cur: Any, ids: set[UUID]) -> dict[UUID, Transfer]:
+    found: dict[UUID, Transfer] = {}
+    for chunk in _chunks([i.hex for i in ids]):
+        marks = ",".join("?" * len(chunk))
+        cur.execute(f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({marks})", chunk)  # noqa: S608
+        for row in cur.fetchall():
+            t = _transfer((
+                UUID(row[0]), UUID(row[1]), UUID(row[2]), *row[3:7], UUID(row[7]) if row[7] else None, row[8],
+                datetime.fromisoformat(row[9]) if row[9] else None, bool(row[10]),
+                json.loads(row[11]) if row[11] else None, datetime.fromisoformat(row[12]),
+            ))
+            found[t.id] = t
+    return found
+
+
+def _chunks(items: list[str], size: int = 900) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _account(row: Sequence[Any]) -> Account:
+    return Account(row[0], row[1], AccountFlags(row[2]), Balance(row[3], row[4], row[5], row[6], row[7]))
+
+
+def _transfer(row: Sequence[Any]) -> Transfer:
+    return Transfer(
+        row[0], row[1], row[2], row[3], row[4], row[5], Kind(row[6]), row[7], row[8], row[9], bool(row[10]),
+        row[11], row[12],
+    )
+
+
+def write_outcome(session: Session, outcome: Outcome) -> None:
+    """Write the batch's new transfers, failures and entries in bulk, and each touched account once."""
+    if session.get_bind().dialect.name == "postgresql":
+        _write_pg(_driver(session), outcome)
+    else:
+        _write_sqlite(_driver(session), outcome)
+
+
+def _write_pg(conn: Any, outcome: Outcome) -> None:
+    from psycopg.types.json import Jsonb
+
+    with conn.cursor() as cur:
+        if outcome.transfers:
+            with cur.copy(f"COPY ledger_transfers ({_TRANSFER_COLUMNS}) FROM STDIN") as copy:
+                for t in outcome.transfers:
+                    copy.write_row((
+                        t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code, t.kind.value,
+                        t.pending_id, t.timeout_s, t.expires_at, t.linked,
+                        Jsonb(dict(t.metadata)) if t.metadata is not None else None, t.created_at,
+                    ))
+        if outcome.entries:
+            with cur.copy(f"COPY ledger_entries ({_ENTRY_COLUMNS}) FROM STDIN") as copy:
+                for e in outcome.entries:
+                    copy.write_row((
+                        e.account_id, e.seq, e.transfer_id, e.debits_pending, e.debits_posted, e.credits_pending,
+                        e.credits_posted, e.created_at,
+                    ))
+        if outcome.failures:
+            with cur.copy("COPY ledger_failures (id, result, fingerprint, created_at) FROM STDIN") as copy:
+                for f in outcome.failures:
+                    copy.write_row((f.id, f.result.value, f.fingerprint, f.created_at))
+        if outcome.touched:
+            touched = list(outcome.touched.values())
+            columns = [
+                [a.id for a in touched], [a.balance.debits_pending for a in touched],
+                [a.balance.debits_posted for a in touched], [a.balance.credits_pending for a in touched],
+                [a.balance.credits_posted for a in touched], [a.balance.entry_seq for a in touched],
+            ]
+            cur.execute(
+                "UPDATE ledger_accounts AS a SET debits_pending = v.dpe, debits_posted = v.dpo, "
+                "credits_pending = v.cpe, credits_posted = v.cpo, entry_seq = v.seq "
+                "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+                "AS v(id, dpe, dpo, cpe, cpo, seq) WHERE a.id = v.id",
+                columns,
+            )
+
+
+def _write_sqlite(conn: Any, outcome: Outcome) -> None:
+    cur = conn.cursor()
+    cur.executemany(
+        f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+        [(
+            t.id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount, t.currency, t.code, t.kind.value,
+            t.pending_id.hex if t.pending_id else None, t.timeout_s,
+            sqlite_time(t.expires_at) if t.expires_at else None, int(t.linked),
+            json.dumps(dict(t.metadata)) if t.metadata is not None else None, sqlite_time(t.created_at),
+        ) for t in outcome.transfers],
+    )
+    cur.executemany(
+        f"INSERT INTO ledger_entries ({_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # noqa: S608
+        [(
+            e.account_id.hex, e.seq, e.transfer_id.hex, e.debits_pending, e.debits_posted, e.credits_pending,
+            e.credits_posted, sqlite_time(e.created_at),
+        ) for e in outcome.entries],
+    )
+    cur.executemany(
+        "INSERT INTO ledger_failures (id, result, fingerprint, created_at) VALUES (?,?,?,?)",
+        [(f.id.hex, f.result.value, f.fingerprint, sqlite_time(f.created_at)) for f in outcome.failures],
+    )
+    cur.executemany(
+        "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
+        "credits_posted = ?, entry_seq = ? WHERE id = ?",
+        [(
+            a.balance.debits_pending, a.balance.debits_posted, a.balance.credits_pending, a.balance.credits_posted,
+            a.balance.entry_seq, a.id.hex,
+        ) for a in outcome.touched.values()],
+    )
+    cur.close()

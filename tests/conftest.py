@@ -1,0 +1,96 @@
+"""Shared fixtures. Database tests run on SQLite always and on PostgreSQL whenever
+PAYDESK_TEST_DATABASE_URL is set — and then they fail, never skip, if it cannot be reached."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from paydesk.config import Settings
+from paydesk.core.clock import FrozenClock
+from paydesk.core.db import Database
+from paydesk.core.migrate import upgrade
+from paydesk.core.money import Currencies
+from paydesk.ledger.service import LedgerService
+
+PG_URL = os.environ.get("PAYDESK_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
+TABLES = ("ledger_entries", "ledger_failures", "ledger_transfers", "ledger_accounts")
+
+BACKENDS = [pytest.param("sqlite", id="sqlite")]
+if PG_URL:
+    BACKENDS.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+
+
+def _admin_conninfo(url: str) -> str:
+    u = make_url(url)
+    return f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} dbname={u.database}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database for this test run, migrated once, dropped at the end."""
+    assert PG_URL, "only requested when PAYDESK_TEST_DATABASE_URL is set"
+    name = f"paydesk_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(_admin_conninfo(PG_URL), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(_admin_conninfo(PG_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, so migrations run once per session."""
+    path = tmp_path_factory.mktemp("template") / "paydesk.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A migrated, empty database of each configured backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "paydesk.db"
+        shutil.copy(sqlite_template, target)
+        yield f"sqlite:///{target}"
+        return
+    url: str = request.getfixturevalue("pg_database")
+    _truncate(url)
+    yield url
+
+
+def _truncate(url: str) -> None:
+    with psycopg.connect(_admin_conninfo(url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)}")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    db = Database(db_url, pool_size=40)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def ledger(database: Database, clock: FrozenClock) -> LedgerService:
+    return LedgerService(database, clock, Currencies())
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(env="test", secret_key="t" * 48, database_url=db_url, expiry_interval_s=0.05)

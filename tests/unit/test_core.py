@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from paydesk.config import DEV_SECRET, Settings
+from paydesk.core import i18n
+from paydesk.core.clock import FrozenClock
+from paydesk.core.ids import uuid7, uuid7_time_ms
+
+
+def test_uuid7_has_the_right_version_and_sorts_by_creation() -> None:
+    ids = [uuid7() for _ in range(5000)]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_carries_its_time() -> None:
+    assert uuid7_time_ms(uuid7(1_700_000_000_000)) >= 1_700_000_000_000
+
+
+def test_settings_refuse_the_default_secret_outside_development() -> None:
+    assert Settings(env="development").secret_key == DEV_SECRET
+    with pytest.raises(ValidationError, match="PAYDESK_SECRET_KEY"):
+        Settings(env="production")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(env="production", secret_key="short")
+    assert Settings(env="production", secret_key="x" * 40).env == "production"
+
+
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYDESK_DATABASE_URL", "sqlite:////tmp/x.db")
+    monkeypatch.setenv("PAYDESK_CURRENCIES", "USD:2,SOL:9:crypto")
+    s = Settings()
+    assert s.database_url == "sqlite:////tmp/x.db"
+    assert list(s.currencies) == ["USD", "SOL"]
+
+
+def test_frozen_clock_moves_only_when_told() -> None:
+    clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert clock.now() == clock.now()
+    clock.advance(timedelta(minutes=1))
+    assert clock.now() == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        FrozenClock(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+@pytest.mark.parametrize(("header", "locale"), [
+    ("zh-CN,zh;q=0.9", "zh-CN"), ("en-GB,en;q=0.8", "en"), ("fr-FR, zh-TW;q=0.5", "zh-CN"),
+    ("fr-FR", "en"), ("", "en"), (None, "en"), ("en;q=0.2, zh;q=0.9", "zh-CN"), ("zh;q=0", "en"),
+    ("en;q=bogus, zh", "zh-CN"),
+])
+def test_accept_language_picks_one_of_our_locales(header: str | None, locale: str) -> None:
+    assert i18n.negotiate(header) == locale
+
+
+def test_both_locales_have_every_message() -> None:
+    assert i18n.catalog("en").keys() == i18n.catalog("zh-CN").keys()
+    assert i18n.translate("zh-CN", "nav.home") == "首页"
+    assert i18n.translate("xx", "nav.home") == "Home"
