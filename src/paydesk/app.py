@@ -14,11 +14,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from paydesk import __version__
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import Clock
+from paydesk.core.pubsub import RedisPubSub
 from paydesk.web import api, pages
 from paydesk.web.errors import install_error_handlers
 
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             yield
         finally:
             container.jobs.stop()
+            await container.pubsub.close()
             container.close()
 
     app = FastAPI(
@@ -81,15 +84,23 @@ def _install_metrics(app: FastAPI, container: Container) -> None:
         requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
+    def database_answers() -> None:
+        with container.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> JSONResponse:
-        """Liveness and readiness: the database answers."""
+    async def healthz() -> JSONResponse:
+        """Liveness and readiness: the database (and Redis, when configured) answer."""
+        body: dict[str, str] = {"status": "ok", "database": container.db.dialect, "version": __version__,
+                                "pubsub": "redis" if isinstance(container.pubsub, RedisPubSub) else "memory"}
         try:
-            with container.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            await run_in_threadpool(database_answers)
+            if isinstance(container.pubsub, RedisPubSub):
+                await container.pubsub.ping()
         except Exception as exc:  # reported, not raised: a health check answers either way
-            return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-        return JSONResponse({"status": "ok", "database": container.db.dialect, "version": __version__})
+            body.update(status="unavailable", error=type(exc).__name__)
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def metrics() -> Response:

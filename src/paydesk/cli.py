@@ -118,3 +118,7 @@ def bench_ledger(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

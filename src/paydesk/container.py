@@ -8,6 +8,7 @@ from paydesk.config import Settings
 from paydesk.core.clock import Clock, SystemClock
 from paydesk.core.db import Database
 from paydesk.core.jobs import JobRunner, PeriodicTask
+from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
 
@@ -19,6 +20,7 @@ class Container:
     clock: Clock
     ledger: LedgerService
     group_commit: GroupCommitter
+    pubsub: MemoryPubSub | RedisPubSub
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -38,4 +40,4 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     committer = GroupCommitter(
         ledger.post, window_s=settings.group_commit_window_ms / 1000, max_transfers=settings.group_commit_max_transfers,
     )
-    return Container(settings, db, clock, ledger, committer)
+    return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url))

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from paydesk.app import create_app
 from paydesk.config import Settings
+from tests.conftest import REDIS_URL
 
 
 @pytest.fixture
@@ -21,6 +22,18 @@ def test_health_reports_the_database(client: TestClient, settings: Settings) -> 
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
     assert body["database"] == ("sqlite" if settings.is_sqlite else "postgresql")
+
+
+if REDIS_URL:  # defined only where Redis is configured; there it must be reachable
+    REDIS: str = REDIS_URL
+
+    @pytest.mark.redis
+    def test_health_pings_redis_when_it_is_configured(settings: Settings) -> None:
+        with TestClient(create_app(settings.model_copy(update={"redis_url": REDIS}))) as c:
+            assert c.get("/healthz").json()["pubsub"] == "redis"
+        with TestClient(create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))) as c:
+            response = c.get("/healthz")
+            assert response.status_code == 503 and response.json()["status"] == "unavailable"
 
 
 def test_metrics_are_prometheus_text(client: TestClient) -> None:

@@ -1,0 +1,65 @@
+"""`paydesk serve` on an empty SQLite file: it migrates, listens, and answers like `make run` promises."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback server
+        return response.status, response.read().decode()
+
+
+def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'paydesk.db'}"}
+    paydesk = [sys.executable, "-m", "paydesk.cli"]
+    demo = subprocess.run([*paydesk, "demo"], env=env, capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    check = subprocess.run([*paydesk, "ledger", "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "passed" in check.stdout
+    with subprocess.Popen(
+        [*paydesk, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    ) as server:
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    status, body = _get(f"http://127.0.0.1:{port}/healthz")
+                    break
+                except OSError:
+                    assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                    assert time.monotonic() < deadline, "the server did not start in 30 s"
+                    time.sleep(0.2)
+            assert status == 200 and '"status":"ok"' in body
+            status, page = _get(f"http://127.0.0.1:{port}/?lang=zh-CN")
+            assert status == 200 and "自带客服的钱包" in page
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_ledger_check_exits_non_zero_and_names_the_problem(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "p.db"
+    env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{db}"}
+    paydesk = [sys.executable, "-m", "paydesk.cli"]
+    assert subprocess.run([*paydesk, "demo"], env=env, capture_output=True, timeout=120).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE owner = 'demo:bob'")
+    result = subprocess.run([*paydesk, "ledger", "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "posted_balanced" in result.stdout and "totals_match_transfers" in result.stdout

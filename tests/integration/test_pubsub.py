@@ -1,0 +1,60 @@
+"""Realtime fan-out: in memory always, through a real Redis when PAYDESK_TEST_REDIS_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from paydesk.core.pubsub import MemoryPubSub, RedisPubSub
+from tests.conftest import REDIS_URL
+
+KINDS = [pytest.param("memory", id="memory")]
+if REDIS_URL:
+    KINDS.append(pytest.param("redis", id="redis", marks=pytest.mark.redis))
+
+
+def _make(kind: str) -> MemoryPubSub | RedisPubSub:
+    if kind == "memory":
+        return MemoryPubSub()
+    assert REDIS_URL
+    return RedisPubSub(REDIS_URL, prefix=f"paydesk-test-{uuid.uuid4().hex[:8]}:")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_subscribers_receive_messages_in_order_and_only_their_channel(kind: str) -> None:
+    async def scenario() -> None:
+        bus = _make(kind)
+        if isinstance(bus, RedisPubSub):
+            assert await bus.ping()  # set but unreachable fails here, never skips
+        async with bus.subscribe("conv:1") as first, bus.subscribe("conv:1") as second, \
+                bus.subscribe("conv:2") as other:
+            for n in range(3):
+                await bus.publish("conv:1", {"seq": n, "text": "你好"})
+            for sub in (first, second):
+                got = [await sub.get(timeout=2) for _ in range(3)]
+                assert got == [{"seq": n, "text": "你好"} for n in range(3)]
+            assert await other.get(timeout=0.2) is None
+        await bus.publish("conv:1", {"seq": 99})  # nobody listens any more: no error
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
+if REDIS_URL:
+    REDIS: str = REDIS_URL
+
+    @pytest.mark.redis
+    def test_two_redis_clients_see_each_others_messages() -> None:
+        prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+
+        async def scenario() -> None:
+            a, b = RedisPubSub(REDIS, prefix), RedisPubSub(REDIS, prefix)
+            async with b.subscribe("agents") as sub:
+                await a.publish("agents", {"event": "assigned"})
+                assert await sub.get(timeout=2) == {"event": "assigned"}
+            await a.close()
+            await b.close()
+
+        asyncio.run(scenario())
