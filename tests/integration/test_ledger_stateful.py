@@ -87,14 +87,14 @@ class Model:
             return Result.OK
         hold_id = uuid.UUID(int=args[0])
         hold = self.holds[hold_id]
+        amount = args[1] if op == "post" else hold.amount
+        if amount > hold.amount:  # the request is checked against the hold before the hold's state
+            return Result.EXCEEDS_PENDING_TRANSFER_AMOUNT
         if hold.state != "pending":
             return {"post": Result.PENDING_TRANSFER_ALREADY_POSTED, "void": Result.PENDING_TRANSFER_ALREADY_VOIDED,
                     "expire": Result.PENDING_TRANSFER_EXPIRED}[hold.state]
         if self.now >= hold.expires_at:
             return Result.PENDING_TRANSFER_EXPIRED
-        amount = args[1] if op == "post" else hold.amount
-        if amount > hold.amount:
-            return Result.EXCEEDS_PENDING_TRANSFER_AMOUNT
         d, c = self.accounts[hold.debit], self.accounts[hold.credit]
         d.dpe -= hold.amount
         c.cpe -= hold.amount
