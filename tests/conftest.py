@@ -22,7 +22,7 @@ from paydesk.ledger.service import LedgerService
 
 PG_URL = os.environ.get("PAYDESK_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
-TABLES = ("ledger_entries", "ledger_failures", "ledger_transfers", "ledger_accounts")
+TABLES = ("ledger_failures", "ledger_transfers", "ledger_accounts")
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]
 if PG_URL:

@@ -1,4 +1,4 @@
-"""The ledger: accounts, transfers, balance history, remembered failures.
+"""The ledger: accounts, transfers (each with both accounts' balance history), remembered failures.
 
 Revision ID: 0001_ledger
 Revises:
@@ -54,35 +54,19 @@ def upgrade() -> None:
         sa.Column("linked", sa.Boolean(), nullable=False),
         sa.Column("metadata", _json, nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
+        *[sa.Column(f"{side}_{name}", sa.BigInteger(), nullable=False)
+          for side in ("dr", "cr")
+          for name in ("seq", "debits_pending", "debits_posted", "credits_pending", "credits_posted")],
         sa.PrimaryKeyConstraint("id", name="pk_ledger_transfers"),
-        sa.ForeignKeyConstraint(["debit_account_id"], ["ledger_accounts.id"],
-                                name="fk_ledger_transfers_debit_account_id_ledger_accounts"),
-        sa.ForeignKeyConstraint(["credit_account_id"], ["ledger_accounts.id"],
-                                name="fk_ledger_transfers_credit_account_id_ledger_accounts"),
-        sa.ForeignKeyConstraint(["pending_id"], ["ledger_transfers.id"],
-                                name="fk_ledger_transfers_pending_id_ledger_transfers"),
     )
     op.create_index("uq_ledger_transfers_pending_id", "ledger_transfers", ["pending_id"], unique=True,
                     postgresql_where=sa.text("pending_id IS NOT NULL"), sqlite_where=sa.text("pending_id IS NOT NULL"))
     op.create_index("ix_ledger_transfers_expires_at", "ledger_transfers", ["expires_at"],
                     postgresql_where=sa.text("expires_at IS NOT NULL"), sqlite_where=sa.text("expires_at IS NOT NULL"))
-    op.create_table(
-        "ledger_entries",
-        sa.Column("account_id", sa.Uuid(), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("transfer_id", sa.Uuid(), nullable=False),
-        sa.Column("debits_pending", sa.BigInteger(), nullable=False),
-        sa.Column("debits_posted", sa.BigInteger(), nullable=False),
-        sa.Column("credits_pending", sa.BigInteger(), nullable=False),
-        sa.Column("credits_posted", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("account_id", "seq", name="pk_ledger_entries"),
-        sa.ForeignKeyConstraint(["account_id"], ["ledger_accounts.id"],
-                                name="fk_ledger_entries_account_id_ledger_accounts"),
-        sa.ForeignKeyConstraint(["transfer_id"], ["ledger_transfers.id"],
-                                name="fk_ledger_entries_transfer_id_ledger_transfers"),
-    )
-    op.create_index("ix_ledger_entries_account_time", "ledger_entries", ["account_id", "created_at"])
+    op.create_index("ix_ledger_transfers_debit_history", "ledger_transfers",
+                    ["debit_account_id", "created_at", "dr_seq"])
+    op.create_index("ix_ledger_transfers_credit_history", "ledger_transfers",
+                    ["credit_account_id", "created_at", "cr_seq"])
     op.create_table(
         "ledger_failures",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -95,6 +79,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ledger_failures")
-    op.drop_table("ledger_entries")
     op.drop_table("ledger_transfers")
     op.drop_table("ledger_accounts")

@@ -120,3 +120,22 @@ def test_unknown_accounts_and_mixed_currencies_change_nothing(ledger: LedgerServ
     assert results == [Result.CURRENCY_MISMATCH, Result.ACCOUNT_NOT_FOUND]
     assert ledger.account(usd).available_balance == 100
     assert ledger.check() == []
+
+
+def test_history_lists_each_balance_in_order_for_a_statement(ledger: LedgerService, clock: FrozenClock) -> None:
+    from paydesk.ledger import store
+
+    alice = ledger.open_account("alice", "wallet", "USD", USER)
+    bob = ledger.open_account("bob", "wallet", "USD", USER)
+    start = clock.now()
+    fund(ledger, alice, 100)
+    clock.advance(10)
+    ledger.post([TransferRequest(uuid.uuid4(), alice, bob, 30, "USD", "p2p")])
+    clock.advance(10)
+    ledger.post([TransferRequest(uuid.uuid4(), bob, alice, 5, "USD", "p2p")])
+    with ledger.db.uow() as uow:
+        lines = store.history(uow.session, alice, start, clock.now() + timedelta(seconds=1))
+        page = store.history(uow.session, alice, start, clock.now() + timedelta(seconds=1), after_seq=1, limit=1)
+    assert [line.seq for line in lines] == [1, 2, 3]
+    assert [line.credits_posted - line.debits_posted for line in lines] == [100, 70, 75]
+    assert [line.seq for line in page] == [2]

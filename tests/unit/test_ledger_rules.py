@@ -13,9 +13,8 @@ from paydesk.ledger.domain import (
     Known,
     Result,
     TransferRequest,
-    apply_batch,
-    chains,
 )
+from paydesk.ledger.posting import apply_batch, chains
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 USER = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -39,15 +38,17 @@ def test_a_direct_transfer_moves_money_and_records_history() -> None:
     out = apply_batch([direct(alice, bob, 300)], known, NOW)
     assert out.results == [Result.OK]
     assert alice.balance.debits_posted == 300 and bob.balance.credits_posted == 300
-    assert [(e.account_id, e.seq) for e in out.entries] == [(alice.id, 1), (bob.id, 1)]
-    assert out.entries[0].debits_posted == 300
+    [t] = out.transfers
+    assert t.debit_after is not None and t.credit_after is not None
+    assert (t.debit_after.entry_seq, t.debit_after.debits_posted, t.debit_after.credits_posted) == (1, 300, 1000)
+    assert (t.credit_after.entry_seq, t.credit_after.credits_posted) == (1, 300)
 
 
 def test_cannot_send_more_than_available_balance() -> None:
     alice, bob = account(credits=100), account()
     out = apply_batch([direct(alice, bob, 101)], make_known(alice, bob), NOW)
     assert out.results == [Result.EXCEEDS_CREDITS]
-    assert alice.balance.debits_posted == 0 and not out.transfers and not out.entries
+    assert alice.balance.debits_posted == 0 and not out.transfers
 
 
 def test_an_account_limited_the_other_way_cannot_be_credited_past_its_debits() -> None:
@@ -87,7 +88,7 @@ def test_a_linked_chain_fails_as_a_whole() -> None:
     out = apply_batch([send, fee], known, NOW)
     assert out.results == [Result.LINKED_EVENT_FAILED, Result.EXCEEDS_CREDITS]
     assert alice.balance.debits_posted == 0 and bob.balance.credits_posted == 0
-    assert not out.transfers and not out.entries and not out.touched
+    assert not out.transfers and not out.touched
 
 
 def test_a_failed_chain_does_not_affect_the_next_one() -> None:

@@ -58,27 +58,40 @@ _PAST_LIMIT = text("""
         OR ((flags & :cned) <> 0 AND credits_posted + credits_pending > debits_posted)
 """)
 
-# The newest balance-history entry of each account must equal its totals, and it must have exactly
-# `entry_seq` entries numbered 1..entry_seq.
+# Each account's history (the transfers' per-side snapshots) must be numbered 1..entry_seq without gaps,
+# and its newest entry must equal the account's totals.
 _HISTORY = text("""
-    SELECT a.id, a.owner, a.code, a.entry_seq, COUNT(e.seq), COALESCE(MAX(e.seq), 0)
-      FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+    WITH sides AS (
+        SELECT debit_account_id AS account_id, dr_seq AS seq FROM ledger_transfers
+        UNION ALL
+        SELECT credit_account_id, cr_seq FROM ledger_transfers
+    )
+    SELECT a.id, a.owner, a.code, a.entry_seq, COUNT(DISTINCT s.seq), COALESCE(MAX(s.seq), 0)
+      FROM ledger_accounts a LEFT JOIN sides s ON s.account_id = a.id
      GROUP BY a.id, a.owner, a.code, a.entry_seq
-    HAVING a.entry_seq <> COUNT(e.seq) OR a.entry_seq <> COALESCE(MAX(e.seq), 0)
+    HAVING a.entry_seq <> COUNT(s.seq) OR a.entry_seq <> COUNT(DISTINCT s.seq)
+        OR a.entry_seq <> COALESCE(MAX(s.seq), 0)
 """)
 
 _LAST_ENTRY = text("""
-    SELECT a.id, a.owner, a.code FROM ledger_accounts a JOIN ledger_entries e
-        ON e.account_id = a.id AND e.seq = a.entry_seq
-     WHERE e.debits_posted <> a.debits_posted OR e.credits_posted <> a.credits_posted
-        OR e.debits_pending <> a.debits_pending OR e.credits_pending <> a.credits_pending
+    SELECT a.id, a.owner, a.code FROM ledger_accounts a JOIN ledger_transfers t
+        ON (t.debit_account_id = a.id AND t.dr_seq = a.entry_seq
+            AND (t.dr_debits_posted, t.dr_credits_posted, t.dr_debits_pending, t.dr_credits_pending)
+             <> (a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending))
+        OR (t.credit_account_id = a.id AND t.cr_seq = a.entry_seq
+            AND (t.cr_debits_posted, t.cr_credits_posted, t.cr_debits_pending, t.cr_credits_pending)
+             <> (a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending))
 """)
 
-_TRANSFER_CURRENCY = text("""
+# With no foreign keys on the hot table, references are checked here: both accounts exist and hold the
+# transfer's currency, the amount is positive, and a post/void/expiry names an existing pending transfer.
+_TRANSFER_WELL_FORMED = text("""
     SELECT t.id FROM ledger_transfers t
-      JOIN ledger_accounts d ON d.id = t.debit_account_id
-      JOIN ledger_accounts c ON c.id = t.credit_account_id
-     WHERE d.currency <> t.currency OR c.currency <> t.currency OR t.amount <= 0
+      LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id
+      LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id
+      LEFT JOIN ledger_transfers p ON p.id = t.pending_id
+     WHERE d.id IS NULL OR c.id IS NULL OR d.currency <> t.currency OR c.currency <> t.currency
+        OR t.amount <= 0 OR (t.pending_id IS NOT NULL AND (p.id IS NULL OR p.kind <> 'pending'))
 """)
 
 _ID_TWICE = text("SELECT f.id FROM ledger_failures f JOIN ledger_transfers t ON t.id = f.id")
@@ -113,8 +126,11 @@ def find_problems(session: Session) -> list[Problem]:
         ))
     for row in session.execute(_LAST_ENTRY):
         problems.append(Problem("history_matches_totals", f"account {row[0]} ({row[1]}/{row[2]}): last entry differs"))
-    for row in session.execute(_TRANSFER_CURRENCY):
-        problems.append(Problem("transfer_well_formed", f"transfer {row[0]} has a bad amount or currency"))
+    for row in session.execute(_TRANSFER_WELL_FORMED):
+        problems.append(Problem(
+            "transfer_well_formed", f"transfer {row[0]} names a missing account or pending transfer, "
+            "or has a bad amount or currency",
+        ))
     for row in session.execute(_ID_TWICE):
         problems.append(Problem("one_outcome_per_id", f"transfer id {row[0]} is both posted and failed"))
     return problems

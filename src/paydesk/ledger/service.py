@@ -23,15 +23,8 @@ from paydesk.core.ids import uuid7
 from paydesk.core.money import Currencies
 from paydesk.ledger import store
 from paydesk.ledger.audit import Problem, find_problems
-from paydesk.ledger.domain import (
-    AccountFlags,
-    Kind,
-    Outcome,
-    Result,
-    TransferRequest,
-    apply_batch,
-    referenced_pending_ids,
-)
+from paydesk.ledger.domain import AccountFlags, Kind, Outcome, Result, TransferRequest, referenced_pending_ids
+from paydesk.ledger.posting import apply_batch
 
 log = structlog.get_logger(__name__)
 
@@ -124,10 +117,7 @@ class LedgerService:
     def balance_as_of(self, account_id: UUID, moment: datetime) -> tuple[int, int, int, int]:
         """(debits_pending, debits_posted, credits_pending, credits_posted) as they stood at `moment`."""
         with self.db.uow() as uow:
-            entry = store.balance_as_of(uow.session, account_id, moment)
-            if entry is None:
-                return (0, 0, 0, 0)
-            return (entry.debits_pending, entry.debits_posted, entry.credits_pending, entry.credits_posted)
+            return store.balance_as_of(uow.session, account_id, moment)
 
     # --- transfers --------------------------------------------------------------------------------------
 

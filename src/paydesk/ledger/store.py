@@ -1,5 +1,11 @@
 """Ledger tables and queries. Never commits: the caller's unit of work does.
 
+Balance history lives on the transfer rows: each transfer records both accounts' totals right after it
+(`dr_*` for the debit account, `cr_*` for the credit account) and their per-account sequence numbers, so
+an account's history is two index range scans (one per side) and one row is written per transfer.
+The hot tables carry no foreign keys: the engine posts only between accounts it has loaded and locked,
+and `ledger check` verifies every reference.
+
 The batch path (`load_for_batch`, `write_outcome`) talks to the driver directly where SQLAlchemy's
 per-row work would dominate: PostgreSQL gets `= ANY(array)` look-ups, `COPY` for new rows and one
 `UPDATE … FROM unnest(…)` for the account totals; SQLite gets `executemany`.
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,13 +24,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Uuid,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -66,18 +74,30 @@ class TransferRow(Base):
     __tablename__ = "ledger_transfers"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
-    debit_account_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_accounts.id"))
-    credit_account_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_accounts.id"))
+    debit_account_id: Mapped[UUID] = mapped_column(Uuid)
+    credit_account_id: Mapped[UUID] = mapped_column(Uuid)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(10))
     code: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8))
-    pending_id: Mapped[UUID | None] = mapped_column(Uuid, ForeignKey("ledger_transfers.id"), nullable=True)
+    pending_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
     timeout_s: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     linked: Mapped[bool] = mapped_column(Boolean, default=False)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JsonType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The debit account's history entry: its sequence number and totals after this transfer.
+    dr_seq: Mapped[int] = mapped_column(BigInteger)
+    dr_debits_pending: Mapped[int] = mapped_column(BigInteger)
+    dr_debits_posted: Mapped[int] = mapped_column(BigInteger)
+    dr_credits_pending: Mapped[int] = mapped_column(BigInteger)
+    dr_credits_posted: Mapped[int] = mapped_column(BigInteger)
+    # The credit account's.
+    cr_seq: Mapped[int] = mapped_column(BigInteger)
+    cr_debits_pending: Mapped[int] = mapped_column(BigInteger)
+    cr_debits_posted: Mapped[int] = mapped_column(BigInteger)
+    cr_credits_pending: Mapped[int] = mapped_column(BigInteger)
+    cr_credits_posted: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
         # A pending transfer is resolved (posted, voided or expired) at most once.
@@ -86,24 +106,10 @@ class TransferRow(Base):
         # The expiry job's look-up: unresolved pending transfers by deadline.
         Index("ix_ledger_transfers_expires_at", "expires_at",
               postgresql_where=text("expires_at IS NOT NULL"), sqlite_where=text("expires_at IS NOT NULL")),
+        # Each account's history, one index per side: "as of" look-ups and statements.
+        Index("ix_ledger_transfers_debit_history", "debit_account_id", "created_at", "dr_seq"),
+        Index("ix_ledger_transfers_credit_history", "credit_account_id", "created_at", "cr_seq"),
     )
-
-
-class EntryRow(Base):
-    """Balance history: an account's totals after each transfer that touched it, numbered per account."""
-
-    __tablename__ = "ledger_entries"
-
-    account_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_accounts.id"), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    transfer_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ledger_transfers.id"))
-    debits_pending: Mapped[int] = mapped_column(BigInteger)
-    debits_posted: Mapped[int] = mapped_column(BigInteger)
-    credits_pending: Mapped[int] = mapped_column(BigInteger)
-    credits_posted: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (Index("ix_ledger_entries_account_time", "account_id", "created_at"),)
 
 
 class FailureRow(Base):
@@ -119,15 +125,15 @@ class FailureRow(Base):
 
 accounts_t = AccountRow.__table__
 transfers_t = TransferRow.__table__
-entries_t = EntryRow.__table__
 failures_t = FailureRow.__table__
 
 _TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount, currency, code, kind, pending_id, timeout_s, "
     "expires_at, linked, metadata, created_at"
 )
-_ENTRY_COLUMNS = (
-    "account_id, seq, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted, created_at"
+_HISTORY_COLUMNS = (
+    "dr_seq, dr_debits_pending, dr_debits_posted, dr_credits_pending, dr_credits_posted, "
+    "cr_seq, cr_debits_pending, cr_debits_posted, cr_credits_pending, cr_credits_posted"
 )
 _ACCOUNT_COLUMNS = "id, currency, flags, debits_pending, debits_posted, credits_pending, credits_posted, entry_seq"
 
@@ -159,27 +165,66 @@ def accounts_of_owner(session: Session, owner: str) -> list[AccountRow]:
     return list(session.scalars(select(AccountRow).where(AccountRow.owner == owner).order_by(AccountRow.currency)))
 
 
-def balance_as_of(session: Session, account_id: UUID, moment: datetime) -> EntryRow | None:
-    """The account's last balance-history entry at or before `moment` (one index range scan)."""
-    return session.scalars(
-        select(EntryRow)
-        .where(EntryRow.account_id == account_id, EntryRow.created_at <= moment)
-        .order_by(EntryRow.created_at.desc(), EntryRow.seq.desc())
-        .limit(1)
-    ).first()
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of an account's balance history: its totals right after `transfer_id`."""
+
+    seq: int
+    transfer_id: UUID
+    created_at: datetime
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
 
 
-def entries_between(
+def _side(account_id: UUID, debit: bool) -> Select[Any]:  # one side of an account's history
+    t = TransferRow
+    if debit:
+        cols = (t.dr_seq, t.dr_debits_pending, t.dr_debits_posted, t.dr_credits_pending, t.dr_credits_posted)
+        where = t.debit_account_id == account_id
+    else:
+        cols = (t.cr_seq, t.cr_debits_pending, t.cr_debits_posted, t.cr_credits_pending, t.cr_credits_posted)
+        where = t.credit_account_id == account_id
+    names = ("seq", "debits_pending", "debits_posted", "credits_pending", "credits_posted")
+    labelled: list[Any] = [c.label(n) for c, n in zip(cols, names, strict=True)]
+    return select(*labelled, t.id.label("transfer_id"), t.created_at.label("created_at")).where(where)
+
+
+def balance_as_of(session: Session, account_id: UUID, moment: datetime) -> tuple[int, int, int, int]:
+    """(debits_pending, debits_posted, credits_pending, credits_posted) at `moment`: the newest history
+    entry at or before it, from one query over the two per-side indexes."""
+    sides = [
+        _side(account_id, debit).where(TransferRow.created_at <= moment)
+        .order_by(TransferRow.created_at.desc(), (TransferRow.dr_seq if debit else TransferRow.cr_seq).desc())
+        .limit(1).subquery()
+        for debit in (True, False)
+    ]
+    both = union_all(select(sides[0]), select(sides[1])).subquery()
+    row = session.execute(select(both).order_by(both.c.seq.desc()).limit(1)).first()
+    if row is None:
+        return (0, 0, 0, 0)
+    return (row.debits_pending, row.debits_posted, row.credits_pending, row.credits_posted)
+
+
+def history(
     session: Session, account_id: UUID, start: datetime, end: datetime, *, after_seq: int = 0, limit: int = 500,
-) -> list[EntryRow]:
-    """An account's balance history in [start, end), oldest first, for statements."""
-    return list(session.scalars(
-        select(EntryRow)
-        .where(EntryRow.account_id == account_id, EntryRow.created_at >= start, EntryRow.created_at < end,
-               EntryRow.seq > after_seq)
-        .order_by(EntryRow.seq)
-        .limit(limit)
-    ))
+) -> list[HistoryEntry]:
+    """An account's balance history in [start, end), oldest first, after `after_seq` (for statements)."""
+    sides = [
+        _side(account_id, debit).where(
+            TransferRow.created_at >= start, TransferRow.created_at < end,
+            (TransferRow.dr_seq if debit else TransferRow.cr_seq) > after_seq,
+        )
+        for debit in (True, False)
+    ]
+    both = union_all(*sides).subquery()
+    rows = session.execute(select(both).order_by(both.c.seq).limit(limit))
+    return [
+        HistoryEntry(r.seq, r.transfer_id, r.created_at, r.debits_pending, r.debits_posted, r.credits_pending,
+                     r.credits_posted)
+        for r in rows
+    ]
 
 
 def get_transfers(session: Session, ids: Iterable[UUID]) -> list[TransferRow]:
@@ -308,7 +353,7 @@ def _transfer(row: Sequence[Any]) -> Transfer:
 
 
 def write_outcome(session: Session, outcome: Outcome) -> None:
-    """Write the batch's new transfers, failures and entries in bulk, and each touched account once."""
+    """Write the batch's new transfers and failures in bulk, and each touched account once."""
     if session.get_bind().dialect.name == "postgresql":
         _write_pg(_driver(session), outcome)
     else:
@@ -320,19 +365,16 @@ def _write_pg(conn: Any, outcome: Outcome) -> None:
 
     with conn.cursor() as cur:
         if outcome.transfers:
-            with cur.copy(f"COPY ledger_transfers ({_TRANSFER_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY ledger_transfers ({_TRANSFER_COLUMNS}, {_HISTORY_COLUMNS}) FROM STDIN") as copy:
                 for t in outcome.transfers:
+                    d, c = t.debit_after, t.credit_after
+                    assert d is not None and c is not None  # noqa: S101 - set on every posted transfer
                     copy.write_row((
                         t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code, t.kind.value,
                         t.pending_id, t.timeout_s, t.expires_at, t.linked,
                         Jsonb(dict(t.metadata)) if t.metadata is not None else None, t.created_at,
-                    ))
-        if outcome.entries:
-            with cur.copy(f"COPY ledger_entries ({_ENTRY_COLUMNS}) FROM STDIN") as copy:
-                for e in outcome.entries:
-                    copy.write_row((
-                        e.account_id, e.seq, e.transfer_id, e.debits_pending, e.debits_posted, e.credits_pending,
-                        e.credits_posted, e.created_at,
+                        d.entry_seq, d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
+                        c.entry_seq, c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted,
                     ))
         if outcome.failures:
             with cur.copy("COPY ledger_failures (id, result, fingerprint, created_at) FROM STDIN") as copy:
@@ -354,23 +396,25 @@ def _write_pg(conn: Any, outcome: Outcome) -> None:
             )
 
 
+def _sqlite_transfer_row(t: Transfer) -> tuple[Any, ...]:
+    d, c = t.debit_after, t.credit_after
+    assert d is not None and c is not None  # noqa: S101 - set on every posted transfer
+    return (
+        t.id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount, t.currency, t.code, t.kind.value,
+        t.pending_id.hex if t.pending_id else None, t.timeout_s,
+        sqlite_time(t.expires_at) if t.expires_at else None, int(t.linked),
+        json.dumps(dict(t.metadata)) if t.metadata is not None else None, sqlite_time(t.created_at),
+        d.entry_seq, d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
+        c.entry_seq, c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted,
+    )
+
+
 def _write_sqlite(conn: Any, outcome: Outcome) -> None:
     cur = conn.cursor()
     cur.executemany(
-        f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
-        [(
-            t.id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount, t.currency, t.code, t.kind.value,
-            t.pending_id.hex if t.pending_id else None, t.timeout_s,
-            sqlite_time(t.expires_at) if t.expires_at else None, int(t.linked),
-            json.dumps(dict(t.metadata)) if t.metadata is not None else None, sqlite_time(t.created_at),
-        ) for t in outcome.transfers],
-    )
-    cur.executemany(
-        f"INSERT INTO ledger_entries ({_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # noqa: S608
-        [(
-            e.account_id.hex, e.seq, e.transfer_id.hex, e.debits_pending, e.debits_posted, e.credits_pending,
-            e.credits_posted, sqlite_time(e.created_at),
-        ) for e in outcome.entries],
+        f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}, {_HISTORY_COLUMNS}) "  # noqa: S608
+        f"VALUES ({','.join('?' * 23)})",
+        [_sqlite_transfer_row(t) for t in outcome.transfers],
     )
     cur.executemany(
         "INSERT INTO ledger_failures (id, result, fingerprint, created_at) VALUES (?,?,?,?)",
