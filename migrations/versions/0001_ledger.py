@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from paydesk.core.db import UTCDateTime
+from paydesk.core.db import UTCDateTime, UUIDType
 
 revision = "0001_ledger"
 down_revision = None
@@ -24,7 +24,7 @@ _json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 def upgrade() -> None:
     op.create_table(
         "ledger_accounts",
-        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("id", UUIDType(), primary_key=True),
         sa.Column("currency", sa.String(10), nullable=False),
         sa.Column("owner", sa.String(64), nullable=False),
         sa.Column("code", sa.String(64), nullable=False),
@@ -41,14 +41,14 @@ def upgrade() -> None:
                     unique=True)
     op.create_table(
         "ledger_transfers",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("debit_account_id", sa.Uuid(), nullable=False),
-        sa.Column("credit_account_id", sa.Uuid(), nullable=False),
+        sa.Column("id", UUIDType(), nullable=False),
+        sa.Column("debit_account_id", UUIDType(), nullable=False),
+        sa.Column("credit_account_id", UUIDType(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(10), nullable=False),
         sa.Column("code", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("pending_id", sa.Uuid(), nullable=True),
+        sa.Column("pending_id", UUIDType(), nullable=True),
         sa.Column("timeout_s", sa.Integer(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("linked", sa.Boolean(), nullable=False),
@@ -69,7 +69,7 @@ def upgrade() -> None:
                     ["credit_account_id", "created_at", "cr_seq"])
     op.create_table(
         "ledger_failures",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("id", UUIDType(), nullable=False),
         sa.Column("result", sa.String(48), nullable=False),
         sa.Column("fingerprint", sa.String(32), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),

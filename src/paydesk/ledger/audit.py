@@ -7,11 +7,17 @@ in the batch path that updated a total wrongly is caught here, not trusted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from paydesk.ledger.domain import AccountFlags
+
+
+def _id(value: object) -> str:
+    """An id as text whichever backend stored it (SQLite keeps UUIDs as 16 raw bytes)."""
+    return str(UUID(bytes=value)) if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +113,7 @@ def find_problems(session: Session) -> list[Problem]:
     for row in session.execute(_RECOMPUTED):
         problems.append(Problem(
             "totals_match_transfers",
-            f"account {row[0]} ({row[1]}/{row[2]}/{row[3]}): posted debits {row[4]} vs {row[5]} from transfers, "
+            f"account {_id(row[0])} ({row[1]}/{row[2]}/{row[3]}): posted debits {row[4]} vs {row[5]} from transfers, "
             f"posted credits {row[6]} vs {row[7]}, pending debits {row[8]} vs {row[9]}, "
             f"pending credits {row[10]} vs {row[11]}",
         ))
@@ -116,21 +122,23 @@ def find_problems(session: Session) -> list[Problem]:
     for row in session.execute(_PAST_LIMIT, limits):
         problems.append(Problem(
             "within_limits",
-            f"account {row[0]} ({row[1]}/{row[2]}/{row[3]}) is past its limit: debits {row[4]}+{row[5]} pending, "
+            f"account {_id(row[0])} ({row[1]}/{row[2]}/{row[3]}) is past its limit: debits {row[4]}+{row[5]} pending, "
             f"credits {row[6]}+{row[7]} pending",
         ))
     for row in session.execute(_HISTORY):
         problems.append(Problem(
             "history_complete",
-            f"account {row[0]} ({row[1]}/{row[2]}) says {row[3]} entries, history has {row[4]} up to seq {row[5]}",
+            f"account {_id(row[0])} ({row[1]}/{row[2]}) says {row[3]} entries, history has {row[4]} up to seq {row[5]}",
         ))
     for row in session.execute(_LAST_ENTRY):
-        problems.append(Problem("history_matches_totals", f"account {row[0]} ({row[1]}/{row[2]}): last entry differs"))
+        problems.append(Problem(
+            "history_matches_totals", f"account {_id(row[0])} ({row[1]}/{row[2]}): last entry differs from totals",
+        ))
     for row in session.execute(_TRANSFER_WELL_FORMED):
         problems.append(Problem(
-            "transfer_well_formed", f"transfer {row[0]} names a missing account or pending transfer, "
+            "transfer_well_formed", f"transfer {_id(row[0])} names a missing account or pending transfer, "
             "or has a bad amount or currency",
         ))
     for row in session.execute(_ID_TWICE):
-        problems.append(Problem("one_outcome_per_id", f"transfer id {row[0]} is both posted and failed"))
+        problems.append(Problem("one_outcome_per_id", f"transfer id {_id(row[0])} is both posted and failed"))
     return problems

@@ -42,7 +42,7 @@ from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
 
 SCENARIOS = ("uniform", "hot_accounts", "group_commit")
-BATCH_SIZE = 5000
+BATCH_SIZE = 8190  # TigerBeetle's largest request batch
 CURRENCY = "USD"
 FUNDING = 10**9  # minor units per account; transfers move 1..100, so almost none can fail
 HOT_ACCOUNTS = 10

@@ -168,15 +168,14 @@ class Failure:
 class Account:
     id: UUID
     currency: str
-    flags: AccountFlags
+    flags: int  # AccountFlags bits, kept as a plain int: they are checked for every transfer
     balance: Balance = field(default_factory=Balance)
-    # The two limits as plain booleans: checked for every transfer, so not through IntFlag arithmetic.
     limits_debits: bool = field(init=False)
     limits_credits: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.limits_debits = bool(self.flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-        self.limits_credits = bool(self.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+        self.limits_debits = bool(self.flags & 1)  # AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        self.limits_credits = bool(self.flags & 2)  # AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 
     def breaks_limits(self, b: Balance) -> Result | None:
         if self.limits_debits and b.debits_pending + b.debits_posted > b.credits_posted:

@@ -26,9 +26,14 @@ from paydesk.ledger.domain import (
     TransferRequest,
 )
 
+_SUCCEEDED = frozenset({Result.OK, Result.EXISTS})
+
 
 class _Scratch:
-    """Changes made by one chain, kept aside until the whole chain has succeeded."""
+    """Changes made by one chain, kept aside until the whole chain has succeeded. Balances here are
+    never changed in place: each transfer puts new ones, so the accounts' own stay as they were."""
+
+    __slots__ = ("balances", "known", "resolutions", "transfers")
 
     def __init__(self, known: Known) -> None:
         self.known = known
@@ -37,9 +42,13 @@ class _Scratch:
         self.resolutions: dict[UUID, Kind] = {}
 
     def balance(self, account: Account) -> Balance:
-        if account.id not in self.balances:
-            self.balances[account.id] = account.balance.copy()
-        return self.balances[account.id]
+        """A new copy of the account's totals as this chain sees them, to change and then `_record`."""
+        return (self.balances.get(account.id) or account.balance).copy()
+
+    def clear(self) -> None:
+        self.balances.clear()
+        self.transfers.clear()
+        self.resolutions.clear()
 
     def transfer(self, transfer_id: UUID) -> Transfer | None:
         return self.transfers.get(transfer_id) or self.known.transfers.get(transfer_id)
@@ -70,16 +79,17 @@ def apply_batch(
     posted: list[Transfer] = []
     failures: list[Failure] = []
     touched: dict[UUID, Account] = {}
+    scratch = _Scratch(known)
     for span in chains(requests):
         open_chain = requests[span[-1]].linked
-        scratch = _Scratch(known)
+        scratch.clear()
         failed_at: int | None = None
         for i in span:
             result = Result.LINKED_EVENT_CHAIN_OPEN if open_chain else _apply_one(
                 requests[i], scratch, now, engine=engine,
             )
             results[i] = result
-            if not result.succeeded:
+            if result not in _SUCCEEDED:
                 failed_at = i
                 break
         if failed_at is not None:
@@ -94,12 +104,14 @@ def apply_batch(
                     known.failures[request.id] = failure
                     failures.append(failure)
             continue
+        accounts = known.accounts
         for account_id, balance in scratch.balances.items():
-            account = known.accounts[account_id]
+            account = accounts[account_id]
             account.balance = balance
             touched[account_id] = account
         known.transfers.update(scratch.transfers)
-        known.resolutions.update(scratch.resolutions)
+        if scratch.resolutions:
+            known.resolutions.update(scratch.resolutions)
         posted.extend(scratch.transfers.values())
     return Outcome(results, posted, failures, touched)
 
@@ -134,7 +146,7 @@ def _open(request: TransferRequest, s: _Scratch, now: datetime) -> Result:
     if not (debit.currency == credit.currency == request.currency):
         return Result.CURRENCY_MISMATCH
     amount = request.amount
-    db, cb = s.balance(debit).copy(), s.balance(credit).copy()
+    db, cb = s.balance(debit), s.balance(credit)
     if request.kind == Kind.PENDING:
         db.debits_pending += amount
         cb.credits_pending += amount
@@ -206,7 +218,7 @@ def _resolve(request: TransferRequest, s: _Scratch, now: datetime) -> Result:
     debit, credit = s.known.accounts.get(pending.debit_account_id), s.known.accounts.get(pending.credit_account_id)
     if debit is None or credit is None:  # the store locks a pending transfer's accounts; defensive
         return Result.ACCOUNT_NOT_FOUND
-    db, cb = s.balance(debit).copy(), s.balance(credit).copy()
+    db, cb = s.balance(debit), s.balance(credit)
     db.debits_pending -= pending.amount
     cb.credits_pending -= pending.amount
     if request.kind == Kind.POST:

@@ -13,6 +13,7 @@ per-row work would dominate: PostgreSQL gets `= ANY(array)` look-ups, `COPY` for
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Uuid,
     select,
     text,
     union_all,
@@ -36,10 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from paydesk.core.db import Base, UTCDateTime, insert_ignoring_conflicts, sqlite_time
+from paydesk.core.db import Base, UTCDateTime, UUIDType, insert_ignoring_conflicts, sqlite_time
 from paydesk.ledger.domain import (
     Account,
-    AccountFlags,
     Balance,
     Failure,
     Kind,
@@ -55,7 +54,7 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 class AccountRow(Base):
     __tablename__ = "ledger_accounts"
 
-    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
     currency: Mapped[str] = mapped_column(String(10))
     owner: Mapped[str] = mapped_column(String(64))  # "system" or the owning user's id
     code: Mapped[str] = mapped_column(String(64))  # what it is for: "wallet", "fees", "settlement:card" …
@@ -73,14 +72,14 @@ class AccountRow(Base):
 class TransferRow(Base):
     __tablename__ = "ledger_transfers"
 
-    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
-    debit_account_id: Mapped[UUID] = mapped_column(Uuid)
-    credit_account_id: Mapped[UUID] = mapped_column(Uuid)
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    debit_account_id: Mapped[UUID] = mapped_column(UUIDType())
+    credit_account_id: Mapped[UUID] = mapped_column(UUIDType())
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(10))
     code: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8))
-    pending_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
+    pending_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
     timeout_s: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     linked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -117,7 +116,7 @@ class FailureRow(Base):
 
     __tablename__ = "ledger_failures"
 
-    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
     result: Mapped[str] = mapped_column(String(48))
     fingerprint: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -298,37 +297,39 @@ def _load_sqlite(conn: Any, account_ids: set[UUID], transfer_ids: set[UUID], pen
     for p in pendings.values():
         account_ids.update((p.debit_account_id, p.credit_account_id))
     known = Known(accounts={})
-    for chunk in _chunks([a.hex for a in account_ids]):
+    for chunk in _chunks([a.bytes for a in account_ids]):
         marks = ",".join("?" * len(chunk))
         cur.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({marks})", chunk)  # noqa: S608
         for row in cur.fetchall():
-            account = _account((UUID(row[0]), *row[1:]))
+            account = _account((UUID(bytes=row[0]), *row[1:]))
             known.accounts[account.id] = account
     known.transfers = {**pendings, **_sqlite_transfers(cur, transfer_ids - pendings.keys())}
-    for chunk in _chunks([t.hex for t in transfer_ids]):
+    for chunk in _chunks([t.bytes for t in transfer_ids]):
         marks = ",".join("?" * len(chunk))
         cur.execute(
             f"SELECT id, result, fingerprint, created_at FROM ledger_failures WHERE id IN ({marks})", chunk,  # noqa: S608
         )
         for r in cur.fetchall():
-            known.failures[UUID(r[0])] = Failure(UUID(r[0]), Result(r[1]), r[2], datetime.fromisoformat(r[3]))
-    for chunk in _chunks([p.hex for p in pending_ids]):
+            failure_id = UUID(bytes=r[0])
+            known.failures[failure_id] = Failure(failure_id, Result(r[1]), r[2], datetime.fromisoformat(r[3]))
+    for chunk in _chunks([p.bytes for p in pending_ids]):
         marks = ",".join("?" * len(chunk))
         cur.execute(f"SELECT pending_id, kind FROM ledger_transfers WHERE pending_id IN ({marks})", chunk)  # noqa: S608
         for r in cur.fetchall():
-            known.resolutions[UUID(r[0])] = Kind(r[1])
+            known.resolutions[UUID(bytes=r[0])] = Kind(r[1])
     cur.close()
     return known
 
 
 def _sqlite_transfers(cur: Any, ids: set[UUID]) -> dict[UUID, Transfer]:
     found: dict[UUID, Transfer] = {}
-    for chunk in _chunks([i.hex for i in ids]):
+    for chunk in _chunks([i.bytes for i in ids]):
         marks = ",".join("?" * len(chunk))
         cur.execute(f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({marks})", chunk)  # noqa: S608
         for row in cur.fetchall():
             t = _transfer((
-                UUID(row[0]), UUID(row[1]), UUID(row[2]), *row[3:7], UUID(row[7]) if row[7] else None, row[8],
+                UUID(bytes=row[0]), UUID(bytes=row[1]), UUID(bytes=row[2]), *row[3:7],
+                UUID(bytes=row[7]) if row[7] else None, row[8],
                 datetime.fromisoformat(row[9]) if row[9] else None, bool(row[10]),
                 json.loads(row[11]) if row[11] else None, datetime.fromisoformat(row[12]),
             ))
@@ -336,13 +337,13 @@ def _sqlite_transfers(cur: Any, ids: set[UUID]) -> dict[UUID, Transfer]:
     return found
 
 
-def _chunks(items: list[str], size: int = 900) -> Iterable[list[str]]:
+def _chunks(items: list[bytes], size: int = 900) -> Iterable[list[bytes]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
 def _account(row: Sequence[Any]) -> Account:
-    return Account(row[0], row[1], AccountFlags(row[2]), Balance(row[3], row[4], row[5], row[6], row[7]))
+    return Account(row[0], row[1], row[2], Balance(row[3], row[4], row[5], row[6], row[7]))
 
 
 def _transfer(row: Sequence[Any]) -> Transfer:
@@ -396,36 +397,37 @@ def _write_pg(conn: Any, outcome: Outcome) -> None:
             )
 
 
-def _sqlite_transfer_row(t: Transfer) -> tuple[Any, ...]:
+def _sqlite_transfer_row(t: Transfer, created_at: str) -> tuple[Any, ...]:
     d, c = t.debit_after, t.credit_after
     assert d is not None and c is not None  # noqa: S101 - set on every posted transfer
     return (
-        t.id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount, t.currency, t.code, t.kind.value,
-        t.pending_id.hex if t.pending_id else None, t.timeout_s,
+        t.id.bytes, t.debit_account_id.bytes, t.credit_account_id.bytes, t.amount, t.currency, t.code, t.kind.value,
+        t.pending_id.bytes if t.pending_id else None, t.timeout_s,
         sqlite_time(t.expires_at) if t.expires_at else None, int(t.linked),
-        json.dumps(dict(t.metadata)) if t.metadata is not None else None, sqlite_time(t.created_at),
+        json.dumps(dict(t.metadata)) if t.metadata is not None else None, created_at,
         d.entry_seq, d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
         c.entry_seq, c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted,
     )
 
 
 def _write_sqlite(conn: Any, outcome: Outcome) -> None:
+    times = functools.lru_cache(maxsize=8)(sqlite_time)  # a batch's transfers share one timestamp
     cur = conn.cursor()
     cur.executemany(
         f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}, {_HISTORY_COLUMNS}) "  # noqa: S608
         f"VALUES ({','.join('?' * 23)})",
-        [_sqlite_transfer_row(t) for t in outcome.transfers],
+        [_sqlite_transfer_row(t, times(t.created_at)) for t in outcome.transfers],
     )
     cur.executemany(
         "INSERT INTO ledger_failures (id, result, fingerprint, created_at) VALUES (?,?,?,?)",
-        [(f.id.hex, f.result.value, f.fingerprint, sqlite_time(f.created_at)) for f in outcome.failures],
+        [(f.id.bytes, f.result.value, f.fingerprint, times(f.created_at)) for f in outcome.failures],
     )
     cur.executemany(
         "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
         "credits_posted = ?, entry_seq = ? WHERE id = ?",
         [(
             a.balance.debits_pending, a.balance.debits_posted, a.balance.credits_pending, a.balance.credits_posted,
-            a.balance.entry_seq, a.id.hex,
+            a.balance.entry_seq, a.id.bytes,
         ) for a in outcome.touched.values()],
     )
     cur.close()
