@@ -22,6 +22,7 @@ def main() -> int:
     parser.add_argument("--transfers", type=int, default=200_000, help="transfers per scenario")
     parser.add_argument("--accounts", type=int, default=10_000, help="ledger accounts")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeat to pick several")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases and print their URLs")
     args = parser.parse_args()
     urls = ["sqlite://"]
     postgres = os.environ.get("PAYDESK_TEST_DATABASE_URL")
@@ -29,7 +30,7 @@ def main() -> int:
         urls.append(postgres)
     for url in urls:
         run_benchmarks(url, scenarios=args.scenario, transfers=args.transfers, accounts=args.accounts,
-                       out=sys.stdout)
+                       out=sys.stdout, keep=args.keep)
     return 0
 
 

@@ -108,12 +108,14 @@ def bench_ledger(
     scenario: Annotated[list[str] | None, typer.Option(help="uniform, hot_accounts, group_commit")] = None,
     transfers: Annotated[int, typer.Option(help="Transfers per scenario")] = 200_000,
     accounts: Annotated[int, typer.Option(help="Accounts")] = 10_000,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch database and print its URL")] = False,
 ) -> None:
-    """Post transfers among many accounts on PAYDESK_DATABASE_URL and print JSON lines with ratios."""
+    """Post transfers among many accounts on scratch storage beside PAYDESK_DATABASE_URL (same SQLite
+    directory kind, or a fresh database on the same PostgreSQL server) and print JSON lines with ratios."""
     from paydesk.ledger.bench import run_benchmarks
 
     run_benchmarks(Settings().database_url, scenarios=scenario, transfers=transfers, accounts=accounts,
-                   out=sys.stdout)
+                   out=sys.stdout, keep=keep)
 
 
 def main() -> None:

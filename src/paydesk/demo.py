@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from paydesk.container import Container
-from paydesk.core.money import parse_amount
+from paydesk.core.money import format_amount, parse_amount
 from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
 
 _DEMO = uuid.UUID("0b7e4f52-3c1a-4d9e-8f20-6a5b4c3d2e1f")
@@ -47,6 +47,6 @@ def load_demo(container: Container) -> list[str]:
     alice = ledger.account(alice_usd)
     return [
         f"demo ledger ready: {posted} new transfers ({len(results) - posted} already there)",
-        f"alice USD available: {alice.available_balance / 100:.2f}",
+        f"demo:alice holds {format_amount(alice.available_balance, usd)} USD",
         "open http://127.0.0.1:8000 (API docs: http://127.0.0.1:8000/api/docs)",
     ]

@@ -217,9 +217,12 @@ def _naive_transfer(conn: sqlite3.Connection, pair: list[int], amount: int, now:
 # --- setup ------------------------------------------------------------------------------------------------
 
 @contextmanager
-def scratch_database(database_url: str) -> Iterator[tuple[str, str]]:
-    """(backend, url) of fresh, empty storage next to `database_url`, removed afterwards."""
+def scratch_database(database_url: str, *, keep: bool = False) -> Iterator[tuple[str, str]]:
+    """(backend, url) of fresh, empty storage next to `database_url`, removed afterwards unless `keep`."""
     if database_url.startswith("sqlite"):
+        if keep:
+            yield "sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='paydesk-bench-')}/bench.db"
+            return
         with tempfile.TemporaryDirectory(prefix="paydesk-bench-") as tmp:
             yield "sqlite", f"sqlite:///{tmp}/bench.db"
         return
@@ -227,14 +230,19 @@ def scratch_database(database_url: str) -> Iterator[tuple[str, str]]:
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     scratch = f"paydesk_bench_{os.getpid()}"
     name = sql.Identifier(scratch)
+    _drop(admin, name)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
     try:
         yield "postgresql", url.set(database=scratch).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        if not keep:
+            _drop(admin, name)
+
+
+def _drop(admin: str, name: sql.Identifier) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 def open_accounts(ledger: LedgerService, count: int) -> list[UUID]:
@@ -279,6 +287,7 @@ def _emit(out: TextIO, line: Line) -> Line:
 
 def run_benchmarks(
     database_url: str, *, scenarios: list[str] | None, transfers: int, accounts: int, out: TextIO,
+    keep: bool = False,
 ) -> list[Line]:
     """Run `scenarios` (all by default) on scratch storage next to `database_url`; one JSON line each."""
     chosen = scenarios or list(SCENARIOS)
@@ -286,7 +295,7 @@ def run_benchmarks(
     if unknown:
         raise ValueError(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
     lines: list[Line] = []
-    with scratch_database(database_url) as (backend, url):
+    with scratch_database(database_url, keep=keep) as (backend, url):
         upgrade(url)
         if backend == "postgresql":
             baseline, baseline_per_s = pgbench_baseline(url)
@@ -299,6 +308,8 @@ def run_benchmarks(
             bench = Bench(ledger, backend, open_accounts(ledger, accounts), baseline, baseline_per_s)
             lines.extend(_emit(out, RUNNERS[name](bench, transfers)) for name in chosen)
             lines.append(_emit(out, _check(bench)))
+            if keep:  # so that `PAYDESK_DATABASE_URL=<url> paydesk ledger check` can be run on the result
+                _emit(out, {"scenario": "kept", "backend": backend, "database_url": url})
         finally:
             db.dispose()
     if lines[-1]["problems"]:
