@@ -21,7 +21,7 @@ from paydesk.core.db import Database
 from paydesk.core.errors import NotFound
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currencies
-from paydesk.ledger import store
+from paydesk.ledger import bulk, store
 from paydesk.ledger.audit import Problem, find_problems
 from paydesk.ledger.domain import AccountFlags, Kind, Outcome, Result, TransferRequest, referenced_pending_ids
 from paydesk.ledger.posting import apply_batch
@@ -145,11 +145,11 @@ class LedgerService:
                 account_ids.add(r.debit_account_id)
             if r.credit_account_id is not None:
                 account_ids.add(r.credit_account_id)
-        known = store.load_for_batch(
+        known = bulk.load_for_batch(
             session, account_ids, {r.id for r in requests}, referenced_pending_ids(requests),
         )
         outcome = apply_batch(requests, known, self.clock.now(), engine=engine)
-        store.write_outcome(session, outcome)
+        bulk.write_outcome(session, outcome)
         return outcome
 
     def transfers(self, ids: Sequence[UUID]) -> list[store.TransferRow]:
