@@ -1,8 +1,8 @@
 """Group commit: single transfers from many concurrent callers share one database transaction.
 
 Each caller hands its transfers (one chain, or a few) to `GroupCommitter.submit` and blocks. A single
-committer thread takes the first waiting submission, gathers more for at most `window_s` or until
-`max_transfers`, posts them all as one batch, and hands each caller its own results. Chains never cross
+committer thread takes every waiting submission (up to `max_transfers`), posts them all as one batch, and
+hands each caller its own results; what arrives meanwhile forms the next batch. Chains never cross
 callers: a submission whose last transfer is still `linked` is refused before it joins a batch.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -22,6 +21,7 @@ from paydesk.ledger.domain import Result, TransferRequest
 log = structlog.get_logger(__name__)
 
 PostBatch = Callable[[Sequence[TransferRequest]], list[Result]]
+_Item = tuple[Sequence[TransferRequest], Future[list[Result]]]
 
 
 class GroupCommitter:
@@ -29,10 +29,10 @@ class GroupCommitter:
         self._post_batch = post_batch
         self._window_s = window_s
         self._max = max_transfers
-        self._queue: queue.Queue[tuple[Sequence[TransferRequest], Future[list[Result]]] | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._carry: tuple[Sequence[TransferRequest], Future[list[Result]]] | None = None
+        self._carry: _Item | None = None
         self.batches = 0  # batches committed, for metrics and the benchmark
         self.transfers = 0
 
@@ -69,29 +69,37 @@ class GroupCommitter:
             first, self._carry = self._carry or self._queue.get(), None
             if first is None:
                 return
-            group = [first]
-            size = len(first[0])
-            deadline = time.monotonic() + self._window_s
-            stop = False
-            while size < self._max:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                if size + len(item[0]) > self._max:
-                    self._carry = item  # opens the next group
-                    break
-                group.append(item)
-                size += len(item[0])
+            group, stop = self._gather(first)
             self._commit(group)
             if stop:
                 return
 
-    def _commit(self, group: list[tuple[Sequence[TransferRequest], Future[list[Result]]]]) -> None:
+    def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
+        """`first` and whatever else is waiting (smart batching: what queued up during the previous
+        commit goes into this one). A submission that finds itself alone waits once, at most `window_s`,
+        for company; under load groups fill without waiting. Returns the group and whether to stop."""
+        group, size, waited = [first], len(first[0]), False
+        while size < self._max:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                if waited or len(group) > 1 or self._window_s <= 0:
+                    break
+                waited = True
+                try:
+                    item = self._queue.get(timeout=self._window_s)
+                except queue.Empty:
+                    break
+            if item is None:
+                return group, True
+            if size + len(item[0]) > self._max:
+                self._carry = item  # opens the next group
+                break
+            group.append(item)
+            size += len(item[0])
+        return group, False
+
+    def _commit(self, group: list[_Item]) -> None:
         batch = [r for requests, _ in group for r in requests]
         try:
             results = self._post_batch(batch)

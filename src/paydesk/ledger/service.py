@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -33,6 +33,7 @@ SYSTEM = "system"
 # same step twice names the same thing.
 _NAMESPACE = uuid.UUID("5f1b9a3e-7c2d-4e8a-9b6f-0d3c2a1e4f57")
 _RETRIES = 5
+_EXPIRY_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class LedgerService:
         self.db = db
         self.clock = clock
         self.currencies = currencies
+        self._expired_until: datetime | None = None
 
     # --- accounts ---------------------------------------------------------------------------------------
 
@@ -157,10 +159,16 @@ class LedgerService:
             return store.get_transfers(uow.session, ids)
 
     def expire_pending(self, limit: int = 1000) -> int:
-        """Release the holds of pending transfers whose timeout has passed; how many it expired."""
+        """Release the holds of pending transfers whose timeout has passed; how many it expired.
+
+        After a complete pass, later passes look only at deadlines since the previous one (less a margin
+        for clock skew between processes), so the scan does not grow with the ledger's history."""
+        now = self.clock.now()
+        since = self._expired_until - _EXPIRY_MARGIN if self._expired_until else None
         with self.db.uow() as uow:
-            due = store.expired_pending_ids(uow.session, self.clock.now(), limit)
+            due = store.expired_pending_ids(uow.session, now, limit, since)
         if not due:
+            self._expired_until = now
             return 0
         requests = [
             TransferRequest(uuid.uuid5(_NAMESPACE, f"expire:{p}"), None, None, None, None, "expired",
@@ -168,6 +176,8 @@ class LedgerService:
             for p in due
         ]
         results = self.post(requests, engine=True)
+        if len(due) < limit:  # everything due up to `now` was in this pass, and it is now settled
+            self._expired_until = now
         expired = sum(1 for r in results if r == Result.OK)
         if expired:
             log.info("ledger.expired_pending", count=expired)

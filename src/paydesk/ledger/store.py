@@ -29,7 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType, insert_ignoring_conflicts
 
@@ -207,12 +207,14 @@ def get_transfers(session: Session, ids: Iterable[UUID]) -> list[TransferRow]:
     return list(session.scalars(select(TransferRow).where(TransferRow.id.in_(wanted))))
 
 
-def expired_pending_ids(session: Session, now: datetime, limit: int) -> list[UUID]:
-    """Pending transfers whose timeout has passed and that nothing has resolved yet, oldest first."""
-    resolved = select(TransferRow.pending_id).where(TransferRow.pending_id.is_not(None))
-    return list(session.scalars(
-        select(TransferRow.id)
-        .where(TransferRow.expires_at.is_not(None), TransferRow.expires_at <= now, TransferRow.id.not_in(resolved))
-        .order_by(TransferRow.expires_at)
-        .limit(limit)
-    ))
+def expired_pending_ids(session: Session, now: datetime, limit: int, since: datetime | None = None) -> list[UUID]:
+    """Pending transfers whose timeout passed in (since, now] and that nothing has resolved yet, oldest
+    first. `since` keeps the scan to recent deadlines instead of every hold ever placed."""
+    resolution = aliased(TransferRow)
+    resolved = select(resolution.id).where(resolution.pending_id == TransferRow.id).exists()
+    query = select(TransferRow.id).where(
+        TransferRow.expires_at.is_not(None), TransferRow.expires_at <= now, ~resolved,
+    )
+    if since is not None:
+        query = query.where(TransferRow.expires_at > since)
+    return list(session.scalars(query.order_by(TransferRow.expires_at).limit(limit)))
