@@ -99,3 +99,38 @@ def test_the_same_transfer_sent_by_64_callers_at_once_is_posted_once(ledger: Led
         results = list(pool.map(attempt, range(64)))
     assert results.count(Result.OK) == 1 and results.count(Result.EXISTS) == 63
     assert ledger.account(payee).posted_balance == 100
+
+
+def test_a_request_the_database_refuses_fails_only_its_own_caller(ledger: LedgerService) -> None:
+    [payer] = _open_funded(ledger, 1, 1_000)
+    payee = ledger.open_account("payee", "wallet", "USD", USER)
+    calls: list[int] = []
+
+    def post(batch: list[TransferRequest]) -> list[Result]:
+        calls.append(len(batch))
+        if any(r.code == "boom" for r in batch):
+            raise RuntimeError("the database refused something")
+        return ledger.post(batch)
+
+    committer = GroupCommitter(post, window_s=0.05)  # type: ignore[arg-type]
+    good = [TransferRequest(uuid.uuid4(), payer, payee, 10, "USD", "p2p") for _ in range(5)]
+    bad = TransferRequest(uuid.uuid4(), payer, payee, 10, "USD", "boom")
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(committer.submit, [r]) for r in [*good, bad]]
+        outcomes = []
+        for f in futures:
+            try:
+                outcomes.append(f.result())
+            except RuntimeError as exc:
+                outcomes.append(str(exc))  # type: ignore[arg-type]
+    committer.close()
+    assert any(n > 1 for n in calls)  # the bad request really shared a batch with good ones
+    assert outcomes[:5] == [[Result.OK]] * 5
+    assert outcomes[5] == "the database refused something"
+    assert ledger.account(payee).posted_balance == 50
+    try:
+        committer.submit(good[:1])
+    except RuntimeError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("a closed committer must refuse work")

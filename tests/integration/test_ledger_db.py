@@ -139,3 +139,28 @@ def test_history_lists_each_balance_in_order_for_a_statement(ledger: LedgerServi
     assert [line.seq for line in lines] == [1, 2, 3]
     assert [line.credits_posted - line.debits_posted for line in lines] == [100, 70, 75]
     assert [line.seq for line in page] == [2]
+
+
+def test_check_finds_broken_history_and_malformed_transfers(ledger: LedgerService) -> None:
+    alice = ledger.open_account("alice", "wallet", "USD", USER)
+    bob = ledger.open_account("bob", "wallet", "USD", USER)
+    fund(ledger, alice, 100)
+    send = TransferRequest(uuid.uuid4(), alice, bob, 10, "USD", "p2p")
+    assert ledger.post([send]) == [Result.OK]
+    with ledger.db.transaction() as session:  # renumber bob's only entry, and give the transfer a bad kind
+        session.execute(text("UPDATE ledger_transfers SET cr_seq = 0, kind = 'bogus' WHERE code = 'p2p'"))
+    names = {p.invariant for p in ledger.check()}
+    assert {"history_complete", "transfer_well_formed"} <= names
+
+
+def test_a_client_cannot_block_the_expiry_of_a_hold(ledger: LedgerService, clock: FrozenClock) -> None:
+    alice = ledger.open_account("alice", "wallet", "USD", USER)
+    bank = ledger.system_account("settlement:bank_domestic", "USD")
+    fund(ledger, alice, 100)
+    hold = TransferRequest(uuid.uuid4(), alice, bank, 100, "USD", "withdraw", Kind.PENDING, timeout_s=60)
+    assert ledger.post([hold]) == [Result.OK]
+    forged = TransferRequest(uuid.uuid4(), None, None, None, None, "", Kind.EXPIRE, pending_id=hold.id)
+    assert ledger.post([forged]) == [Result.KIND_RESERVED_FOR_ENGINE]
+    clock.advance(61)
+    assert ledger.expire_pending() == 1
+    assert ledger.account(alice).available_balance == 100

@@ -194,3 +194,22 @@ def test_a_hold_and_its_post_can_share_a_chain() -> None:
     post = TransferRequest(uuid.uuid4(), None, None, None, None, kind=Kind.POST, pending_id=hold.id)
     assert apply_batch([hold, post], known, NOW).results == [Result.OK, Result.OK]
     assert alice.balance.debits_posted == 40 and alice.balance.debits_pending == 0
+
+
+def test_fields_the_database_would_refuse_fail_alone_with_their_own_codes() -> None:
+    alice, bob = account(credits=100), account()
+    known = make_known(alice, bob)
+    cases = [
+        (direct(alice, bob, 1, kind=Kind.PENDING, timeout_s=2**31), Result.TIMEOUT_TOO_LARGE),
+        (TransferRequest(uuid.uuid4(), alice.id, bob.id, 1, "USD", "x" * 65), Result.CODE_INVALID),
+        (TransferRequest(uuid.uuid4(), alice.id, bob.id, 1, "USD", "p2p\x00"), Result.CODE_INVALID),
+        (direct(alice, bob, 1, metadata={"note": "a\x00b"}), Result.METADATA_INVALID),
+        (direct(alice, bob, 1, metadata={"when": NOW}), Result.METADATA_INVALID),
+        (direct(alice, bob, 1, metadata={"n": float("nan")}), Result.METADATA_INVALID),
+        (direct(alice, bob, 1, metadata={"note": "x" * 5000}), Result.METADATA_INVALID),
+        (direct(alice, bob, 7, metadata={"note": "晚饭"}), Result.OK),
+    ]
+    out = apply_batch([c[0] for c in cases], known, NOW)
+    assert out.results == [c[1] for c in cases]
+    assert alice.balance.debits_posted == 7
+    assert len(out.failures) == 7  # remembered: a retry answers the same

@@ -76,7 +76,7 @@ _HISTORY = text("""
       FROM ledger_accounts a LEFT JOIN sides s ON s.account_id = a.id
      GROUP BY a.id, a.owner, a.code, a.entry_seq
     HAVING a.entry_seq <> COUNT(s.seq) OR a.entry_seq <> COUNT(DISTINCT s.seq)
-        OR a.entry_seq <> COALESCE(MAX(s.seq), 0)
+        OR a.entry_seq <> COALESCE(MAX(s.seq), 0) OR COALESCE(MIN(s.seq), 1) <> 1
 """)
 
 _LAST_ENTRY = text("""
@@ -90,7 +90,8 @@ _LAST_ENTRY = text("""
 """)
 
 # With no foreign keys on the hot table, references are checked here: both accounts exist and hold the
-# transfer's currency, the amount is positive, and a post/void/expiry names an existing pending transfer.
+# transfer's currency, the amount is positive, the kind is known, and exactly the posts, voids and expiries
+# name a pending transfer, which exists.
 _TRANSFER_WELL_FORMED = text("""
     SELECT t.id FROM ledger_transfers t
       LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id
@@ -98,6 +99,9 @@ _TRANSFER_WELL_FORMED = text("""
       LEFT JOIN ledger_transfers p ON p.id = t.pending_id
      WHERE d.id IS NULL OR c.id IS NULL OR d.currency <> t.currency OR c.currency <> t.currency
         OR t.amount <= 0 OR (t.pending_id IS NOT NULL AND (p.id IS NULL OR p.kind <> 'pending'))
+        OR t.kind NOT IN ('direct', 'pending', 'post', 'void', 'expire')
+        OR (t.kind IN ('direct', 'pending') AND t.pending_id IS NOT NULL)
+        OR (t.kind IN ('post', 'void', 'expire') AND t.pending_id IS NULL)
 """)
 
 _ID_TWICE = text("SELECT f.id FROM ledger_failures f JOIN ledger_transfers t ON t.id = f.id")

@@ -24,6 +24,9 @@ from typing import Any
 from uuid import UUID
 
 INT64_MAX = 2**63 - 1
+MAX_TIMEOUT_S = 2**31 - 1  # about 68 years; the column is a 32-bit integer
+MAX_CODE_CHARS = 64
+MAX_METADATA_BYTES = 4096
 
 
 class AccountFlags(IntFlag):
@@ -61,6 +64,9 @@ class Result(StrEnum):
     PENDING_ID_MUST_BE_ZERO = "pending_id_must_be_zero"
     TIMEOUT_RESERVED_FOR_PENDING_TRANSFER = "timeout_reserved_for_pending_transfer"
     TIMEOUT_MUST_NOT_BE_NEGATIVE = "timeout_must_not_be_negative"
+    TIMEOUT_TOO_LARGE = "timeout_too_large"
+    CODE_INVALID = "code_invalid"
+    METADATA_INVALID = "metadata_invalid"
     KIND_RESERVED_FOR_ENGINE = "kind_reserved_for_engine"
     PENDING_TRANSFER_NOT_FOUND = "pending_transfer_not_found"
     PENDING_TRANSFER_NOT_PENDING = "pending_transfer_not_pending"
@@ -110,7 +116,7 @@ class TransferRequest:
         fields = [
             str(self.id), str(self.debit_account_id), str(self.credit_account_id), self.amount,
             self.currency, self.code, self.kind.value, str(self.pending_id), self.timeout_s, self.linked,
-            json.dumps(self.metadata, sort_keys=True, separators=(",", ":")),
+            json.dumps(self.metadata or None, sort_keys=True, separators=(",", ":"), default=repr),
         ]
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:32]
 

@@ -32,6 +32,7 @@ class GroupCommitter:
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._closed = False
         self._carry: _Item | None = None
         self.batches = 0  # batches committed, for metrics and the benchmark
         self.transfers = 0
@@ -44,25 +45,29 @@ class GroupCommitter:
             raise InvalidRequest("the last transfer of a submission must close its chain (linked=false)")
         if len(requests) > self._max:
             raise InvalidRequest(f"at most {self._max} transfers in one submission")
-        self._ensure_started()
         future: Future[list[Result]] = Future()
-        self._queue.put((requests, future))
+        with self._start_lock:
+            if self._closed:
+                raise RuntimeError("the group committer is closed")
+            self._ensure_started()
+            self._queue.put((requests, future))
         return future.result(timeout=timeout)
 
     def _ensure_started(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
-                self._thread.start()
+        """Start the committer thread; called with `_start_lock` held."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
+            self._thread.start()
 
     def close(self) -> None:
+        """Commit what is queued, then stop; later submissions are refused."""
         with self._start_lock:
-            if self._thread is not None:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
                 self._queue.put(None)
-                self._thread.join(timeout=10)
-                self._thread = None
+        if thread is not None:
+            thread.join()
 
     def _run(self) -> None:
         while True:
@@ -103,10 +108,16 @@ class GroupCommitter:
         batch = [r for requests, _ in group for r in requests]
         try:
             results = self._post_batch(batch)
-        except Exception as exc:  # every waiting caller learns of the failure; nothing is swallowed
-            log.exception("ledger.group_commit_failed", transfers=len(batch))
-            for _, future in group:
-                future.set_exception(exc)
+        except Exception as exc:
+            if len(group) == 1:  # the caller learns of the failure; nothing is swallowed
+                log.exception("ledger.group_commit_failed", transfers=len(batch))
+                group[0][1].set_exception(exc)
+                return
+            # One submission may be what the database refused: post each on its own, so that only its
+            # caller sees the error (the others' ids are still unused, or answer `exists` if they landed).
+            log.warning("ledger.group_commit_split", submissions=len(group), error=type(exc).__name__)
+            for item in group:
+                self._commit([item])
             return
         self.batches += 1
         self.transfers += len(batch)

@@ -7,12 +7,16 @@ balance-history snapshot. The store loads the inputs and writes the outputs in o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from paydesk.ledger.domain import (
     INT64_MAX,
+    MAX_CODE_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_TIMEOUT_S,
     NOT_REMEMBERED,
     RESOLVING_KINDS,
     Account,
@@ -128,6 +132,9 @@ def _apply_one(request: TransferRequest, s: _Scratch, now: datetime, *, engine: 
         return remembered.result if same else Result.EXISTS_WITH_DIFFERENT_FIELDS
     if request.kind == Kind.EXPIRE and not engine:
         return Result.KIND_RESERVED_FOR_ENGINE
+    problem = _check_fields(request)
+    if problem is not None:
+        return problem
     if request.kind in RESOLVING_KINDS:
         return _resolve(request, s, now)
     return _open(request, s, now)
@@ -164,6 +171,24 @@ def _open(request: TransferRequest, s: _Scratch, now: datetime) -> Result:
         request.timeout_s, expires_at, request.linked, request.metadata, now, db, cb,
     ))
     return Result.OK
+
+
+def _check_fields(request: TransferRequest) -> Result | None:
+    """Fields every kind shares, checked so that nothing the database would refuse reaches it (one bad
+    request must not fail the rest of its batch)."""
+    if request.timeout_s > MAX_TIMEOUT_S:
+        return Result.TIMEOUT_TOO_LARGE
+    code = request.code
+    if len(code) > MAX_CODE_CHARS or not code.isprintable():
+        return Result.CODE_INVALID
+    if request.metadata is not None:
+        try:
+            encoded = json.dumps(dict(request.metadata), allow_nan=False)
+        except (TypeError, ValueError):
+            return Result.METADATA_INVALID
+        if "\\u0000" in encoded or len(encoded.encode()) > MAX_METADATA_BYTES:
+            return Result.METADATA_INVALID
+    return None
 
 
 def _check_shape(request: TransferRequest) -> Result | None:

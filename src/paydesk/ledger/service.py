@@ -6,10 +6,9 @@ so that a feature can post its transfers and write its own rows atomically.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -29,11 +28,9 @@ from paydesk.ledger.posting import apply_batch
 log = structlog.get_logger(__name__)
 
 SYSTEM = "system"
-# Ids the engine derives for its own transfers (expiries) and for system accounts, so that running the
-# same step twice names the same thing.
-_NAMESPACE = uuid.UUID("5f1b9a3e-7c2d-4e8a-9b6f-0d3c2a1e4f57")
 _RETRIES = 5
-_EXPIRY_MARGIN = timedelta(minutes=5)
+_EXPIRY_MARGIN = timedelta(hours=1)
+_FULL_EXPIRY_SCAN_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +69,7 @@ class LedgerService:
         self.clock = clock
         self.currencies = currencies
         self._expired_until: datetime | None = None
+        self._full_scan_at = datetime.min.replace(tzinfo=UTC)
 
     # --- accounts ---------------------------------------------------------------------------------------
 
@@ -141,6 +139,7 @@ class LedgerService:
 
     def post_in(self, session: Session, requests: Sequence[TransferRequest], *, engine: bool = False) -> Outcome:
         """Decide and write one batch inside the caller's transaction (which must commit it)."""
+        session.flush()  # the batch path reads through the driver: let it see the caller's pending rows
         account_ids: set[UUID] = set()
         for r in requests:
             if r.debit_account_id is not None:
@@ -161,27 +160,34 @@ class LedgerService:
     def expire_pending(self, limit: int = 1000) -> int:
         """Release the holds of pending transfers whose timeout has passed; how many it expired.
 
-        After a complete pass, later passes look only at deadlines since the previous one (less a margin
-        for clock skew between processes), so the scan does not grow with the ledger's history."""
+        After a complete pass, later passes look only at deadlines since the previous one, less a margin
+        for holds committed late (clock skew, long transactions), so the scan does not grow with the
+        ledger's history; once an hour a pass looks at everything again."""
         now = self.clock.now()
-        since = self._expired_until - _EXPIRY_MARGIN if self._expired_until else None
+        full = self._expired_until is None or now - self._full_scan_at >= _FULL_EXPIRY_SCAN_EVERY
+        since = None if full or self._expired_until is None else self._expired_until - _EXPIRY_MARGIN
         with self.db.uow() as uow:
             due = store.expired_pending_ids(uow.session, now, limit, since)
         if not due:
-            self._expired_until = now
+            self._pass_complete(now, full)
             return 0
+        # Fresh ids: a hold is resolved at most once whatever the id, and an id nobody can predict can't be
+        # taken first by a client to block the expiry.
         requests = [
-            TransferRequest(uuid.uuid5(_NAMESPACE, f"expire:{p}"), None, None, None, None, "expired",
-                            Kind.EXPIRE, pending_id=p)
-            for p in due
+            TransferRequest(uuid7(), None, None, None, None, "expired", Kind.EXPIRE, pending_id=p) for p in due
         ]
         results = self.post(requests, engine=True)
         if len(due) < limit:  # everything due up to `now` was in this pass, and it is now settled
-            self._expired_until = now
+            self._pass_complete(now, full)
         expired = sum(1 for r in results if r == Result.OK)
         if expired:
             log.info("ledger.expired_pending", count=expired)
         return expired
+
+    def _pass_complete(self, now: datetime, full: bool) -> None:
+        self._expired_until = now
+        if full:
+            self._full_scan_at = now
 
     # --- audit ------------------------------------------------------------------------------------------
 
