@@ -22,7 +22,11 @@ from paydesk.ledger.service import LedgerService
 
 PG_URL = os.environ.get("PAYDESK_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
-TABLES = ("ledger_failures", "ledger_transfers", "ledger_accounts")
+# Children before parents, so that DELETE in this order works too.
+TABLES = (
+    "ledger_failures", "ledger_transfers", "ledger_accounts", "outbox", "rail_events", "idempotency_keys",
+    "wallet_transactions", "wallets", "user_sessions", "users",
+)
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]
 if PG_URL:

@@ -21,6 +21,8 @@ from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import Clock
 from paydesk.core.pubsub import RedisPubSub
+from paydesk.identity import api as identity_api
+from paydesk.wallet import api as wallet_api
 from paydesk.web import api, pages
 from paydesk.web.errors import install_error_handlers
 
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     _install_metrics(app, container)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(identity_api.router)
+    app.include_router(wallet_api.router)
     app.include_router(pages.router)
     return app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -34,6 +36,16 @@ class Settings(BaseSettings):
     # How often the job runner voids pending transfers whose timeout has passed.
     expiry_interval_s: float = 5.0
     db_pool_size: int = 10
+    # Email: smtp://host:port, smtps://…, smtp+starttls://user:pass@host:587. Unset: the outbox keeps
+    # messages, readable at /dev/outbox in development.
+    smtp_url: str | None = None
+    mail_from: str = "Paydesk <no-reply@paydesk.local>"
+    notify_interval_s: float = 2.0
+    # Payment rails: the sandbox confirms at once unless delayed (then a signed webhook settles).
+    sandbox_delayed: bool = False
+    # Webhook secrets per rail, as JSON: {"card": "…", "btc": "…"}. A rail without one gets a secret
+    # derived from PAYDESK_SECRET_KEY (fine for the sandbox; set real ones in production).
+    rail_secrets: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -49,6 +61,11 @@ class Settings(BaseSettings):
     @cached_property
     def currencies(self) -> Currencies:
         return Currencies.from_spec(self.currencies_spec) if self.currencies_spec else Currencies()
+
+    def rail_secret(self, rail: str) -> str:
+        if rail in self.rail_secrets:
+            return self.rail_secrets[rail]
+        return hmac.new(self.secret_key.encode(), f"rail:{rail}".encode(), hashlib.sha256).hexdigest()
 
     @property
     def is_sqlite(self) -> bool:

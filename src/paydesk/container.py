@@ -9,8 +9,14 @@ from paydesk.core.clock import Clock, SystemClock
 from paydesk.core.db import Database
 from paydesk.core.jobs import JobRunner, PeriodicTask
 from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
+from paydesk.identity.service import IdentityService
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
+from paydesk.notify.service import NotifyService
+from paydesk.wallet.events import RailEvents
+from paydesk.wallet.history import History
+from paydesk.wallet.rails.base import RAILS, Provider, SandboxProvider
+from paydesk.wallet.service import WalletService
 
 
 @dataclass
@@ -21,11 +27,17 @@ class Container:
     ledger: LedgerService
     group_commit: GroupCommitter
     pubsub: MemoryPubSub | RedisPubSub
+    identity: IdentityService
+    notify: NotifyService
+    wallet: WalletService
+    history: History
+    rail_events: RailEvents
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobRunner([
             PeriodicTask("ledger-expire-pending", self.settings.expiry_interval_s, self.ledger.expire_pending),
+            PeriodicTask("notify-deliver", self.settings.notify_interval_s, self.notify.deliver_due),
         ])
 
     def close(self) -> None:
@@ -40,4 +52,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     committer = GroupCommitter(
         ledger.post, window_s=settings.group_commit_window_ms / 1000, max_transfers=settings.group_commit_max_transfers,
     )
-    return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url))
+    identity = IdentityService(db, clock)
+    notify = NotifyService(db, clock, settings.smtp_url, settings.mail_from)
+    providers: dict[str, Provider] = {name: SandboxProvider(delayed=settings.sandbox_delayed) for name in RAILS}
+    wallet = WalletService(db, clock, settings, ledger, identity, notify, providers)
+    history = History(db, settings.currencies)
+    events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
+                        settings.currencies)
+    return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
+                     wallet, history, events)

@@ -4,4 +4,7 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
-    import paydesk.ledger.store  # noqa: F401
+    import paydesk.identity.store
+    import paydesk.ledger.store
+    import paydesk.notify.store
+    import paydesk.wallet.store  # noqa: F401

@@ -35,6 +35,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+READ_ONLY = "paydesk_read_only"
 SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
 
@@ -125,7 +126,9 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (Database.reader) take no lock: WAL lets them run beside the one writer.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -152,6 +155,9 @@ class UnitOfWork:
     ) -> None:
         session, self._session = self.session, None
         try:
+            # Detach first: rows read here stay usable (as plain values) after the unit of work ends,
+            # instead of being expired by the rollback that ends an uncommitted (or read-only) transaction.
+            session.expunge_all()
             session.rollback()
         finally:
             session.close()
@@ -167,6 +173,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -174,6 +181,11 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or
+        holds up) a writer. Writing through it is a bug."""
+        return UnitOfWork(self.read_sessions)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -104,19 +104,23 @@ class LedgerService:
         return self.open_account(SYSTEM, code, currency)
 
     def account(self, account_id: UUID) -> AccountView:
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:
             row = store.get_accounts(uow.session, [account_id]).get(account_id)
             if row is None:
                 raise NotFound(f"ledger account {account_id} does not exist")
             return _view(row)
 
     def accounts(self, ids: Sequence[UUID]) -> dict[UUID, AccountView]:
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:
             return {k: _view(v) for k, v in store.get_accounts(uow.session, ids).items()}
+
+    def accounts_of(self, owner: str) -> list[AccountView]:
+        with self.db.reader() as uow:
+            return [_view(row) for row in store.accounts_of_owner(uow.session, owner)]
 
     def balance_as_of(self, account_id: UUID, moment: datetime) -> tuple[int, int, int, int]:
         """(debits_pending, debits_posted, credits_pending, credits_posted) as they stood at `moment`."""
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:
             return store.balance_as_of(uow.session, account_id, moment)
 
     # --- transfers --------------------------------------------------------------------------------------
@@ -154,7 +158,7 @@ class LedgerService:
         return outcome
 
     def transfers(self, ids: Sequence[UUID]) -> list[store.TransferRow]:
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:
             return store.get_transfers(uow.session, ids)
 
     def expire_pending(self, limit: int = 1000) -> int:
@@ -192,5 +196,5 @@ class LedgerService:
     # --- audit ------------------------------------------------------------------------------------------
 
     def check(self) -> list[Problem]:
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:
             return find_problems(uow.session)

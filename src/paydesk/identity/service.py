@@ -1,0 +1,164 @@
+"""Identity use cases: register, log in, authenticate a session token, log out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from paydesk.core.clock import Clock
+from paydesk.core.db import Database
+from paydesk.core.errors import NotFound
+from paydesk.core.ids import uuid7
+from paydesk.identity import domain, store
+
+# OWASP's Argon2id parameters: t=2, m=19 MiB, p=1.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+TOUCH_EVERY = timedelta(seconds=60)  # a session's last-seen time is written at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: UUID
+    email: str | None
+    phone: str | None
+    display_name: str
+    locale: str
+    roles: frozenset[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is making this request, and through which session."""
+
+    user: User
+    session_id: UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+def _user(row: store.UserRow) -> User:
+    return User(row.id, row.email, row.phone, row.display_name, row.locale, frozenset(row.roles.split()),
+                row.created_at)
+
+
+class IdentityService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Verified against when the login is unknown, so unknown and known logins take the same time."""
+        return HASHER.hash("not a real password, only here to spend the same time")
+
+    def register(
+        self, *, email: str | None, phone: str | None, password: str, display_name: str | None, locale: str,
+    ) -> User:
+        if not email and not phone:
+            raise domain.InvalidEmail("give an email address or a phone number")
+        email_n = domain.normalize_email(email) if email else None
+        phone_n = domain.normalize_phone(phone) if phone else None
+        name = (display_name or "").strip() or (email_n.split("@")[0] if email_n else "") or (phone_n or "")
+        secret = domain.check_password(password, email=email_n, display_name=name)
+        row = store.UserRow(
+            id=uuid7(), email=email_n, phone=phone_n, password_hash=HASHER.hash(secret), display_name=name[:100],
+            locale=locale if locale in ("zh-CN", "en") else "en", roles="", created_at=self.clock.now(),
+        )
+        with self.db.uow() as uow:
+            if store.login_taken(uow.session, email_n, phone_n):
+                raise domain.AccountExists()
+            store.add_user(uow.session, row)
+            uow.commit()
+        return _user(row)
+
+    def login(self, login: str, password: str, *, ip: str = "", user_agent: str = "") -> LoginResult:
+        """A new session for the right password; the same `invalid_credentials` otherwise, in the same time."""
+        secret = domain.normalize_password(password)
+        with self.db.uow() as uow:
+            row = self._find(uow.session, login)
+            if row is None:
+                self._verify(self._dummy_hash, secret)
+                raise domain.InvalidCredentials()
+            if not self._verify(row.password_hash, secret):
+                raise domain.InvalidCredentials()
+            if HASHER.check_needs_rehash(row.password_hash):
+                row.password_hash = HASHER.hash(secret)
+            now = self.clock.now()
+            token = domain.new_session_token()
+            store.add_session(uow.session, store.SessionRow(
+                id=uuid7(), user_id=row.id, token_hash=domain.token_hash(token), created_at=now, last_seen_at=now,
+                revoked_at=None, ip=ip[:64], user_agent=user_agent[:300],
+            ))
+            uow.commit()
+            return LoginResult(token, domain.SessionTimes(now, now).expires_at(), _user(row))
+
+    @staticmethod
+    def _verify(password_hash: str, secret: str) -> bool:
+        try:
+            return HASHER.verify(password_hash, secret)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @staticmethod
+    def _find(session: Session, login: str) -> store.UserRow | None:
+        try:
+            if domain.looks_like_phone(login):
+                return store.user_by_login(session, phone=domain.normalize_phone(login))
+            return store.user_by_login(session, email=domain.normalize_email(login))
+        except (domain.InvalidEmail, domain.InvalidPhone):
+            return None
+
+    def authenticate(self, token: str) -> Principal:
+        """The live session behind `token` (sliding its idle deadline), or `not_authenticated`."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            found = store.session_by_token_hash(uow.session, domain.token_hash(token))
+            if found is None or found.revoked_at is not None:
+                raise domain.NotAuthenticated()
+            times = domain.SessionTimes(found.created_at, found.last_seen_at)
+            if not times.alive(now):
+                raise domain.NotAuthenticated("the session has expired; sign in again")
+            user = store.user_by_id(uow.session, found.user_id)
+            if user is None:
+                raise domain.NotAuthenticated()
+            if now - found.last_seen_at >= TOUCH_EVERY:
+                store.touch_session(uow.session, found.id, now)
+                uow.commit()
+                times = domain.SessionTimes(found.created_at, now)
+            return Principal(_user(user), found.id, times.expires_at())
+
+    def logout(self, session_id: UUID) -> None:
+        with self.db.uow() as uow:
+            store.revoke_session(uow.session, session_id, self.clock.now())
+            uow.commit()
+
+    def user(self, user_id: UUID) -> User:
+        with self.db.reader() as uow:
+            return self.user_in(uow.session, user_id)
+
+    @staticmethod
+    def user_in(session: Session, user_id: UUID) -> User:
+        """The user, read inside the caller's transaction."""
+        row = store.user_by_id(session, user_id)
+        if row is None:
+            raise NotFound("no such user")
+        return _user(row)
+
+    def find_user(self, login: str) -> User | None:
+        """The user an email or phone number belongs to (for payments), or None."""
+        with self.db.reader() as uow:
+            row = self._find(uow.session, login)
+            return _user(row) if row else None

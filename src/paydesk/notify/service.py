@@ -1,0 +1,90 @@
+"""Notifications: enqueue in the caller's transaction; a job delivers over SMTP with retries and backoff.
+Without `PAYDESK_SMTP_URL` messages stay in the outbox, readable at `/dev/outbox` in development."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import structlog
+from sqlalchemy.orm import Session
+
+from paydesk.core.clock import Clock
+from paydesk.core.db import Database
+from paydesk.core.ids import uuid7
+from paydesk.notify import store
+from paydesk.notify.templates import render
+
+log = structlog.get_logger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at 1 h."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+class NotifyService:
+    def __init__(self, db: Database, clock: Clock, smtp_url: str | None, mail_from: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.smtp_url = smtp_url
+        self.mail_from = mail_from
+
+    def enqueue_in(
+        self, session: Session, *, to: str | None, locale: str, template: str, context: dict[str, Any],
+    ) -> None:
+        """Write the message in the caller's transaction: it exists exactly when the event does."""
+        if not to:
+            return  # a user without an email address gets in-app history only (SMS comes with its sender)
+        subject, body = render(template, locale, context)
+        now = self.clock.now()
+        session.add(store.OutboxRow(
+            id=uuid7(), channel="email", recipient=to, locale=locale, template=template, subject=subject,
+            body=body, status="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now,
+            sent_at=None,
+        ))
+
+    def deliver_due(self, limit: int = 100) -> int:
+        """Send what is due; a failure is recorded on the message and retried later with backoff."""
+        if not self.smtp_url:
+            return 0
+        sent = 0
+        with self.db.uow() as uow:
+            for message in store.due(uow.session, self.clock.now(), limit):
+                try:
+                    self._send(message)
+                except (OSError, smtplib.SMTPException) as exc:
+                    message.attempts += 1
+                    message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "pending"
+                    message.next_attempt_at = self.clock.now() + backoff(message.attempts)
+                    log.warning("notify.delivery_failed", id=str(message.id), attempts=message.attempts,
+                                error=message.last_error)
+                else:
+                    message.status, message.sent_at = "sent", self.clock.now()
+                    message.attempts += 1
+                    sent += 1
+            uow.commit()
+        return sent
+
+    def _send(self, message: store.OutboxRow) -> None:
+        url = urlparse(self.smtp_url or "")
+        email = EmailMessage()
+        email["From"], email["To"], email["Subject"] = self.mail_from, message.recipient, message.subject
+        email["Content-Language"] = message.locale
+        email.set_content(message.body)
+        smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+        with smtp_class(url.hostname or "127.0.0.1", url.port or 25, timeout=10) as client:
+            if url.scheme == "smtp+starttls":
+                client.starttls()
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+            client.send_message(email)
+
+    def recent(self, limit: int = 50) -> list[store.OutboxRow]:
+        with self.db.uow() as uow:
+            return store.recent(uow.session, limit)

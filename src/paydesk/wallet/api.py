@@ -1,0 +1,122 @@
+"""Wallet JSON routes: `/api/v1/wallet`, deposits, transfers, withdrawals, transactions, statements and
+the rails' webhooks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from paydesk.core.errors import InvalidRequest
+from paydesk.web.auth import AppContainer, CurrentPrincipal
+
+router = APIRouter(prefix="/api/v1", tags=["wallet"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+class DepositIn(BaseModel):
+    currency: str = Field(max_length=16)
+    amount: Any = Field(description='a decimal string such as "12.50"')
+    method: str = Field(max_length=32)
+
+
+class TransferIn(BaseModel):
+    to: str = Field(max_length=320, description="an email, a phone number (E.164) or a wallet id (PD-XXXX-XXXX)")
+    currency: str = Field(max_length=16)
+    amount: Any = Field(description='a decimal string such as "12.50"')
+    note: str = Field("", max_length=280)
+    quote_id: str | None = Field(None, max_length=64)
+
+
+class WithdrawalIn(BaseModel):
+    currency: str = Field(max_length=16)
+    amount: Any = Field(description='a decimal string such as "12.50"')
+    method: str = Field(max_length=32)
+    destination: dict[str, str] = Field(description='{"iban": …} / {"iban": …, "bic": …} / {"address": …}')
+
+
+def _json(response: tuple[int, dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(response[1], status_code=response[0])
+
+
+@router.get("/wallet")
+def wallet(who: CurrentPrincipal, app: AppContainer) -> dict[str, Any]:
+    """Balances per currency: `available` (spendable now), `pending` (held for withdrawals), `total`."""
+    return app.wallet.balances(who.user.id)
+
+
+@router.post("/deposits", status_code=201)
+def deposit(body: DepositIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
+    """Top up through a payment rail; credited when the rail confirms (at once in the sandbox)."""
+    return _json(app.wallet.deposit(who.user, key, currency=body.currency, amount=body.amount, method=body.method))
+
+
+@router.post("/transfers", status_code=201)
+def transfer(body: TransferIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
+    """Send money to another Paydesk wallet by email, phone or wallet id."""
+    return _json(app.wallet.send(who.user, key, to=body.to, currency=body.currency, amount=body.amount,
+                                 note=body.note))
+
+
+@router.post("/withdrawals", status_code=201)
+def withdraw(body: WithdrawalIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
+    """Pay out to a bank account or a crypto address; held as pending until the rail reports."""
+    return _json(app.wallet.withdraw(who.user, key, currency=body.currency, amount=body.amount,
+                                     method=body.method, destination=body.destination))
+
+
+@router.get("/transactions")
+def transactions(
+    who: CurrentPrincipal, app: AppContainer,
+    currency: str | None = Query(None, max_length=16),
+    type: Literal["topup", "send", "receive", "withdrawal"] | None = Query(None),
+    status: Literal["pending", "completed", "failed"] | None = Query(None),
+    since: date | None = Query(None, description="first day (UTC), inclusive"),
+    until: date | None = Query(None, description="last day (UTC), inclusive"),
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = Query(20, ge=1, le=100),
+) -> dict[str, Any]:
+    """Your transactions, newest first, with filters and cursor pagination."""
+    filters = {"currency": currency, "type": type, "status": status, "since": _day(since) if since else None,
+               "until": _day(until + timedelta(days=1)) if until else None}
+    return app.history.page(who.user.id, filters=filters, cursor=cursor, limit=limit)
+
+
+@router.get("/transactions/{tx_id}")
+def transaction(tx_id: UUID, who: CurrentPrincipal, app: AppContainer) -> dict[str, Any]:
+    return app.history.one(who.user.id, tx_id)
+
+
+@router.get("/statements", response_class=Response)
+def statement(
+    who: CurrentPrincipal, app: AppContainer,
+    since: date = Query(description="first day (UTC), inclusive"),
+    until: date = Query(description="last day (UTC), inclusive"),
+) -> Response:
+    """A CSV statement of your transactions between two dates (both included)."""
+    if until < since or until - since > timedelta(days=366):
+        raise InvalidRequest("choose a range of at most a year, with `since` on or before `until`")
+    body = app.history.statement_csv(who.user.id, _day(since), _day(until + timedelta(days=1)))
+    name = f"paydesk-statement-{since.isoformat()}-{until.isoformat()}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/rails/{rail}/events", tags=["rails"])
+async def rail_event(rail: str, request: Request, app: AppContainer) -> dict[str, Any]:
+    """Provider webhook, signed: `Paydesk-Signature: t=<unix>,v1=<HMAC-SHA256 hex of "<t>.<raw body>">`."""
+    body = await request.body()
+    result: dict[str, Any] = await run_in_threadpool(
+        app.rail_events.apply, rail, body, request.headers.get("paydesk-signature"),
+    )
+    return result
+
+
+def _day(value: date) -> datetime:
+    """The start of a UTC day."""
+    return datetime.combine(value, time.min, tzinfo=UTC)

@@ -1,0 +1,307 @@
+"""Wallet use cases: open a wallet, see balances, top up, send, withdraw, and settle what rails report.
+
+Money moves only through the ledger. A top-up or withdrawal is two steps around the rail: the request is
+recorded (and a withdrawal's money held) and committed, the rail is asked, and its answer is settled in a
+second transaction — the same settlement a webhook performs when the rail answers later."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from paydesk.config import Settings
+from paydesk.core.clock import Clock
+from paydesk.core.db import Database
+from paydesk.core.ids import uuid7
+from paydesk.core.money import Currency, parse_amount
+from paydesk.identity.service import IdentityService, User
+from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
+from paydesk.ledger.service import SYSTEM, LedgerService
+from paydesk.notify.service import NotifyService
+from paydesk.wallet import destinations, domain, idempotency, store, views
+from paydesk.wallet.domain import TxStatus, TxType
+from paydesk.wallet.rails.base import (
+    RAILS,
+    AmountOutOfRange,
+    DestinationKind,
+    MethodNotAvailable,
+    Provider,
+    RailSpec,
+    UnknownMethod,
+)
+from paydesk.wallet.settlement import Settler
+
+USER_FLAGS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+Response = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user: User
+    label: str  # how the sender named them
+
+
+class WalletService:
+    def __init__(
+        self, db: Database, clock: Clock, settings: Settings, ledger: LedgerService, identity: IdentityService,
+        notify: NotifyService, providers: dict[str, Provider],
+    ) -> None:
+        self.db, self.clock, self.settings = db, clock, settings
+        self.currencies = settings.currencies
+        self.ledger, self.identity, self.notify = ledger, identity, notify
+        self.providers = providers
+        self.settler = Settler(ledger, notify, identity, self.currencies, clock)
+
+    # --- wallets and balances -----------------------------------------------------------------------------
+
+    def ensure_wallet(self, user_id: UUID) -> str:
+        """The user's public wallet id, opening the wallet on first use."""
+        for _ in range(5):
+            with self.db.uow() as uow:
+                found = store.wallet_of(uow.session, user_id)
+                if found is not None:
+                    return found.public_id
+                row = store.WalletRow(user_id=user_id, public_id=domain.new_wallet_id(), created_at=self.clock.now())
+                uow.session.add(row)
+                try:
+                    uow.commit()
+                except IntegrityError:
+                    continue  # the same user opened it concurrently, or the random id was taken: look again
+                return row.public_id
+        raise RuntimeError("could not open a wallet")
+
+    def balances(self, user_id: UUID) -> dict[str, Any]:
+        accounts = [a for a in self.ledger.accounts_of(domain.owner(user_id)) if a.code == domain.WALLET_CODE]
+        return {
+            "wallet_id": self.ensure_wallet(user_id),
+            "balances": [views.balance(a, self.currencies) for a in sorted(accounts, key=lambda a: a.currency)],
+        }
+
+    # --- money in -----------------------------------------------------------------------------------------
+
+    def deposit(self, user: User, key: str | None, *, currency: str, amount: str, method: str) -> Response:
+        cur, minor = self._money(currency, amount)
+        spec = self._rail(method, cur, minor, deposit=True)
+        digest = idempotency.request_hash("deposit", {"c": cur.code, "a": minor, "m": spec.name})
+        key = idempotency.check_key(key)
+
+        def attempt() -> Response:
+            with self.db.uow() as uow:
+                claim = idempotency.claim(uow.session, user.id, key, digest, self.clock.now())
+                if claim.replay:
+                    return claim.replay
+                tx_id = claim.resume
+                if tx_id is None:
+                    tx = self._new_tx(user.id, TxType.TOPUP, cur.code, minor, method=spec.name,
+                                      counterparty=spec.name)
+                    uow.session.add(tx)
+                    idempotency.record(uow.session, user.id, key, resource_id=tx.id)
+                    uow.commit()
+                    tx_id = tx.id
+            return self._ask_rail_and_settle(user.id, key, tx_id)
+
+        return idempotency.run_once(attempt)
+
+    # --- money between people -----------------------------------------------------------------------------
+
+    def send(self, user: User, key: str | None, *, to: str, currency: str, amount: str, note: str = "") -> Response:
+        cur, minor = self._money(currency, amount)
+        recipient = self._recipient(to)
+        if recipient.user.id == user.id:
+            raise domain.CannotSendToSelf()
+        charge = domain.charge_for("p2p", cur.code, minor)
+        digest = idempotency.request_hash("send", {"to": str(recipient.user.id), "c": cur.code, "a": minor,
+                                                   "n": note})
+        key = idempotency.check_key(key)
+
+        def attempt() -> Response:
+            with self.db.uow() as uow:
+                s = uow.session
+                claim = idempotency.claim(s, user.id, key, digest, self.clock.now())
+                if claim.replay:
+                    return claim.replay
+                sent = self._new_tx(user.id, TxType.SEND, cur.code, minor, fee=charge.fee,
+                                    counterparty=recipient.label, counterparty_user_id=recipient.user.id, note=note)
+                received = self._new_tx(recipient.user.id, TxType.RECEIVE, cur.code, minor,
+                                        counterparty=user.display_name, counterparty_user_id=user.id, note=note,
+                                        operation_id=sent.operation_id)
+                legs = self._p2p_legs(s, user.id, recipient.user.id, cur.code, minor, charge.fee, sent.id)
+                self._post_or_raise(s, legs)
+                for tx in (sent, received):
+                    tx.status = TxStatus.COMPLETED
+                    tx.transfer_ids = [str(leg.id) for leg in legs]
+                    s.add(tx)
+                self.settler.notify_received(s, received, recipient.user, user, cur)
+                response = (201, views.transaction(sent, self.currencies))
+                idempotency.record(s, user.id, key, resource_id=sent.id, response=response)
+                uow.commit()
+                return response
+
+        return idempotency.run_once(attempt)
+
+    def _p2p_legs(
+        self, s: Session, sender: UUID, recipient: UUID, currency: str, amount: int, fee: int, tx_id: UUID,
+    ) -> list[TransferRequest]:
+        """sender → recipient, and sender → fees when there is a fee: one linked group."""
+        source = self.ledger.open_account_in(s, domain.owner(sender), domain.WALLET_CODE, currency, USER_FLAGS)
+        target = self.ledger.open_account_in(s, domain.owner(recipient), domain.WALLET_CODE, currency, USER_FLAGS)
+        legs = [TransferRequest(uuid.uuid5(tx_id, "p2p"), source, target, amount, currency, "p2p", linked=fee > 0)]
+        if fee:
+            fees = self.ledger.open_account_in(s, SYSTEM, "fees", currency)
+            legs.append(TransferRequest(uuid.uuid5(tx_id, "fee"), source, fees, fee, currency, "fee"))
+        return legs
+
+    # --- money out ----------------------------------------------------------------------------------------
+
+    def withdraw(
+        self, user: User, key: str | None, *, currency: str, amount: str, method: str, destination: dict[str, str],
+    ) -> Response:
+        cur, minor = self._money(currency, amount)
+        spec = self._rail(method, cur, minor, deposit=False)
+        target = self._destination(spec, destination)
+        charge = domain.charge_for("withdraw", cur.code, minor, spec.name)
+        digest = idempotency.request_hash("withdraw", {"c": cur.code, "a": minor, "m": spec.name, "d": target})
+        key = idempotency.check_key(key)
+
+        def attempt() -> Response:
+            with self.db.uow() as uow:
+                s = uow.session
+                claim = idempotency.claim(s, user.id, key, digest, self.clock.now())
+                if claim.replay:
+                    return claim.replay
+                tx_id = claim.resume
+                if tx_id is None:
+                    tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, fee=charge.fee, method=spec.name,
+                                      counterparty=_describe(target), destination=target)
+                    holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, charge.fee, tx.id)
+                    self._post_or_raise(s, holds)
+                    tx.transfer_ids = [str(h.id) for h in holds]
+                    s.add(tx)
+                    idempotency.record(s, user.id, key, resource_id=tx.id)
+                    uow.commit()
+                    tx_id = tx.id
+            return self._ask_rail_and_settle(user.id, key, tx_id)
+
+        return idempotency.run_once(attempt)
+
+    def _withdrawal_holds(
+        self, s: Session, user_id: UUID, spec: RailSpec, currency: str, amount: int, fee: int, tx_id: UUID,
+    ) -> list[TransferRequest]:
+        """Pending transfers (amount + fee) held until the rail reports, or released when they time out."""
+        source = self.ledger.open_account_in(s, domain.owner(user_id), domain.WALLET_CODE, currency, USER_FLAGS)
+        rail = self.ledger.open_account_in(s, SYSTEM, domain.settlement_code(spec.name), currency)
+        timeout = int(spec.withdrawal_hold.total_seconds())
+        holds = [TransferRequest(uuid.uuid5(tx_id, "hold"), source, rail, amount, currency, "withdraw", Kind.PENDING,
+                                 timeout_s=timeout, linked=fee > 0)]
+        if fee:
+            fees = self.ledger.open_account_in(s, SYSTEM, "fees", currency)
+            holds.append(TransferRequest(uuid.uuid5(tx_id, "fee-hold"), source, fees, fee, currency, "fee",
+                                         Kind.PENDING, timeout_s=timeout))
+        return holds
+
+    # --- shared steps -------------------------------------------------------------------------------------
+
+    def _ask_rail_and_settle(self, user_id: UUID, key: str, tx_id: UUID) -> Response:
+        """Ask the rail (outside any transaction), settle its answer, and record the response for the key."""
+        with self.db.reader() as uow:
+            tx = store.transaction(uow.session, user_id, tx_id)
+            if tx is None:
+                raise domain.TransactionNotFound()
+            method, reference, currency, amount = tx.method or "", tx.reference or "", tx.currency, tx.amount
+            kind, target = tx.type, dict(tx.destination or {})
+        provider = self.providers[method]
+        outcome = (provider.deposit(reference, currency, amount) if kind == TxType.TOPUP
+                   else provider.withdraw(reference, currency, amount, target))
+        with self.db.uow() as uow:
+            locked = store.transaction_by_reference(uow.session, method, reference)
+            assert locked is not None  # noqa: S101 - read just above; transactions are never deleted
+            self.settler.settle_in(uow.session, locked, outcome)
+            response = (201, views.transaction(locked, self.currencies))
+            idempotency.record(uow.session, user_id, key, response=response)
+            uow.commit()
+        return response
+
+    def _post_or_raise(self, s: Session, legs: list[TransferRequest]) -> None:
+        results = self.ledger.post_in(s, legs).results
+        if all(r == Result.OK for r in results):
+            return
+        if Result.EXCEEDS_CREDITS in results:
+            raise domain.InsufficientFunds()
+        raise RuntimeError(f"the ledger refused a wallet operation: {[r.value for r in results]}")
+
+    def _new_tx(self, user_id: UUID, kind: TxType, currency: str, amount: int, *, fee: int = 0,
+                method: str | None = None, counterparty: str = "", counterparty_user_id: UUID | None = None,
+                note: str = "", destination: dict[str, str] | None = None,
+                operation_id: UUID | None = None) -> store.TransactionRow:
+        now = self.clock.now()
+        tx_id = uuid7()
+        return store.TransactionRow(
+            id=tx_id, user_id=user_id, operation_id=operation_id or tx_id, type=kind.value,
+            status=TxStatus.PENDING.value, currency=currency, amount=amount, fee=fee,
+            counterparty_user_id=counterparty_user_id, counterparty=counterparty[:320], note=note[:280],
+            method=method, destination=destination, reference=uuid7().hex if method else None, transfer_ids=[],
+            failure_code=None, created_at=now, updated_at=now,
+        )
+
+    def _money(self, currency: object, amount: object) -> tuple[Currency, int]:
+        cur = self.currencies.get_or_raise(currency)
+        return cur, parse_amount(amount, cur)
+
+    @staticmethod
+    def _rail(method: str, cur: Currency, minor: int, *, deposit: bool) -> RailSpec:
+        spec = RAILS.get(method)
+        if spec is None:
+            raise UnknownMethod(f"{method!r} is not a payment method; use one of {', '.join(RAILS)}")
+        if cur.code not in spec.currencies or not (spec.deposits if deposit else spec.withdrawals):
+            what = "top-ups" if deposit else "withdrawals"
+            raise MethodNotAvailable(f"{spec.name} does not carry {cur.code} {what}", method=spec.name)
+        low, high = parse_amount(spec.min_major, cur), parse_amount(spec.max_major, cur)
+        if not low <= minor <= high:
+            raise AmountOutOfRange(f"{spec.name} accepts {spec.min_major} to {spec.max_major} {cur.code}",
+                                   minimum=spec.min_major, maximum=spec.max_major)
+        return spec
+
+    @staticmethod
+    def _destination(spec: RailSpec, given: dict[str, str]) -> dict[str, str]:
+        def field(name: str) -> str:
+            value = given.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise destinations.InvalidDestination(f"{spec.name} needs a destination {name!r}", field=name)
+            return value
+
+        kind = spec.destination
+        if kind == DestinationKind.IBAN:
+            return {"iban": destinations.iban(field("iban"))}
+        if kind == DestinationKind.IBAN_BIC:
+            return {"iban": destinations.iban(field("iban")), "bic": destinations.bic(field("bic"))}
+        if kind == DestinationKind.BTC:
+            return {"address": destinations.btc_address(field("address"))}
+        if kind == DestinationKind.ETH:
+            return {"address": destinations.eth_address(field("address"))}
+        if kind == DestinationKind.TRON:
+            return {"address": destinations.tron_address(field("address"))}
+        raise MethodNotAvailable(f"{spec.name} does not pay out")
+
+    def _recipient(self, to: str) -> Recipient:
+        public_id = domain.parse_wallet_id(to)
+        if public_id is not None:
+            with self.db.reader() as uow:
+                wallet = store.wallet_by_public_id(uow.session, public_id)
+            if wallet is not None:
+                return Recipient(self.identity.user(wallet.user_id), public_id)
+            raise domain.RecipientNotFound()
+        user = self.identity.find_user(to)
+        if user is None:
+            raise domain.RecipientNotFound()
+        return Recipient(user, to.strip())
+
+
+def _describe(destination: dict[str, str]) -> str:
+    """A short, safe label: the last characters of an IBAN or address."""
+    value = destination.get("iban") or destination.get("address") or ""
+    return f"…{value[-6:]}" if len(value) > 6 else value

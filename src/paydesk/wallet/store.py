@@ -1,0 +1,120 @@
+"""Wallets, their transactions (what a user sees in their history), idempotency records and applied rail
+events. Never commits. Money itself is only in the ledger; these rows describe and find it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, select, tuple_
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from paydesk.core.db import Base, UTCDateTime, UUIDType
+
+
+class WalletRow(Base):
+    __tablename__ = "wallets"
+
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"), primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(12), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TransactionRow(Base):
+    __tablename__ = "wallet_transactions"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
+    operation_id: Mapped[UUID] = mapped_column(UUIDType())  # both sides of a payment share it
+    type: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12))
+    currency: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    counterparty_user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
+    counterparty: Mapped[str] = mapped_column(String(320), default="")  # what the user sees: a name, a wallet id
+    note: Mapped[str] = mapped_column(String(280), default="")
+    method: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    destination: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the rail's reference
+    transfer_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # the ledger transfers behind it
+    failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_wallet_transactions_user_time", "user_id", "created_at", "id"),
+        Index("uq_wallet_transactions_method_reference", "method", "reference", unique=True),
+    )
+
+
+class IdempotencyRow(Base):
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)  # the transaction it made
+    status_code: Mapped[int] = mapped_column(Integer)  # 0 while the request is still running
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RailEventRow(Base):
+    __tablename__ = "rail_events"
+
+    rail: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(48))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def wallet_of(session: Session, user_id: UUID) -> WalletRow | None:
+    return session.get(WalletRow, user_id)
+
+
+def wallet_by_public_id(session: Session, public_id: str) -> WalletRow | None:
+    return session.scalars(select(WalletRow).where(WalletRow.public_id == public_id)).first()
+
+
+def transaction(session: Session, user_id: UUID, tx_id: UUID) -> TransactionRow | None:
+    return session.scalars(
+        select(TransactionRow).where(TransactionRow.id == tx_id, TransactionRow.user_id == user_id)
+    ).first()
+
+
+def transaction_by_reference(session: Session, method: str, reference: str) -> TransactionRow | None:
+    return session.scalars(
+        select(TransactionRow).where(TransactionRow.method == method, TransactionRow.reference == reference)
+        .with_for_update()
+    ).first()
+
+
+def transactions(
+    session: Session, user_id: UUID, *, filters: dict[str, Any], before: tuple[datetime, UUID] | None, limit: int,
+) -> list[TransactionRow]:
+    """Newest first; `before` is the (created_at, id) of the last row of the previous page."""
+    query = select(TransactionRow).where(TransactionRow.user_id == user_id)
+    for name in ("currency", "type", "status"):
+        if filters.get(name):
+            query = query.where(getattr(TransactionRow, name) == filters[name])
+    if filters.get("since"):
+        query = query.where(TransactionRow.created_at >= filters["since"])
+    if filters.get("until"):
+        query = query.where(TransactionRow.created_at < filters["until"])
+    if before is not None:
+        query = query.where(tuple_(TransactionRow.created_at, TransactionRow.id) < tuple_(*before))
+    return list(session.scalars(
+        query.order_by(TransactionRow.created_at.desc(), TransactionRow.id.desc()).limit(limit)
+    ))
+
+
+def idempotency(session: Session, user_id: UUID, key: str) -> IdempotencyRow | None:
+    return session.get(IdempotencyRow, (user_id, key))
+
+
+def rail_event_seen(session: Session, rail: str, event_id: str) -> bool:
+    return session.get(RailEventRow, (rail, event_id)) is not None

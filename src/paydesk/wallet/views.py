@@ -1,0 +1,32 @@
+"""How wallet transactions and balances are shown to API clients (decimal strings, never floats)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paydesk.core.money import Currencies, format_amount
+from paydesk.ledger.service import AccountView
+from paydesk.wallet.store import TransactionRow
+
+
+def transaction(row: TransactionRow, currencies: Currencies) -> dict[str, Any]:
+    currency = currencies.get_or_raise(row.currency)
+    return {
+        "id": str(row.id), "type": row.type, "status": row.status, "currency": row.currency,
+        "amount": format_amount(row.amount, currency), "fee": format_amount(row.fee, currency),
+        "counterparty": row.counterparty or None, "note": row.note or None, "method": row.method,
+        "destination": row.destination, "reference": row.reference, "failure_code": row.failure_code,
+        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def balance(account: AccountView, currencies: Currencies) -> dict[str, str]:
+    """`total` is what the account holds, `pending` what withdrawals in flight have put on hold, `available`
+    what can be spent now (total − pending)."""
+    currency = currencies.get_or_raise(account.currency)
+    return {
+        "currency": account.currency,
+        "available": format_amount(account.available_balance, currency),
+        "pending": format_amount(account.debits_pending, currency),
+        "total": format_amount(account.posted_balance, currency),
+    }

@@ -1,0 +1,67 @@
+"""Who is calling: a bearer token (API clients) or the session cookie (pages, with CSRF protection)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+
+from paydesk.container import Container
+from paydesk.identity.domain import CsrfFailed, NotAuthenticated
+from paydesk.identity.service import Principal
+
+SESSION_COOKIE = "paydesk_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def container(request: Request) -> Container:
+    found: Container = request.app.state.container
+    return found
+
+
+def _token(request: Request) -> tuple[str | None, bool]:
+    """(token, came from the cookie)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def csrf_token(secret_key: str, session_id: UUID) -> str:
+    """Bound to the session: a token from another session (or none) is refused."""
+    return hmac.new(secret_key.encode(), f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def optional_principal(request: Request) -> Principal | None:
+    token, _ = _token(request)
+    if token is None:
+        return None
+    try:
+        return container(request).identity.authenticate(token)
+    except NotAuthenticated:
+        return None
+
+
+def principal(request: Request) -> Principal:
+    """The signed-in caller. A cookie-authenticated request that changes something must also carry the
+    session's CSRF token (header `X-CSRF-Token`, or the form field `csrf_token` checked by the page)."""
+    token, from_cookie = _token(request)
+    if token is None:
+        raise NotAuthenticated()
+    found = container(request).identity.authenticate(token)
+    if from_cookie and request.method not in SAFE_METHODS and "form" not in request.headers.get("content-type", ""):
+        expected = csrf_token(container(request).settings.secret_key, found.session_id)
+        if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), expected):
+            raise CsrfFailed()
+    request.state.principal = found
+    return found
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
+AppContainer = Annotated[Container, Depends(container)]

@@ -1,0 +1,224 @@
+"""The wallet over HTTP, on SQLite and PostgreSQL: the whole journey and its edges."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from paydesk.wallet.rails import webhooks
+from tests.e2e.conftest import PASSWORD, Person, sign_up
+
+IBAN = "DE89370400440532013000"
+
+
+def event(client: TestClient, rail: str, body: dict[str, str], *, secret: str | None = None,
+          at: int | None = None) -> object:
+    raw = json.dumps(body).encode()
+    settings = client.app.state.container.settings  # type: ignore[attr-defined]
+    signature = webhooks.sign(secret or settings.rail_secret(rail), raw, at or int(time.time()))
+    return client.post(f"/api/v1/rails/{rail}/events", content=raw,
+                       headers={"Paydesk-Signature": signature, "Content-Type": "application/json"})
+
+
+def test_register_top_up_send_withdraw_and_see_it_all(client: TestClient, alice: Person, bob: Person) -> None:
+    me = alice.get("/api/v1/me").json()
+    assert me["email"] == alice.email and me["wallet_id"].startswith("PD-")
+    topped = alice.top_up("250.00")
+    assert topped["status"] == "completed" and topped["amount"] == "250.00"
+    assert alice.balance("USD") == {"currency": "USD", "available": "250.00", "pending": "0.00", "total": "250.00"}
+
+    sent = alice.post("/api/v1/transfers", {"to": bob.email, "currency": "USD", "amount": "40.5", "note": "晚饭"})
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["type"] == "send" and sent.json()["amount"] == "40.50" and sent.json()["fee"] == "0.00"
+    assert bob.balance("USD")["available"] == "40.50"
+    received = bob.get("/api/v1/transactions").json()["items"][0]
+    assert received["type"] == "receive" and received["counterparty"] == "Alice" and received["note"] == "晚饭"
+    # by phone and by wallet id, too
+    for to in ("+86 138 1234 5678", bob.wallet_id.lower().replace("-", "")):
+        assert alice.post("/api/v1/transfers", {"to": to, "currency": "USD", "amount": "1"}).status_code == 201
+    assert bob.balance("USD")["available"] == "42.50"
+
+    out = alice.post("/api/v1/withdrawals", {"currency": "USD", "amount": "100", "method": "bank_domestic",
+                                             "destination": {"iban": "DE89 3704 0044 0532 0130 00"}})
+    assert out.status_code == 201, out.text
+    assert out.json()["status"] == "completed" and out.json()["destination"] == {"iban": IBAN}
+    assert alice.balance("USD") == {"currency": "USD", "available": "107.50", "pending": "0.00", "total": "107.50"}
+
+    history = alice.get("/api/v1/transactions").json()["items"]
+    assert [t["type"] for t in history] == ["withdrawal", "send", "send", "send", "topup"]
+    one = alice.get(f"/api/v1/transactions/{history[0]['id']}").json()
+    assert one == history[0]
+    today = datetime.now(UTC).date().isoformat()
+    statement = alice.get("/api/v1/statements", params={"since": today, "until": today})
+    assert statement.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(statement.text)))
+    assert [r["amount"] for r in rows] == ["250.00", "-40.50", "-1.00", "-1.00", "-100.00"]
+    assert not client.app.state.container.ledger.check()  # type: ignore[attr-defined]
+    outbox = client.app.state.container.notify.recent()  # type: ignore[attr-defined]
+    subjects = {m.subject for m in outbox}
+    assert "您收到了 40.50 USD" in subjects  # Bob reads Chinese
+    assert "Your top-up of 250.00 USD arrived" in subjects
+
+
+def test_delayed_rails_settle_by_signed_webhook(client: TestClient, alice: Person) -> None:
+    client.app.state.container.wallet.providers["btc"].delayed = True  # type: ignore[attr-defined]
+    client.app.state.container.wallet.providers["eth"].delayed = True  # type: ignore[attr-defined]
+    topped = alice.top_up("0.5", "BTC", "btc")
+    assert topped["status"] == "pending" and alice.balance("BTC")["total"] == "0"
+    assert event(client, "btc", {"id": "ev1", "type": "deposit.succeeded", "reference": topped["reference"]}
+                 ).status_code == 200  # type: ignore[attr-defined]
+    assert alice.balance("BTC")["available"] == "0.50000000"
+    replay = event(client, "btc", {"id": "ev1", "type": "deposit.succeeded", "reference": topped["reference"]})
+    assert replay.json()["status"] == "duplicate"  # type: ignore[attr-defined]
+    assert alice.balance("BTC")["available"] == "0.50000000"
+
+    out = alice.post("/api/v1/withdrawals", {"currency": "BTC", "amount": "0.2", "method": "btc",
+                                             "destination": {"address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}})
+    assert out.status_code == 201 and out.json()["status"] == "pending"
+    assert alice.balance("BTC") == {"currency": "BTC", "available": "0.30000000", "pending": "0.20000000",
+                                    "total": "0.50000000"}
+    failed = event(client, "btc", {"id": "ev2", "type": "withdrawal.failed", "reference": out.json()["reference"]})
+    assert failed.json()["transaction"]["status"] == "failed"  # type: ignore[attr-defined]
+    assert alice.balance("BTC")["available"] == "0.50000000"
+    assert not client.app.state.container.ledger.check()  # type: ignore[attr-defined]
+
+
+def test_webhooks_refuse_bad_signatures_stale_events_and_unknown_references(client: TestClient, alice: Person) -> None:
+    client.app.state.container.wallet.providers["card"].delayed = True  # type: ignore[attr-defined]
+    topped = alice.top_up("10", "USD", "card")
+    ok = {"id": "e1", "type": "deposit.succeeded", "reference": topped["reference"]}
+    cases = [
+        (event(client, "card", ok, secret="wrong-secret"), 401, "bad_signature"),
+        (event(client, "card", ok, at=int(time.time()) - 301), 401, "stale_event"),
+        (event(client, "card", {**ok, "reference": "nope"}), 404, "unknown_reference"),
+        (event(client, "card", {**ok, "type": "withdrawal.succeeded"}), 422, "event_mismatch"),
+        (event(client, "nowhere", ok), 404, "unknown_rail"),
+        (client.post("/api/v1/rails/card/events", content=b"{}"), 401, "bad_signature"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text  # type: ignore[attr-defined]
+        assert response.json()["code"] == code  # type: ignore[attr-defined]
+    assert alice.balance("USD")["total"] == "0"
+    assert event(client, "card", ok).status_code == 200  # type: ignore[attr-defined]
+    assert alice.balance("USD")["total"] == "10.00"
+
+
+def test_a_retry_with_the_same_key_returns_the_first_response(alice: Person, bob: Person) -> None:
+    alice.top_up("100")
+    body = {"to": bob.email, "currency": "USD", "amount": "30"}
+    first = alice.post("/api/v1/transfers", body, key="pay-bob-1")
+    again = alice.post("/api/v1/transfers", body, key="pay-bob-1")
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert bob.balance("USD")["total"] == "30.00"
+    other = alice.post("/api/v1/transfers", {**body, "amount": "31"}, key="pay-bob-1")
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    missing = alice.post("/api/v1/transfers", body, key=None)
+    assert missing.status_code == 400 and missing.json()["code"] == "idempotency_key_required"
+    assert bob.balance("USD")["total"] == "30.00"
+
+
+def test_bad_requests_get_their_own_code_and_change_nothing(client: TestClient, alice: Person, bob: Person) -> None:
+    alice.top_up("50")
+    send = "/api/v1/transfers"
+    cases = [
+        (send, {"to": alice.email, "currency": "USD", "amount": "1"}, "cannot_send_to_self"),
+        (send, {"to": "nobody@example.com", "currency": "USD", "amount": "1"}, "recipient_not_found"),
+        (send, {"to": "PD-0000-0000", "currency": "USD", "amount": "1"}, "recipient_not_found"),
+        (send, {"to": bob.email, "currency": "XAU", "amount": "1"}, "unknown_currency"),
+        (send, {"to": bob.email, "currency": "USD", "amount": "50.01"}, "insufficient_funds"),
+        (send, {"to": bob.email, "currency": "EUR", "amount": "1"}, "insufficient_funds"),
+        (send, {"to": bob.email, "currency": "USD", "amount": "0"}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD", "amount": "-5"}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD", "amount": 5}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD", "amount": "1.005"}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD", "amount": "1e2"}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD", "amount": "NaN"}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD", "amount": " 1"}, "invalid_amount"),
+        (send, {"to": bob.email, "currency": "USD"}, "invalid_request"),
+        ("/api/v1/deposits", {"currency": "USD", "amount": "5", "method": "pigeon"}, "unknown_method"),
+        ("/api/v1/deposits", {"currency": "BTC", "amount": "1", "method": "card"}, "method_not_available"),
+        ("/api/v1/deposits", {"currency": "USD", "amount": "20000", "method": "card"}, "amount_out_of_range"),
+        ("/api/v1/withdrawals", {"currency": "USD", "amount": "5", "method": "card", "destination": {}},
+         "method_not_available"),
+        ("/api/v1/withdrawals", {"currency": "USD", "amount": "5", "method": "bank_domestic",
+                                 "destination": {"iban": "DE89370400440532013001"}}, "invalid_iban"),
+        ("/api/v1/withdrawals", {"currency": "USD", "amount": "10", "method": "bank_international",
+                                 "destination": {"iban": IBAN, "bic": "DEUT"}}, "invalid_bic"),
+        ("/api/v1/withdrawals", {"currency": "USD", "amount": "5", "method": "bank_domestic",
+                                 "destination": {"account": "1"}}, "invalid_destination"),
+        ("/api/v1/withdrawals", {"currency": "USD", "amount": "60", "method": "bank_domestic",
+                                 "destination": {"iban": IBAN}}, "insufficient_funds"),
+    ]
+    for path, body, code in cases:
+        response = alice.post(path, body)
+        assert response.status_code in (400, 404, 409, 422), (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == code, (body, response.json())
+    assert alice.balance("USD")["available"] == "50.00"
+    assert bob.get("/api/v1/wallet").json()["balances"] == []
+    assert len(alice.get("/api/v1/transactions").json()["items"]) == 1
+    assert not client.app.state.container.ledger.check()  # type: ignore[attr-defined]
+
+
+def test_crypto_destinations_are_checked(alice: Person) -> None:
+    alice.top_up("1", "BTC", "btc")
+    alice.top_up("100", "USDT", "tron")
+    cases = [
+        ("BTC", "btc", {"address": "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3"}, "invalid_btc_address"),
+        ("USDT", "eth", {"address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}, "eth_checksum_mismatch"),
+        ("USDT", "eth", {"address": "0x12"}, "invalid_eth_address"),
+        ("USDT", "tron", {"address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u"}, "invalid_tron_address"),
+    ]
+    for currency, method, destination, code in cases:
+        response = alice.post("/api/v1/withdrawals", {"currency": currency, "amount": "0.5" if currency == "BTC"
+                                                      else "5", "method": method, "destination": destination})
+        assert response.json()["code"] == code
+    ok = alice.post("/api/v1/withdrawals", {"currency": "USDT", "amount": "5", "method": "tron",
+                                            "destination": {"address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}})
+    assert ok.status_code == 201 and alice.balance("USDT")["available"] == "95.000000"
+
+
+def test_a_user_sees_and_changes_nothing_of_anothers(client: TestClient, alice: Person, bob: Person) -> None:
+    tx = alice.top_up("20")
+    assert bob.get(f"/api/v1/transactions/{tx['id']}").status_code == 404
+    assert bob.get("/api/v1/transactions").json()["items"] == []
+    assert bob.get("/api/v1/wallet").json()["balances"] == []
+    assert bob.get("/api/v1/me").json()["email"] == bob.email
+    assert client.get("/api/v1/wallet").status_code == 401
+    assert client.get("/api/v1/wallet", headers={"Authorization": "Bearer nonsense"}).json()["code"] == \
+        "not_authenticated"
+    # Bob reusing Alice's idempotency key moves Bob's money (keys are per user), never Alice's
+    response = bob.post("/api/v1/transfers", {"to": alice.email, "currency": "USD", "amount": "1"}, key="k")
+    assert response.json()["code"] == "insufficient_funds"
+    assert alice.balance("USD")["total"] == "20.00"
+
+
+def test_logout_ends_the_session_and_wrong_passwords_look_alike(client: TestClient, alice: Person) -> None:
+    wrong = client.post("/api/v1/auth/login", json={"login": alice.email, "password": "not the password!"})
+    unknown = client.post("/api/v1/auth/login", json={"login": "ghost@example.com", "password": PASSWORD})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["code"] == unknown.json()["code"] == "invalid_credentials"
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+    assert client.post("/api/v1/auth/logout", headers=alice.auth).status_code == 204
+    assert alice.get("/api/v1/me").status_code == 401
+
+
+def test_registration_checks_its_input(client: TestClient) -> None:
+    cases = [
+        ({"email": "not-an-email", "password": PASSWORD}, "invalid_email"),
+        ({"phone": "12345", "password": PASSWORD}, "invalid_phone"),
+        ({"email": "short@example.com", "password": "short"}, "weak_password"),
+        ({"email": "carol@example.com", "password": "carol-secret-passphrase"}, "weak_password"),
+        ({"password": PASSWORD}, "invalid_email"),
+    ]
+    for body, code in cases:
+        response = client.post("/api/v1/auth/register", json=body)
+        assert response.status_code == 422 and response.json()["code"] == code, response.text
+    person = sign_up(client, "Dora")
+    again = client.post("/api/v1/auth/register", json={"email": person.email.upper(), "password": PASSWORD})
+    assert again.status_code in (201, 409)  # the local part is case-sensitive by RFC; the domain is not
