@@ -38,6 +38,7 @@ class Container:
         self.jobs = JobRunner([
             PeriodicTask("ledger-expire-pending", self.settings.expiry_interval_s, self.ledger.expire_pending),
             PeriodicTask("notify-deliver", self.settings.notify_interval_s, self.notify.deliver_due),
+            PeriodicTask("wallet-expired-withdrawals", 60.0, self.wallet.fail_expired_withdrawals),
         ])
 
     def close(self) -> None:

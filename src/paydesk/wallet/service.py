@@ -30,6 +30,7 @@ from paydesk.wallet.rails.base import (
     AmountOutOfRange,
     DestinationKind,
     MethodNotAvailable,
+    Outcome,
     Provider,
     RailSpec,
     UnknownMethod,
@@ -203,6 +204,21 @@ class WalletService:
             holds.append(TransferRequest(uuid.uuid5(tx_id, "fee-hold"), source, fees, fee, currency, "fee",
                                          Kind.PENDING, timeout_s=timeout))
         return holds
+
+    def fail_expired_withdrawals(self, limit: int = 200) -> int:
+        """Mark withdrawals whose hold has run out (the rail never reported) as failed: the ledger has
+        released, or now releases, the money. The job runner calls this every minute."""
+        now = self.clock.now()
+        shortest = min(spec.withdrawal_hold for spec in RAILS.values())
+        failed = 0
+        with self.db.uow() as uow:
+            for tx in store.pending_withdrawals_before(uow.session, now - shortest, limit):
+                spec = RAILS.get(tx.method or "")
+                if spec is not None and tx.created_at + spec.withdrawal_hold <= now:
+                    self.settler.settle_in(uow.session, tx, Outcome.FAILED)
+                    failed += 1
+            uow.commit()
+        return failed
 
     # --- shared steps -------------------------------------------------------------------------------------
 

@@ -112,6 +112,14 @@ def transactions(
     ))
 
 
+def pending_withdrawals_before(session: Session, cutoff: datetime, limit: int) -> list[TransactionRow]:
+    return list(session.scalars(
+        select(TransactionRow).where(TransactionRow.type == "withdrawal", TransactionRow.status == "pending",
+                                     TransactionRow.created_at <= cutoff)
+        .order_by(TransactionRow.created_at).limit(limit).with_for_update(skip_locked=True)
+    ))
+
+
 def idempotency(session: Session, user_id: UUID, key: str) -> IdempotencyRow | None:
     return session.get(IdempotencyRow, (user_id, key))
 
