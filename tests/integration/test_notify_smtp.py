@@ -25,7 +25,7 @@ class Inbox(Message):
     def handle_message(self, message: object) -> None:
         self.messages.append(bytes(message))  # type: ignore[call-overload]
 
-    def prepare_message(self, session: object, envelope: object) -> bytes:  # type: ignore[override]
+    def prepare_message(self, session: object, envelope: object) -> bytes:  # type: ignore[override]  # noqa: ARG002
         return envelope.original_content  # type: ignore[attr-defined, no-any-return]
 
 
