@@ -68,18 +68,13 @@ def migrate() -> None:
 @app.command()
 def demo() -> None:
     """Load demo data (safe to run again: it adds nothing twice)."""
-    from paydesk.container import build
     from paydesk.core.migrate import upgrade
     from paydesk.demo import load_demo
 
     settings = Settings()
     if settings.is_sqlite:
         upgrade(settings.database_url)
-    container = build(settings)
-    try:
-        summary = load_demo(container)
-    finally:
-        container.close()
+    summary = load_demo(settings)
     for line in summary:
         console.print(line)
 

@@ -1,52 +1,95 @@
-"""Demo data: a few ledger accounts with money moving between them. Running it twice adds nothing twice:
-every account is found by (owner, code, currency) and every transfer has a fixed id."""
+"""Demo data: three people with wallets in several currencies and three weeks of history. Running it again
+adds nothing: people are found by email, and every operation has a fixed Idempotency-Key."""
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 
-from paydesk.container import Container
-from paydesk.core.money import format_amount, parse_amount
-from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
-
-_DEMO = uuid.UUID("0b7e4f52-3c1a-4d9e-8f20-6a5b4c3d2e1f")
-USER = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
-
-
-def _id(name: str) -> uuid.UUID:
-    return uuid.uuid5(_DEMO, name)
+from paydesk.config import Settings
+from paydesk.container import Container, build
+from paydesk.core.clock import FrozenClock, SystemClock
+from paydesk.identity.domain import AccountExists
+from paydesk.identity.service import IdentityService, User
 
 
-def load_demo(container: Container) -> list[str]:
-    ledger, currencies = container.ledger, container.settings.currencies
-    usd, cny = currencies["USD"], currencies["CNY"]
-    alice_usd = ledger.open_account("demo:alice", "wallet", "USD", USER)
-    bob_usd = ledger.open_account("demo:bob", "wallet", "USD", USER)
-    alice_cny = ledger.open_account("demo:alice", "wallet", "CNY", USER)
-    card_usd = ledger.system_account("settlement:card", "USD")
-    bank_cny = ledger.system_account("settlement:bank_domestic", "CNY")
-    bank_usd = ledger.system_account("settlement:bank_domestic", "USD")
-    fees_usd = ledger.system_account("fees", "USD")
-    for currency in currencies:
-        for code in ("fees", "fx_pool", "suspense"):
-            ledger.system_account(code, currency)
-    requests = [
-        TransferRequest(_id("alice-topup-usd"), card_usd, alice_usd, parse_amount("500.00", usd), "USD", "topup"),
-        TransferRequest(_id("alice-topup-cny"), bank_cny, alice_cny, parse_amount("3000.00", cny), "CNY", "topup"),
-        TransferRequest(_id("alice-to-bob"), alice_usd, bob_usd, parse_amount("42.50", usd), "USD", "p2p",
-                        linked=True, metadata={"note": "dinner"}),
-        TransferRequest(_id("alice-to-bob-fee"), alice_usd, fees_usd, parse_amount("0.50", usd), "USD", "fee"),
-        TransferRequest(_id("bob-withdraw-hold"), bob_usd, bank_usd, parse_amount("20.00", usd), "USD", "withdraw",
-                        Kind.PENDING),
-    ]
-    results = ledger.post(requests)
-    bad = [(r.id, res) for r, res in zip(requests, results, strict=True) if not res.succeeded]
-    if bad:
-        raise RuntimeError(f"demo transfers failed: {bad}")
-    posted = sum(1 for r in results if r == Result.OK)
-    alice = ledger.account(alice_usd)
-    return [
-        f"demo ledger ready: {posted} new transfers ({len(results) - posted} already there)",
-        f"demo:alice holds {format_amount(alice.available_balance, usd)} USD",
-        "open http://127.0.0.1:8000 (API docs: http://127.0.0.1:8000/api/docs)",
-    ]
+@dataclass(frozen=True)
+class DemoPerson:
+    email: str
+    password: str
+    name: str
+    locale: str
+    phone: str | None = None
+
+
+PEOPLE = (
+    DemoPerson("li.wei@example.com", "chunjiang huayue ye 2026", "李伟", "zh-CN", "+8613800138000"),
+    DemoPerson("alice@example.com", "correct horse battery staple", "Alice Martin", "en", "+447911123456"),
+    DemoPerson("bob@example.com", "blue ocean morning tea", "Bob Chen", "en"),
+)
+ETH_ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+IBAN = "DE89370400440532013000"
+
+# (days ago, who, what, arguments); each step's Idempotency-Key is "demo-<index>".
+STORY: tuple[tuple[int, int, str, dict[str, str]], ...] = (
+    (21, 0, "deposit", {"currency": "CNY", "amount": "8000.00", "method": "bank_domestic"}),
+    (21, 1, "deposit", {"currency": "USD", "amount": "1500.00", "method": "card"}),
+    (20, 2, "deposit", {"currency": "USD", "amount": "600.00", "method": "bank_domestic"}),
+    (19, 1, "send", {"to": "bob@example.com", "currency": "USD", "amount": "45.00", "note": "Concert tickets"}),
+    (17, 0, "send", {"to": "alice@example.com", "currency": "CNY", "amount": "320.00", "note": "午饭 AA"}),
+    (16, 1, "deposit", {"currency": "EUR", "amount": "900.00", "method": "bank_international"}),
+    (14, 0, "deposit", {"currency": "BTC", "amount": "0.05000000", "method": "btc"}),
+    (13, 2, "send", {"to": "+8613800138000", "currency": "USD", "amount": "120.00", "note": "Rent share"}),
+    (11, 1, "withdraw", {"currency": "EUR", "amount": "250.00", "method": "bank_domestic", "iban": IBAN}),
+    (9, 0, "deposit", {"currency": "USDT", "amount": "500.000000", "method": "tron"}),
+    (8, 1, "send", {"to": "li.wei@example.com", "currency": "EUR", "amount": "60.00", "note": "Book club"}),
+    (6, 2, "deposit", {"currency": "HKD", "amount": "2000.00", "method": "card"}),
+    (5, 0, "withdraw", {"currency": "USDT", "amount": "150.000000", "method": "eth", "address": ETH_ADDRESS}),
+    (3, 1, "send", {"to": "bob@example.com", "currency": "USD", "amount": "18.50", "note": "Coffee ☕"}),
+    (2, 0, "send", {"to": "bob@example.com", "currency": "CNY", "amount": "88.00", "note": "生日快乐"}),
+    (1, 2, "deposit", {"currency": "USD", "amount": "75.00", "method": "card"}),
+)
+
+
+def load_demo(settings: Settings) -> list[str]:
+    now = SystemClock().now()
+    clock = FrozenClock(now - timedelta(days=22))
+    app = build(settings, clock)
+    try:
+        users = [_person(app.identity, p) for p in PEOPLE]
+        fresh = [u for u in users if u is not None]
+        if len(fresh) == len(PEOPLE):  # a first run: play the story
+            for index, (days_ago, who, what, args) in enumerate(STORY):
+                clock.set(now - timedelta(days=days_ago, hours=index % 5, minutes=7 * index))
+                _play(app, fresh[who], f"demo-{index}", what, dict(args))
+            clock.set(now)
+        else:
+            fresh = []
+        problems = app.ledger.check()
+        if problems:
+            raise RuntimeError(f"demo ledger check failed: {problems[0]}")
+    finally:
+        app.close()
+    lines = ["Demo logins (email / password):"]
+    lines += [f"  {p.email:24} {p.password:30} {p.name} ({p.locale})" for p in PEOPLE]
+    lines.append("demo data loaded" if fresh else "demo data was already there; nothing added")
+    return lines
+
+
+def _person(identity: IdentityService, person: DemoPerson) -> User | None:
+    try:
+        return identity.register(email=person.email, phone=person.phone, password=person.password,
+                                 display_name=person.name, locale=person.locale)
+    except AccountExists:
+        return None
+
+
+def _play(app: Container, user: User, key: str, what: str, args: dict[str, str]) -> None:
+    app.wallet.ensure_wallet(user.id)
+    if what == "deposit":
+        app.wallet.deposit(user, key, **args)
+    elif what == "send":
+        app.wallet.send(user, key, **args)
+    else:
+        destination: dict[str, str] = {k: args.pop(k) for k in ("iban", "address") if k in args}
+        app.wallet.withdraw(user, key, destination=destination, **args)

@@ -28,6 +28,7 @@ def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path) -> None:
     paydesk = [sys.executable, "-m", "paydesk.cli"]
     demo = subprocess.run([*paydesk, "demo"], env=env, capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stderr
+    assert "alice@example.com" in demo.stdout and "correct horse battery staple" in demo.stdout
     check = subprocess.run([*paydesk, "ledger", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and "passed" in check.stdout
     with subprocess.Popen(
@@ -59,7 +60,7 @@ def test_ledger_check_exits_non_zero_and_names_the_problem(tmp_path: Path) -> No
     paydesk = [sys.executable, "-m", "paydesk.cli"]
     assert subprocess.run([*paydesk, "demo"], env=env, capture_output=True, timeout=120).returncode == 0
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE owner = 'demo:bob'")
+        conn.execute("UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE code = 'wallet'")
     result = subprocess.run([*paydesk, "ledger", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "posted_balanced" in result.stdout and "totals_match_transfers" in result.stdout

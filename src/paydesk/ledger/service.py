@@ -123,6 +123,11 @@ class LedgerService:
         with self.db.reader() as uow:
             return store.balance_as_of(uow.session, account_id, moment)
 
+    def history(self, account_id: UUID, start: datetime, end: datetime, limit: int = 500) -> list[store.HistoryEntry]:
+        """The account's balance after each transfer in [start, end), oldest first."""
+        with self.db.reader() as uow:
+            return store.history(uow.session, account_id, start, end, limit=limit)
+
     # --- transfers --------------------------------------------------------------------------------------
 
     def post(self, requests: Sequence[TransferRequest], *, engine: bool = False) -> list[Result]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -82,6 +83,21 @@ class WalletService:
             "wallet_id": self.ensure_wallet(user_id),
             "balances": [views.balance(a, self.currencies) for a in sorted(accounts, key=lambda a: a.currency)],
         }
+
+    def balance_series(self, user_id: UUID, currency: str, days: int = 30) -> list[tuple[datetime, int]]:
+        """(time, total) points of one currency's balance over the last `days`, for the dashboard chart."""
+        account = next((a for a in self.ledger.accounts_of(domain.owner(user_id))
+                        if a.code == domain.WALLET_CODE and a.currency == currency), None)
+        if account is None:
+            return []
+        end = self.clock.now()
+        start = end - timedelta(days=days)
+        before = self.ledger.balance_as_of(account.id, start)
+        points = [(start, before[3] - before[1])]
+        points += [(e.created_at, e.credits_posted - e.debits_posted)
+                   for e in self.ledger.history(account.id, start, end, limit=2000)]
+        points.append((end, points[-1][1]))
+        return points
 
     # --- money in -----------------------------------------------------------------------------------------
 

@@ -1,18 +1,25 @@
-"""Shared page machinery: the Jinja environment, the request's locale, and the home page."""
+"""Shared page machinery: the Jinja environment, the request's locale, CSRF for forms, the home page."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from paydesk.core import i18n
 from paydesk.core.money import Currency, format_money
+from paydesk.identity.service import Principal
+from paydesk.web.auth import csrf_token, optional_principal
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = Jinja2Templates(directory=[str(ROOT / "web" / "templates"), str(ROOT / "identity" / "templates"),
+                                       str(ROOT / "wallet" / "templates"), str(ROOT / "notify" / "templates")])
+ANON_CSRF_COOKIE = "paydesk_csrf"
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,6 +32,30 @@ def request_locale(request: Request) -> str:
     )
 
 
+def page_principal(request: Request) -> Principal | None:
+    """The signed-in visitor of a page (cached on the request)."""
+    if not hasattr(request.state, "page_principal"):
+        request.state.page_principal = optional_principal(request)
+    found: Principal | None = request.state.page_principal
+    return found
+
+
+def form_token(request: Request) -> str:
+    """The CSRF token a form must send back: bound to the session when signed in, otherwise to a
+    random cookie (double submit) that `render` sets."""
+    who = page_principal(request)
+    if who is not None:
+        return csrf_token(request.app.state.container.settings.secret_key, who.session_id)
+    if not hasattr(request.state, "anon_csrf"):
+        request.state.anon_csrf = request.cookies.get(ANON_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    token: str = request.state.anon_csrf
+    return token
+
+
+def form_token_ok(request: Request, submitted: object) -> bool:
+    return isinstance(submitted, str) and bool(submitted) and hmac.compare_digest(submitted, form_token(request))
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
     """Render a page in the request's locale; remembers an explicit `?lang=` choice in a cookie."""
     locale = request_locale(request)
@@ -35,14 +66,23 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     def money(minor: int, currency: Currency) -> str:
         return format_money(minor, currency, locale)
 
-    response = TEMPLATES.TemplateResponse(
-        request, template, {"locale": locale, "t": t, "money": money, **(context or {})}, status_code=status,
-    )
+    who = page_principal(request)
+    csrf = form_token(request)
+    base = {"locale": locale, "t": t, "money": money, "user": who.user if who else None, "csrf": csrf,
+            "path": request.url.path}
+    response = TEMPLATES.TemplateResponse(request, template, {**base, **(context or {})}, status_code=status)
     chosen = i18n.normalize(request.query_params.get("lang"))
     if chosen:
         response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    if who is None and request.cookies.get(ANON_CSRF_COOKIE) != csrf:
+        response.set_cookie(ANON_CSRF_COOKIE, csrf, samesite="strict", httponly=True)
     response.headers["Content-Language"] = locale
+    response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/", response_class=HTMLResponse)

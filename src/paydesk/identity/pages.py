@@ -1,0 +1,91 @@
+"""Sign up, log in, log out: the session lives in an HttpOnly, SameSite cookie."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from paydesk.core.errors import DomainError
+from paydesk.web.auth import SESSION_COOKIE, container
+from paydesk.web.forms import csrf_error, field_error
+from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
+
+router = APIRouter(include_in_schema=False)
+
+
+def _start_session(request: Request, response: Response, token: str) -> None:
+    secure = request.app.state.container.settings.base_url.startswith("https")
+    response.set_cookie(SESSION_COOKIE, token, max_age=12 * 3600, httponly=True, samesite="lax", secure=secure)
+
+
+def _safe_next(value: object) -> str:
+    """Only local paths: never send someone elsewhere after login (open redirect)."""
+    return value if isinstance(value, str) and value.startswith("/") and not value.startswith("//") else "/wallet"
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request) -> Response:
+    if page_principal(request):
+        return redirect("/wallet")
+    return render(request, "signup.html", {"values": {}, "errors": {}})
+
+
+@router.post("/signup", response_class=HTMLResponse)
+async def signup(request: Request) -> Response:
+    form = await request.form()
+    values: dict[str, Any] = {k: str(form.get(k, "")) for k in ("email", "phone", "display_name", "locale")}
+    locale = request_locale(request)
+    if not form_token_ok(request, form.get("csrf_token")):
+        return render(request, "signup.html", {"values": values, "errors": csrf_error(locale)}, 403)
+    app = container(request)
+    try:
+        user = app.identity.register(email=values["email"] or None, phone=values["phone"] or None,
+                                     password=str(form.get("password", "")), display_name=values["display_name"],
+                                     locale=values["locale"] or locale)
+        app.wallet.ensure_wallet(user.id)
+        session = app.identity.login(user.email or user.phone or "", str(form.get("password", "")),
+                                     ip=request.client.host if request.client else "",
+                                     user_agent=request.headers.get("user-agent", ""))
+    except DomainError as exc:
+        return render(request, "signup.html", {"values": values, "errors": field_error(exc, locale)}, 422)
+    response = redirect(f"/wallet?lang={user.locale}")
+    _start_session(request, response, session.token)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    if page_principal(request):
+        return redirect("/wallet")
+    return render(request, "login.html", {"values": {"next": request.query_params.get("next", "")}, "errors": {}})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    form = await request.form()
+    values = {"login": str(form.get("login", "")), "next": str(form.get("next", ""))}
+    locale = request_locale(request)
+    if not form_token_ok(request, form.get("csrf_token")):
+        return render(request, "login.html", {"values": values, "errors": csrf_error(locale)}, 403)
+    try:
+        session = container(request).identity.login(
+            values["login"], str(form.get("password", "")), ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""))
+    except DomainError as exc:
+        return render(request, "login.html", {"values": values, "errors": field_error(exc, locale)}, 401)
+    response = redirect(_safe_next(values["next"]))
+    _start_session(request, response, session.token)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    who = page_principal(request)
+    if who is not None and form_token_ok(request, form.get("csrf_token")):
+        container(request).identity.logout(who.session_id)
+    response = redirect("/")
+    response.delete_cookie(SESSION_COOKIE)
+    return response

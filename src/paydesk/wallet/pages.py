@@ -1,0 +1,169 @@
+"""The wallet's pages: dashboard, top up, send, withdraw, history, one transaction, statement download."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from paydesk.core import i18n
+from paydesk.core.errors import DomainError
+from paydesk.core.money import format_money
+from paydesk.identity.service import Principal
+from paydesk.wallet.rails.base import RAILS
+from paydesk.web.auth import container
+from paydesk.web.charts import line_chart
+from paydesk.web.forms import csrf_error, field_error
+from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
+
+router = APIRouter(prefix="/wallet", include_in_schema=False)
+FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "address", "key")
+
+
+def _signed_in(request: Request) -> Principal | None:
+    return page_principal(request)
+
+
+def _login_redirect(request: Request) -> Response:
+    return redirect(f"/login?next={request.url.path}")
+
+
+def _options(request: Request) -> dict[str, Any]:
+    locale = request_locale(request)
+    currencies = list(container(request).settings.currencies)
+    methods = [(name, i18n.translate(locale, f"method.{name}")) for name in RAILS]
+    return {"currencies": [(c, c) for c in currencies], "methods": methods, "rails": RAILS}
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request) -> Response:
+    who = _signed_in(request)
+    if who is None:
+        return _login_redirect(request)
+    app, locale = container(request), request_locale(request)
+    wallet = app.wallet.balances(who.user.id)
+    accounts = {a.currency: a for a in app.ledger.accounts_of(str(who.user.id)) if a.code == "wallet"}
+    cards = [{"currency": app.settings.currencies[c], "account": accounts[c]} for c in sorted(accounts)]
+    chart = ""
+    if accounts:
+        main = app.settings.currencies[max(accounts.values(), key=lambda a: a.posted_balance).currency]
+        series = app.wallet.balance_series(who.user.id, main.code)
+        if series:
+            label = i18n.translate(locale, "wallet.chart.label", currency=main.code,
+                                   start=series[0][0].date().isoformat(), end=series[-1][0].date().isoformat(),
+                                   first=format_money(series[0][1], main, locale),
+                                   last=format_money(series[-1][1], main, locale))
+            chart = line_chart(series, label=label)
+    recent = app.history.page(who.user.id, filters={}, cursor=None, limit=6)["items"]
+    return render(request, "dashboard.html", {"wallet": wallet, "cards": cards, "chart": chart, "recent": recent})
+
+
+def _form_page(request: Request, template: str, values: dict[str, Any], errors: dict[str, str],
+               status: int = 200) -> HTMLResponse:
+    values.setdefault("key", str(uuid.uuid4()))  # one form, one Idempotency-Key: a double submit pays once
+    return render(request, template, {"values": values, "errors": errors, **_options(request)}, status)
+
+
+@router.get("/transactions", response_class=HTMLResponse)
+def history(request: Request) -> Response:
+    who = _signed_in(request)
+    if who is None:
+        return _login_redirect(request)
+    q = request.query_params
+    filters: dict[str, Any] = {k: q.get(k) or None for k in ("currency", "type", "status")}
+    since, until = _date(q.get("since")), _date(q.get("until"))
+    filters["since"] = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+    filters["until"] = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None
+    try:
+        page = container(request).history.page(who.user.id, filters=filters, cursor=q.get("cursor"), limit=20)
+    except DomainError:
+        page = container(request).history.page(who.user.id, filters=filters, cursor=None, limit=20)
+    today = datetime.now(UTC).date()
+    return render(request, "history.html", {
+        "page": page, "filters": {**{k: q.get(k, "") for k in ("currency", "type", "status", "since", "until")}},
+        "statement": {"since": (today - timedelta(days=30)).isoformat(), "until": today.isoformat()},
+        **_options(request),
+    })
+
+
+@router.get("/transactions/{tx_id}", response_class=HTMLResponse)
+def transaction(tx_id: str, request: Request) -> Response:
+    who = _signed_in(request)
+    if who is None:
+        return _login_redirect(request)
+    try:
+        tx = container(request).history.one(who.user.id, uuid.UUID(tx_id))
+    except (ValueError, DomainError):
+        return render(request, "not_found.html", {}, 404)
+    return render(request, "transaction.html", {"tx": tx, "done": request.query_params.get("done") == "1"})
+
+
+@router.get("/statement.csv")
+def statement(request: Request) -> Response:
+    who = _signed_in(request)
+    if who is None:
+        return _login_redirect(request)
+    today = datetime.now(UTC).date()
+    since = _date(request.query_params.get("since")) or today - timedelta(days=30)
+    until = _date(request.query_params.get("until")) or today
+    if until < since:
+        since, until = until, since
+    body = container(request).history.statement_csv(
+        who.user.id, datetime.combine(since, time.min, tzinfo=UTC),
+        datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC))
+    name = f"paydesk-statement-{since.isoformat()}-{until.isoformat()}.csv"
+    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",  # the BOM lets Excel read Chinese
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# The form routes come last: `/{form}` would otherwise also match /transactions and /statement.csv.
+@router.get("/{form}", response_class=HTMLResponse)
+def form_page(form: str, request: Request) -> Response:
+    if form not in ("topup", "send", "withdraw"):
+        return render(request, "not_found.html", {}, 404)
+    if _signed_in(request) is None:
+        return _login_redirect(request)
+    defaults = {"currency": request.query_params.get("currency", "USD"),
+                "method": "card" if form == "topup" else "bank_domestic"}
+    return _form_page(request, f"{form}.html", defaults, {})
+
+
+@router.post("/{form}", response_class=HTMLResponse)
+async def submit(form: str, request: Request) -> Response:
+    if form not in ("topup", "send", "withdraw"):
+        return render(request, "not_found.html", {}, 404)
+    who = _signed_in(request)
+    if who is None:
+        return _login_redirect(request)
+    data = await request.form()
+    values: dict[str, Any] = {k: str(data.get(k, "")).strip() for k in FORM_FIELDS}
+    locale = request_locale(request)
+    if not form_token_ok(request, data.get("csrf_token")):
+        return _form_page(request, f"{form}.html", values, csrf_error(locale), 403)
+    app = container(request)
+    try:
+        if form == "topup":
+            _, tx = app.wallet.deposit(who.user, values["key"], currency=values["currency"], amount=values["amount"],
+                                       method=values["method"])
+        elif form == "send":
+            _, tx = app.wallet.send(who.user, values["key"], to=values["to"], currency=values["currency"],
+                                    amount=values["amount"], note=values["note"])
+        else:
+            destination = {k: values[k] for k in ("iban", "bic", "address") if values[k]}
+            _, tx = app.wallet.withdraw(who.user, values["key"], currency=values["currency"], amount=values["amount"],
+                                        method=values["method"], destination=destination)
+    except DomainError as exc:
+        return _form_page(request, f"{form}.html", values, field_error(exc, locale), 422)
+    return redirect(f"/wallet/transactions/{tx['id']}?done=1")
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+

@@ -1,0 +1,87 @@
+"""A person in a real browser (Debian's Chromium driven by Playwright): sign up, top up, send to a demo user,
+see the history. The dashboard's screenshot is kept under test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from paydesk.app import create_app
+from paydesk.config import Settings
+from paydesk.demo import PEOPLE, load_demo
+from tests.e2e.server import serve
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    # CI installs Debian's chromium (.ci/run); a machine without it can't run this test, and says so.
+    assert CHROMIUM, "install Debian's chromium: apt-get install -y chromium fonts-noto-cjk"
+    return CHROMIUM
+
+
+def test_sign_up_top_up_send_to_a_demo_user_and_see_the_history(settings: Settings, chromium_path: str) -> None:
+    load_demo(settings)
+    li_wei = PEOPLE[0]
+    app = create_app(settings, run_jobs=False)
+    with serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+        page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+        try:
+            _journey(page, base, li_wei.email)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.goto(f"{base}/wallet")
+            backend = "sqlite" if settings.is_sqlite else "postgresql"
+            page.screenshot(path=str(ARTIFACTS / f"dashboard-{backend}.png"),
+                            full_page=True)
+        finally:
+            browser.close()
+    assert not app.state.container.ledger.check()
+
+
+def _journey(page: Page, base: str, recipient: str) -> None:
+    page.goto(f"{base}/signup")
+    expect(page.get_by_role("heading", level=1)).to_have_text("开通您的 Paydesk 钱包")
+    page.get_by_label("电子邮箱").fill("zhang.min@example.com")
+    page.get_by_label("您的称呼").fill("张敏")
+    page.get_by_label("密码").fill("short")
+    page.get_by_role("button", name="创建钱包").click()
+    expect(page.locator("#e-password")).to_contain_text("12")  # the error sits next to the field
+    page.get_by_label("密码").fill("qiuyue chunfeng 2026")
+    page.get_by_role("button", name="创建钱包").click()
+    expect(page).to_have_url(f"{base}/wallet?lang=zh-CN")
+    expect(page.get_by_text("钱包还是空的")).to_be_visible()
+
+    page.get_by_role("link", name="充值", exact=True).first.click()
+    page.get_by_label("支付方式").select_option("card")
+    page.get_by_label("币种").select_option("CNY")
+    page.get_by_label("金额").fill("500")
+    page.get_by_role("button", name="确认充值").click()
+    expect(page.get_by_role("status")).to_contain_text("已完成")
+
+    page.goto(f"{base}/wallet/send")
+    page.get_by_label("收款人").fill(recipient)
+    page.get_by_label("币种").select_option("CNY")
+    page.get_by_label("金额").fill("600")
+    page.get_by_role("button", name="确认转账").click()
+    expect(page.locator("#e-amount")).to_have_text("可用余额不足。")
+    page.get_by_label("金额").fill("123.45")
+    page.get_by_label("附言").fill("谢谢你的书")
+    page.get_by_role("button", name="确认转账").click()
+    expect(page.get_by_role("status")).to_contain_text("123.45 CNY")
+
+    page.get_by_role("link", name="交易记录", exact=True).click()
+    items = page.locator(".tx-list li")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text("−123.45 CNY")
+    expect(items.first).to_contain_text("谢谢你的书")
+    expect(items.nth(1)).to_contain_text("+500.00 CNY")
+    page.goto(f"{base}/wallet")
+    expect(page.get_by_test_id("available-CNY")).to_contain_text("376.55")
