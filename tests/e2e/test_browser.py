@@ -3,6 +3,7 @@ see the history. The dashboard's screenshot is kept under test-artifacts/."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,10 +21,17 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
+# CI installs Debian's Chromium and sets PAYDESK_TEST_BROWSER=1, so there the test must run. A developer's
+# bare machine without Chromium skips it with this reason rather than failing `make test`.
+REQUIRED = bool(os.environ.get("PAYDESK_TEST_BROWSER"))
+
+
 @pytest.fixture(scope="module")
 def chromium_path() -> str:
-    # CI installs Debian's chromium (.ci/run); a machine without it can't run this test, and says so.
-    assert CHROMIUM, "install Debian's chromium: apt-get install -y chromium fonts-noto-cjk"
+    if CHROMIUM is None:
+        if REQUIRED:
+            pytest.fail("PAYDESK_TEST_BROWSER is set but Debian's chromium is not installed")
+        pytest.skip("no Chromium here: apt-get install -y chromium fonts-noto-cjk (CI always runs this test)")
     return CHROMIUM
 
 

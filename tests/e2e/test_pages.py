@@ -1,0 +1,68 @@
+"""The pages over HTTP: forms need their CSRF token, pages need a session, errors sit next to their field."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from paydesk.app import create_app
+from paydesk.config import Settings
+from tests.e2e.conftest import PASSWORD, Person
+
+
+def token(html: str, name: str = "csrf_token") -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found, f"no {name} in the page"
+    return found.group(1)
+
+
+def test_wallet_pages_send_strangers_to_the_login_page(client: TestClient) -> None:
+    for path in ("/wallet", "/wallet/send", "/wallet/transactions"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}"
+
+
+def test_a_form_without_its_token_changes_nothing(client: TestClient) -> None:
+    response = client.post("/signup", data={"email": "x@example.com", "password": PASSWORD})
+    assert response.status_code == 403 and ("表单已过期" in response.text or "form expired" in response.text)
+    login = client.post("/login", data={"login": "x@example.com", "password": PASSWORD, "csrf_token": "forged"})
+    assert login.status_code == 403
+
+
+def test_log_in_with_the_form_then_pages_show_the_wallet(client: TestClient, alice: Person) -> None:
+    alice.top_up("12.50")
+    page = client.get("/login?lang=en")
+    wrong = client.post("/login", data={"login": alice.email, "password": "wrong password!!", "csrf_token":
+                                        token(page.text)})
+    assert wrong.status_code == 401 and 'id="e-password"' in wrong.text and "wrong" in wrong.text
+    ok = client.post("/login", data={"login": alice.email, "password": PASSWORD, "csrf_token": token(page.text),
+                                     "next": "https://evil.example/"}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/wallet"  # no open redirect
+    assert "httponly" in ok.headers["set-cookie"].lower() and "samesite=lax" in ok.headers["set-cookie"].lower()
+    dashboard = client.get("/wallet")
+    assert "$12.50" in dashboard.text and alice.wallet_id in dashboard.text
+    send = client.get("/wallet/send")
+    bad = client.post("/wallet/send", data={"csrf_token": token(send.text), "key": token(send.text, "key"),
+                                            "to": alice.email, "currency": "USD", "amount": "1"})
+    assert bad.status_code == 422 and 'id="e-to"' in bad.text
+    # A cookie-authenticated JSON call without the CSRF header is refused: a page can't be made to pay.
+    api = client.post("/api/v1/transfers", json={"to": "x", "currency": "USD", "amount": "1"},
+                      headers={"Idempotency-Key": "k"})
+    assert api.status_code == 403 and api.json()["code"] == "csrf_failed"
+    out = client.post("/logout", data={"csrf_token": token(dashboard.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/wallet", follow_redirects=False).status_code == 303
+
+
+def test_statement_downloads_as_csv_and_the_dev_outbox_shows_mail(client: TestClient, alice: Person,
+                                                                   bob: Person, settings: Settings) -> None:
+    alice.top_up("10")
+    alice.post("/api/v1/transfers", {"to": bob.email, "currency": "USD", "amount": "2.5", "note": "=SUM(A1)"})
+    csv_text = alice.get("/wallet/statement.csv").text
+    assert csv_text.startswith("\ufeffdate,type")
+    assert ",-2.50," in csv_text and "'=SUM(A1)" in csv_text  # formulas are neutralised
+    assert client.get("/dev/outbox").status_code == 404  # only in development
+    with TestClient(create_app(settings.model_copy(update={"env": "development"}), run_jobs=False)) as dev:
+        outbox = dev.get("/dev/outbox")
+    assert outbox.status_code == 200 and "您收到了 2.50 USD" in outbox.text
