@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -115,3 +116,9 @@ def _install_metrics(app: FastAPI, container: Container) -> None:
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def app_from_environment() -> FastAPI:
+    """For `uvicorn --factory` with several workers: settings from the environment, jobs in every worker
+    unless PAYDESK_RUN_JOBS=0 (the jobs are safe to run concurrently)."""
+    return create_app(Settings(), run_jobs=os.environ.get("PAYDESK_RUN_JOBS", "1") != "0")

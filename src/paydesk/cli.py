@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -25,6 +26,7 @@ console = Console()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only; each serves requests)")] = 1,
     no_jobs: Annotated[
         bool, typer.Option("--no-jobs", help="Serve requests only; a `paydesk worker` runs the jobs")
     ] = False,
@@ -38,6 +40,14 @@ def serve(
     settings = Settings()
     if settings.is_sqlite:
         upgrade(settings.database_url)  # the embedded default keeps itself current
+    if workers > 1:
+        if settings.is_sqlite:
+            raise typer.BadParameter("several worker processes need PostgreSQL (SQLite has one writer)")
+        # Each process builds its own app from the environment; the jobs run where PAYDESK_RUN_JOBS says.
+        os.environ["PAYDESK_RUN_JOBS"] = "0" if no_jobs else "1"
+        uvicorn.run("paydesk.app:app_from_environment", factory=True, host=host or settings.host,
+                    port=port or settings.port, workers=workers, log_level="info")
+        return
     application = create_app(settings, run_jobs=not no_jobs)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 

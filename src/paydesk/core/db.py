@@ -101,7 +101,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): a connection the server dropped fails its request once and
+        # is replaced; pool_recycle retires connections before common idle timeouts.
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
     )
 
 

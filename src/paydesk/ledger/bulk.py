@@ -145,22 +145,33 @@ def write_outcome(session: Session, outcome: Outcome) -> None:
         _write_sqlite(_driver(session), outcome)
 
 
+SMALL_BATCH = 64  # below this, one pipelined INSERT beats COPY's extra round trips
+
+
 def _write_pg(conn: Any, outcome: Outcome) -> None:
     from psycopg.types.json import Jsonb
 
+    rows = []
+    for t in outcome.transfers:
+        d, c = t.debit_after, t.credit_after
+        assert d is not None and c is not None  # noqa: S101 - set on every posted transfer
+        rows.append((
+            t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code, t.kind.value,
+            t.pending_id, t.timeout_s, t.expires_at, t.linked,
+            Jsonb(dict(t.metadata)) if t.metadata is not None else None, t.created_at,
+            d.entry_seq, d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
+            c.entry_seq, c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted,
+        ))
     with conn.cursor() as cur:
-        if outcome.transfers:
+        if len(rows) >= SMALL_BATCH:
             with cur.copy(f"COPY ledger_transfers ({_TRANSFER_COLUMNS}, {_HISTORY_COLUMNS}) FROM STDIN") as copy:
-                for t in outcome.transfers:
-                    d, c = t.debit_after, t.credit_after
-                    assert d is not None and c is not None  # noqa: S101 - set on every posted transfer
-                    copy.write_row((
-                        t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code, t.kind.value,
-                        t.pending_id, t.timeout_s, t.expires_at, t.linked,
-                        Jsonb(dict(t.metadata)) if t.metadata is not None else None, t.created_at,
-                        d.entry_seq, d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
-                        c.entry_seq, c.debits_pending, c.debits_posted, c.credits_pending, c.credits_posted,
-                    ))
+                for row in rows:
+                    copy.write_row(row)
+        elif rows:
+            cur.executemany(
+                f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}, {_HISTORY_COLUMNS}) "  # noqa: S608
+                f"VALUES ({', '.join(['%s'] * 23)})", rows,
+            )
         if outcome.failures:
             with cur.copy("COPY ledger_failures (id, result, fingerprint, created_at) FROM STDIN") as copy:
                 for f in outcome.failures:
