@@ -164,3 +164,13 @@ def test_a_client_cannot_block_the_expiry_of_a_hold(ledger: LedgerService, clock
     clock.advance(61)
     assert ledger.expire_pending() == 1
     assert ledger.account(alice).available_balance == 100
+
+
+def test_an_account_opened_in_a_rolled_back_transaction_is_not_remembered(ledger: LedgerService) -> None:
+    with ledger.db.uow() as uow:  # opened, then rolled back
+        ghost = ledger.open_account_in(uow.session, "carol", "wallet", "USD", USER)
+    real = ledger.open_account("carol", "wallet", "USD", USER)
+    assert real != ghost
+    assert ledger.open_account("carol", "wallet", "USD", USER) == real  # now cached, still right
+    fund(ledger, real, 5)
+    assert ledger.account(real).posted_balance == 5

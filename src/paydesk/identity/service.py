@@ -125,15 +125,13 @@ class IdentityService:
         """The live session behind `token` (sliding its idle deadline), or `not_authenticated`."""
         now = self.clock.now()
         with self.db.uow() as uow:
-            found = store.session_by_token_hash(uow.session, domain.token_hash(token))
-            if found is None or found.revoked_at is not None:
+            pair = store.session_and_user(uow.session, domain.token_hash(token))
+            if pair is None or pair[0].revoked_at is not None:
                 raise domain.NotAuthenticated()
+            found, user = pair
             times = domain.SessionTimes(found.created_at, found.last_seen_at)
             if not times.alive(now):
                 raise domain.NotAuthenticated("the session has expired; sign in again")
-            user = store.user_by_id(uow.session, found.user_id)
-            if user is None:
-                raise domain.NotAuthenticated()
             if now - found.last_seen_at >= TOUCH_EVERY:
                 store.touch_session(uow.session, found.id, now)
                 uow.commit()

@@ -70,6 +70,15 @@ def session_by_token_hash(session: Session, digest: str) -> SessionRow | None:
     return session.scalars(select(SessionRow).where(SessionRow.token_hash == digest)).first()
 
 
+def session_and_user(session: Session, digest: str) -> tuple[SessionRow, UserRow] | None:
+    """The session with this token hash and its user, in one query (it runs on every request)."""
+    row = session.execute(
+        select(SessionRow, UserRow).join(UserRow, UserRow.id == SessionRow.user_id)
+        .where(SessionRow.token_hash == digest)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
 def touch_session(session: Session, session_id: UUID, now: datetime) -> None:
     session.execute(update(SessionRow).where(SessionRow.id == session_id).values(last_seen_at=now))
 

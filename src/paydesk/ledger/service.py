@@ -69,6 +69,9 @@ class LedgerService:
         self.clock = clock
         self.currencies = currencies
         self._expired_until: datetime | None = None
+        # (owner, code, currency) -> account id, for accounts known to be committed. Accounts are never
+        # deleted, so an entry never goes stale.
+        self._account_ids: dict[tuple[str, str, str], UUID] = {}
         self._full_scan_at = datetime.min.replace(tzinfo=UTC)
 
     # --- accounts ---------------------------------------------------------------------------------------
@@ -86,8 +89,15 @@ class LedgerService:
     def open_account_in(
         self, session: Session, owner: str, code: str, currency: str, flags: AccountFlags = AccountFlags.NONE,
     ) -> UUID:
+        key = (owner, code, currency)
+        cached = self._account_ids.get(key)
+        if cached is not None:
+            return cached
+        opened_here: set[UUID] = session.info.setdefault("paydesk_opened_accounts", set())
         existing = store.find_account_id(session, owner, code, currency)
         if existing is not None:
+            if existing not in opened_here:  # committed before this transaction: it can never go away
+                self._account_ids[key] = existing
             return existing
         store.insert_accounts(session, [{
             "id": uuid7(), "owner": owner, "code": code, "currency": currency, "flags": int(flags),
@@ -96,6 +106,7 @@ class LedgerService:
         }])
         found = store.find_account_id(session, owner, code, currency)
         assert found is not None  # noqa: S101 - inserted or found just above
+        opened_here.add(found)  # not cached yet: this transaction may still roll back
         return found
 
     def system_account(self, code: str, currency: str) -> UUID:
