@@ -222,3 +222,59 @@ def test_registration_checks_its_input(client: TestClient) -> None:
     person = sign_up(client, "Dora")
     again = client.post("/api/v1/auth/register", json={"email": person.email.upper(), "password": PASSWORD})
     assert again.status_code in (201, 409)  # the local part is case-sensitive by RFC; the domain is not
+
+
+HOSTILE_AMOUNTS = ["", " ", "0", "-1", "+1", "1e3", "NaN", "Infinity", "0x10", "1,000", "1_000", "１２", "1.001",
+                   "9" * 41, "99999999999999999999", "1.2.3", ".5", "5.", None, 5, 5.5, True, [], {}]
+
+
+def test_hostile_amounts_on_every_money_endpoint_change_nothing(client: TestClient, alice: Person,
+                                                                  bob: Person) -> None:
+    alice.top_up("100")
+    endpoints = [
+        ("/api/v1/deposits", {"currency": "USD", "method": "card"}),
+        ("/api/v1/transfers", {"to": bob.email, "currency": "USD"}),
+        ("/api/v1/withdrawals", {"currency": "USD", "method": "bank_domestic", "destination": {"iban": IBAN}}),
+    ]
+    for path, body in endpoints:
+        for amount in HOSTILE_AMOUNTS:
+            response = alice.post(path, {**body, "amount": amount})
+            assert response.status_code == 422, (path, amount, response.text)
+            assert response.json()["code"] in ("invalid_amount", "amount_out_of_range"), (path, amount)
+    assert alice.balance("USD") == {"currency": "USD", "available": "100.00", "pending": "0.00", "total": "100.00"}
+    assert len(alice.get("/api/v1/transactions").json()["items"]) == 1
+    assert not client.app.state.container.ledger.check()  # type: ignore[attr-defined]
+
+
+def test_hostile_ids_cursors_and_keys_are_refused_cleanly(alice: Person, bob: Person) -> None:
+    for tx_id in ("nope", "1", "00000000-0000-0000-0000-000000000000", "' OR 1=1 --", "%00"):
+        response = alice.get(f"/api/v1/transactions/{tx_id}")
+        assert response.status_code in (404, 422) and response.headers["content-type"] == "application/problem+json"
+    for cursor in ("garbage", "MjAyNnxub3BlCg==", "=" * 10):
+        response = alice.get("/api/v1/transactions", params={"cursor": cursor})
+        assert response.status_code == 422 and response.json()["code"] == "invalid_cursor"
+    for to in ("", "PD-", "+", "@", "a" * 320, "'; DROP TABLE users; --"):
+        response = alice.post("/api/v1/transfers", {"to": to, "currency": "USD", "amount": "1"})
+        assert response.status_code == 422 and response.json()["code"] == "recipient_not_found", to
+    long_key = alice.post("/api/v1/transfers", {"to": bob.email, "currency": "USD", "amount": "1"}, key="k" * 300)
+    assert long_key.status_code == 400 and long_key.json()["code"] == "idempotency_key_required"
+
+
+def test_every_endpoint_refuses_a_stranger_and_hides_others_data(client: TestClient, alice: Person,
+                                                                 bob: Person) -> None:
+    tx = alice.top_up("20")
+    for method, path in [("GET", "/api/v1/me"), ("GET", "/api/v1/wallet"), ("GET", "/api/v1/transactions"),
+                         ("GET", f"/api/v1/transactions/{tx['id']}"), ("POST", "/api/v1/deposits"),
+                         ("POST", "/api/v1/transfers"), ("POST", "/api/v1/withdrawals"), ("POST", "/api/v1/auth/logout"),
+                         ("GET", "/api/v1/statements?since=2026-01-01&until=2026-12-31")]:
+        response = client.request(method, path, json={})
+        assert response.status_code == 401 and response.json()["code"] == "not_authenticated", path
+    assert bob.get(f"/api/v1/transactions/{tx['id']}").status_code == 404
+    statement = bob.get("/api/v1/statements", params={"since": "2026-01-01", "until": "2026-12-31"})
+    assert statement.text.count("\n") == 1  # the header only
+    # Replaying Alice's idempotency key as Bob does not return Alice's response.
+    key = "shared-key"
+    alice.post("/api/v1/deposits", {"currency": "USD", "amount": "1", "method": "card"}, key=key)
+    replay = bob.post("/api/v1/deposits", {"currency": "USD", "amount": "1", "method": "card"}, key=key)
+    assert replay.status_code == 201 and replay.json()["id"] not in {t["id"] for t in
+                                                                    alice.get("/api/v1/transactions").json()["items"]}
