@@ -265,7 +265,8 @@ def test_every_endpoint_refuses_a_stranger_and_hides_others_data(client: TestCli
     tx = alice.top_up("20")
     for method, path in [("GET", "/api/v1/me"), ("GET", "/api/v1/wallet"), ("GET", "/api/v1/transactions"),
                          ("GET", f"/api/v1/transactions/{tx['id']}"), ("POST", "/api/v1/deposits"),
-                         ("POST", "/api/v1/transfers"), ("POST", "/api/v1/withdrawals"), ("POST", "/api/v1/auth/logout"),
+                         ("POST", "/api/v1/transfers"), ("POST", "/api/v1/withdrawals"),
+                         ("POST", "/api/v1/auth/logout"),
                          ("GET", "/api/v1/statements?since=2026-01-01&until=2026-12-31")]:
         response = client.request(method, path, json={})
         assert response.status_code == 401 and response.json()["code"] == "not_authenticated", path
