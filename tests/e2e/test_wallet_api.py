@@ -279,3 +279,36 @@ def test_every_endpoint_refuses_a_stranger_and_hides_others_data(client: TestCli
     replay = bob.post("/api/v1/deposits", {"currency": "USD", "amount": "1", "method": "card"}, key=key)
     assert replay.status_code == 201 and replay.json()["id"] not in {t["id"] for t in
                                                                     alice.get("/api/v1/transactions").json()["items"]}
+
+
+def test_a_late_report_that_contradicts_a_settled_withdrawal_is_refused_loudly(client: TestClient,
+                                                                                alice: Person) -> None:
+    alice.top_up("1", "BTC", "btc")
+    client.app.state.container.wallet.providers["btc"].delayed = True  # type: ignore[attr-defined]
+    out = alice.post("/api/v1/withdrawals", {"currency": "BTC", "amount": "0.5", "method": "btc",
+                                             "destination": {"address": "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"}}).json()
+    ref = out["reference"]
+    failed = event(client, "btc", {"id": "w1", "type": "withdrawal.failed", "reference": ref})
+    assert failed.status_code == 200  # type: ignore[attr-defined]
+    late = event(client, "btc", {"id": "w2", "type": "withdrawal.succeeded", "reference": ref})
+    assert late.status_code == 409 and late.json()["code"] == "conflicting_outcome"  # type: ignore[attr-defined]
+    assert alice.balance("BTC")["available"] == "1.00000000"
+    again = event(client, "btc", {"id": "w3", "type": "withdrawal.failed", "reference": ref})
+    assert again.json()["status"] == "no_change"  # type: ignore[attr-defined]
+
+
+def test_odd_signature_headers_and_extreme_dates_are_clean_errors(client: TestClient, alice: Person) -> None:
+    for header in ("t=1,v1=é" + "0" * 63, "t=" + "9" * 5000 + ",v1=" + "0" * 64, "garbage", "t=,v1="):
+        response = client.post("/api/v1/rails/card/events", content=b"{}",
+                               headers={"Paydesk-Signature": header.encode()})
+        assert response.status_code == 401 and response.json()["code"] == "bad_signature"
+    assert alice.get("/api/v1/transactions", params={"until": "9999-12-31"}).status_code == 200
+    assert alice.get("/api/v1/statements", params={"since": "9999-01-01", "until": "9999-12-31"}).status_code == 200
+    assert alice.get("/wallet/statement.csv", params={"since": "0001-01-01", "until": "9999-12-31"}).status_code == 200
+
+
+def test_a_cookie_session_cannot_call_the_api_without_the_csrf_header(client: TestClient, alice: Person) -> None:
+    client.cookies.set("paydesk_session", alice.token)
+    response = client.post("/api/v1/auth/logout", data={"x": "1"})
+    assert response.status_code == 403 and response.json()["code"] == "csrf_failed"
+    assert alice.get("/api/v1/me").status_code == 200

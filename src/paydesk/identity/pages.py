@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError
 from paydesk.web.auth import SESSION_COOKIE, container
@@ -34,7 +35,11 @@ def signup_form(request: Request) -> Response:
 
 @router.post("/signup", response_class=HTMLResponse)
 async def signup(request: Request) -> Response:
-    form = await request.form()
+    form = dict(await request.form())
+    return await run_in_threadpool(_signup, request, form)  # Argon2 and the database: off the event loop
+
+
+def _signup(request: Request, form: dict[str, Any]) -> Response:
     values: dict[str, Any] = {k: str(form.get(k, "")) for k in ("email", "phone", "display_name", "locale")}
     locale = request_locale(request)
     if not form_token_ok(request, form.get("csrf_token")):
@@ -64,7 +69,11 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = dict(await request.form())
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: dict[str, Any]) -> Response:
     values = {"login": str(form.get("login", "")), "next": str(form.get("next", ""))}
     locale = request_locale(request)
     if not form_token_ok(request, form.get("csrf_token")):
@@ -82,7 +91,11 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    form = await request.form()
+    form = dict(await request.form())
+    return await run_in_threadpool(_logout, request, form)
+
+
+def _logout(request: Request, form: dict[str, Any]) -> Response:
     who = page_principal(request)
     if who is not None and form_token_ok(request, form.get("csrf_token")):
         container(request).identity.logout(who.session_id)

@@ -87,15 +87,17 @@ class IdentityService:
     def login(self, login: str, password: str, *, ip: str = "", user_agent: str = "") -> LoginResult:
         """A new session for the right password; the same `invalid_credentials` otherwise, in the same time."""
         secret = domain.normalize_password(password)
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:  # Argon2 runs outside any write transaction
             row = self._find(uow.session, login)
-            if row is None:
-                self._verify(self._dummy_hash, secret)
-                raise domain.InvalidCredentials()
-            if not self._verify(row.password_hash, secret):
-                raise domain.InvalidCredentials()
-            if HASHER.check_needs_rehash(row.password_hash):
-                row.password_hash = HASHER.hash(secret)
+        if row is None:
+            self._verify(self._dummy_hash, secret)
+            raise domain.InvalidCredentials()
+        if not self._verify(row.password_hash, secret):
+            raise domain.InvalidCredentials()
+        new_hash = HASHER.hash(secret) if HASHER.check_needs_rehash(row.password_hash) else None
+        with self.db.uow() as uow:
+            if new_hash is not None:
+                store.set_password_hash(uow.session, row.id, new_hash)
             now = self.clock.now()
             token = domain.new_session_token()
             store.add_session(uow.session, store.SessionRow(
@@ -124,19 +126,20 @@ class IdentityService:
     def authenticate(self, token: str) -> Principal:
         """The live session behind `token` (sliding its idle deadline), or `not_authenticated`."""
         now = self.clock.now()
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:  # most requests only read; a write happens at most once a minute
             pair = store.session_and_user(uow.session, domain.token_hash(token))
-            if pair is None or pair[0].revoked_at is not None:
-                raise domain.NotAuthenticated()
-            found, user = pair
-            times = domain.SessionTimes(found.created_at, found.last_seen_at)
-            if not times.alive(now):
-                raise domain.NotAuthenticated("the session has expired; sign in again")
-            if now - found.last_seen_at >= TOUCH_EVERY:
+        if pair is None or pair[0].revoked_at is not None:
+            raise domain.NotAuthenticated()
+        found, user = pair
+        times = domain.SessionTimes(found.created_at, found.last_seen_at)
+        if not times.alive(now):
+            raise domain.NotAuthenticated("the session has expired; sign in again")
+        if now - found.last_seen_at >= TOUCH_EVERY:
+            with self.db.uow() as uow:
                 store.touch_session(uow.session, found.id, now)
                 uow.commit()
-                times = domain.SessionTimes(found.created_at, now)
-            return Principal(_user(user), found.id, times.expires_at())
+            times = domain.SessionTimes(found.created_at, now)
+        return Principal(_user(user), found.id, times.expires_at())
 
     def logout(self, session_id: UUID) -> None:
         with self.db.uow() as uow:

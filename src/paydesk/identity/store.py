@@ -62,6 +62,10 @@ def login_taken(session: Session, email: str | None, phone: str | None) -> bool:
     )
 
 
+def set_password_hash(session: Session, user_id: UUID, password_hash: str) -> None:
+    session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
+
+
 def add_session(session: Session, row: SessionRow) -> None:
     session.add(row)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
 import structlog
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from paydesk.notify.templates import render
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=5)  # a message being sent is not picked up by another worker for this long
 
 
 def backoff(attempts: int) -> timedelta:
@@ -52,24 +54,33 @@ class NotifyService:
         """Send what is due; a failure is recorded on the message and retried later with backoff."""
         if not self.smtp_url:
             return 0
-        sent = 0
+        # Lease the due messages in a short transaction (another worker skips them until the lease ends), talk
+        # to the mail server with no transaction open, then record each outcome in another short one.
         with self.db.uow() as uow:
-            for message in store.due(uow.session, self.clock.now(), limit):
-                try:
-                    self._send(message)
-                except (OSError, smtplib.SMTPException) as exc:
-                    message.attempts += 1
-                    message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "pending"
-                    message.next_attempt_at = self.clock.now() + backoff(message.attempts)
-                    log.warning("notify.delivery_failed", id=str(message.id), attempts=message.attempts,
-                                error=message.last_error)
-                else:
-                    message.status, message.sent_at = "sent", self.clock.now()
-                    message.attempts += 1
-                    sent += 1
+            batch = store.due(uow.session, self.clock.now(), limit)
+            for message in batch:
+                message.next_attempt_at = self.clock.now() + LEASE
             uow.commit()
-        return sent
+        outcomes: dict[UUID, str | None] = {}
+        for message in batch:
+            try:
+                self._send(message)
+                outcomes[message.id] = None
+            except (OSError, smtplib.SMTPException) as exc:
+                outcomes[message.id] = f"{type(exc).__name__}: {exc}"[:500]
+        with self.db.uow() as uow:
+            for message in store.by_ids(uow.session, list(outcomes)):
+                error = outcomes[message.id]
+                message.attempts += 1
+                if error is None:
+                    message.status, message.sent_at = "sent", self.clock.now()
+                    continue
+                message.last_error = error
+                message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "pending"
+                message.next_attempt_at = self.clock.now() + backoff(message.attempts)
+                log.warning("notify.delivery_failed", id=str(message.id), attempts=message.attempts, error=error)
+            uow.commit()
+        return sum(1 for error in outcomes.values() if error is None)
 
     def _send(self, message: store.OutboxRow) -> None:
         url = urlparse(self.smtp_url or "")

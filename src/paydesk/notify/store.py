@@ -38,5 +38,11 @@ def due(session: Session, now: datetime, limit: int) -> list[OutboxRow]:
     ))
 
 
+def by_ids(session: Session, ids: list[UUID]) -> list[OutboxRow]:
+    if not ids:
+        return []
+    return list(session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids))))
+
+
 def recent(session: Session, limit: int) -> list[OutboxRow]:
     return list(session.scalars(select(OutboxRow).order_by(OutboxRow.created_at.desc()).limit(limit)))

@@ -83,7 +83,7 @@ def transactions(
 ) -> dict[str, Any]:
     """Your transactions, newest first, with filters and cursor pagination."""
     filters = {"currency": currency, "type": type, "status": status, "since": _day(since) if since else None,
-               "until": _day(until + timedelta(days=1)) if until else None}
+               "until": _day_end(until) if until else None}
     return app.history.page(who.user.id, filters=filters, cursor=cursor, limit=limit)
 
 
@@ -101,7 +101,7 @@ def statement(
     """A CSV statement of your transactions between two dates (both included)."""
     if until < since or until - since > timedelta(days=366):
         raise InvalidRequest("choose a range of at most a year, with `since` on or before `until`")
-    body = app.history.statement_csv(who.user.id, _day(since), _day(until + timedelta(days=1)))
+    body = app.history.statement_csv(who.user.id, _day(since), _day_end(until))
     name = f"paydesk-statement-{since.isoformat()}-{until.isoformat()}.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -120,3 +120,8 @@ async def rail_event(rail: str, request: Request, app: AppContainer) -> dict[str
 def _day(value: date) -> datetime:
     """The start of a UTC day."""
     return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _day_end(value: date) -> datetime:
+    """The last instant of a UTC day (an exclusive end just below the next day, even for 9999-12-31)."""
+    return datetime.combine(value, time.max, tzinfo=UTC)

@@ -57,6 +57,12 @@ class IdempotencyKeyReused(DomainError):
     title = "This Idempotency-Key was used for a different request"
 
 
+class IdempotencyKeyInProgress(DomainError):
+    code = "idempotency_key_in_progress"
+    status = 409
+    title = "A request with this Idempotency-Key is still being processed; retry in a moment"
+
+
 class TransactionNotFound(DomainError):
     code = "not_found"
     status = 404

@@ -56,7 +56,7 @@ class History:
         return views.transaction(row, self.currencies)
 
     def statement_csv(self, user_id: UUID, since: datetime, until: datetime) -> str:
-        """Every transaction in [since, until), oldest first; amounts signed (money out is negative)."""
+        """Every transaction in [since, until], oldest first; amounts signed (money out is negative)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["date", "type", "status", "currency", "amount", "fee", "counterparty", "note",

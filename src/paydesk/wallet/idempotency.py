@@ -15,9 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paydesk.wallet import store
-from paydesk.wallet.domain import IdempotencyKeyRequired, IdempotencyKeyReused
+from paydesk.wallet.domain import IdempotencyKeyInProgress, IdempotencyKeyRequired, IdempotencyKeyReused
 
 KEEP_FOR = timedelta(hours=48)
+# A request still "in progress" this long after it claimed its key is taken to have died: a retry resumes it.
+# Sooner than that, a retry is told the first request is still running.
+RESUME_AFTER = timedelta(seconds=30)
 MAX_KEY = 255
 IN_PROGRESS = 0
 
@@ -53,8 +56,8 @@ def claim(session: Session, user_id: UUID, key: str, digest: str, now: datetime)
         if found.request_hash != digest:
             raise IdempotencyKeyReused()
         if found.status_code == IN_PROGRESS:
-            if found.resource_id is None:  # claimed and committed together, so this can't be seen
-                raise IdempotencyKeyReused("this Idempotency-Key is in use by a request still running")
+            if found.resource_id is None or now - found.created_at < RESUME_AFTER:
+                raise IdempotencyKeyInProgress()
             return Claim(resume=found.resource_id)
         return Claim(replay=(found.status_code, json.loads(found.response)))
     if found is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from paydesk.core import i18n
 from paydesk.core.errors import DomainError
@@ -76,7 +77,7 @@ def history(request: Request) -> Response:
     filters: dict[str, Any] = {k: q.get(k) or None for k in ("currency", "type", "status")}
     since, until = _date(q.get("since")), _date(q.get("until"))
     filters["since"] = datetime.combine(since, time.min, tzinfo=UTC) if since else None
-    filters["until"] = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None
+    filters["until"] = datetime.combine(until, time.max, tzinfo=UTC) if until else None
     try:
         page = container(request).history.page(who.user.id, filters=filters, cursor=q.get("cursor"), limit=20)
     except DomainError:
@@ -111,9 +112,9 @@ def statement(request: Request) -> Response:
     until = _date(request.query_params.get("until")) or today
     if until < since:
         since, until = until, since
+    since = max(since, until - timedelta(days=366))  # at most a year per statement
     body = container(request).history.statement_csv(
-        who.user.id, datetime.combine(since, time.min, tzinfo=UTC),
-        datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC))
+        who.user.id, datetime.combine(since, time.min, tzinfo=UTC), datetime.combine(until, time.max, tzinfo=UTC))
     name = f"paydesk-statement-{since.isoformat()}-{until.isoformat()}.csv"
     return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",  # the BOM lets Excel read Chinese
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -135,10 +136,14 @@ def form_page(form: str, request: Request) -> Response:
 async def submit(form: str, request: Request) -> Response:
     if form not in ("topup", "send", "withdraw"):
         return render(request, "not_found.html", {}, 404)
+    data = dict(await request.form())
+    return await run_in_threadpool(_submit, form, request, data)  # the database and the rail: off the loop
+
+
+def _submit(form: str, request: Request, data: dict[str, Any]) -> Response:
     who = _signed_in(request)
     if who is None:
         return _login_redirect(request)
-    data = await request.form()
     values: dict[str, Any] = {k: str(data.get(k, "")).strip() for k in FORM_FIELDS}
     locale = request_locale(request)
     if not form_token_ok(request, data.get("csrf_token")):

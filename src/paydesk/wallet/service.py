@@ -225,12 +225,10 @@ class WalletService:
         """Mark withdrawals whose hold has run out (the rail never reported) as failed: the ledger has
         released, or now releases, the money. The job runner calls this every minute."""
         now = self.clock.now()
-        shortest = min(spec.withdrawal_hold for spec in RAILS.values())
         failed = 0
         with self.db.uow() as uow:
-            for tx in store.pending_withdrawals_before(uow.session, now - shortest, limit):
-                spec = RAILS.get(tx.method or "")
-                if spec is not None and tx.created_at + spec.withdrawal_hold <= now:
+            for spec in RAILS.values():  # per rail, so long holds on one rail never hide expired ones on another
+                for tx in store.pending_withdrawals_before(uow.session, spec.name, now - spec.withdrawal_hold, limit):
                     self.settler.settle_in(uow.session, tx, Outcome.FAILED)
                     failed += 1
             uow.commit()
@@ -245,10 +243,14 @@ class WalletService:
             if tx is None:
                 raise domain.TransactionNotFound()
             method, reference, currency, amount = tx.method or "", tx.reference or "", tx.currency, tx.amount
-            kind, target = tx.type, dict(tx.destination or {})
+            kind, target, settled = tx.type, dict(tx.destination or {}), tx.status != TxStatus.PENDING
         provider = self.providers[method]
-        outcome = (provider.deposit(reference, currency, amount) if kind == TxType.TOPUP
-                   else provider.withdraw(reference, currency, amount, target))
+        if settled:  # a webhook got there first: never ask the rail again, answer what happened
+            outcome = Outcome.PENDING
+        elif kind == TxType.TOPUP:
+            outcome = provider.deposit(reference, currency, amount)
+        else:
+            outcome = provider.withdraw(reference, currency, amount, target)
         with self.db.uow() as uow:
             locked = store.transaction_by_reference(uow.session, method, reference)
             assert locked is not None  # noqa: S101 - read just above; transactions are never deleted

@@ -29,6 +29,23 @@ class HoldExpired(Conflict):
     title = "The withdrawal's hold had already expired; the money is back in the wallet"
 
 
+class ConflictingOutcome(Conflict):
+    code = "conflicting_outcome"
+    title = "The rail reports an outcome that contradicts how the transaction was settled"
+
+
+def _check_consistent(tx: TransactionRow, outcome: Outcome) -> None:
+    """A settled transaction accepts a repeat of its outcome; a contradiction is an incident, said loudly."""
+    succeeded = tx.status == TxStatus.COMPLETED
+    if succeeded == (outcome == Outcome.SUCCEEDED):
+        return
+    log.error("wallet.conflicting_outcome", transaction=str(tx.id), status=tx.status, reported=outcome.value,
+              failure_code=tx.failure_code)
+    if tx.failure_code == "hold_expired":
+        raise HoldExpired(f"withdrawal {tx.id} was reported paid after its hold expired")
+    raise ConflictingOutcome(f"transaction {tx.id} is {tx.status}; the rail now reports {outcome.value}")
+
+
 class Settler:
     def __init__(self, ledger: LedgerService, notify: NotifyService, identity: IdentityService,
                  currencies: Currencies, clock: Clock) -> None:
@@ -37,7 +54,10 @@ class Settler:
 
     def settle_in(self, s: Session, tx: TransactionRow, outcome: Outcome) -> None:
         """Apply `outcome` to a pending top-up or withdrawal (a settled one is left as it is)."""
-        if outcome == Outcome.PENDING or tx.status != TxStatus.PENDING:
+        if outcome == Outcome.PENDING:
+            return
+        if tx.status != TxStatus.PENDING:
+            _check_consistent(tx, outcome)
             return
         if tx.type == TxType.TOPUP:
             self._settle_topup(s, tx, outcome)

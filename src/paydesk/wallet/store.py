@@ -104,7 +104,7 @@ def transactions(
     if filters.get("since"):
         query = query.where(TransactionRow.created_at >= filters["since"])
     if filters.get("until"):
-        query = query.where(TransactionRow.created_at < filters["until"])
+        query = query.where(TransactionRow.created_at <= filters["until"])  # inclusive: the end of a day
     if before is not None:
         query = query.where(tuple_(TransactionRow.created_at, TransactionRow.id) < tuple_(*before))
     return list(session.scalars(
@@ -112,10 +112,10 @@ def transactions(
     ))
 
 
-def pending_withdrawals_before(session: Session, cutoff: datetime, limit: int) -> list[TransactionRow]:
+def pending_withdrawals_before(session: Session, method: str, cutoff: datetime, limit: int) -> list[TransactionRow]:
     return list(session.scalars(
         select(TransactionRow).where(TransactionRow.type == "withdrawal", TransactionRow.status == "pending",
-                                     TransactionRow.created_at <= cutoff)
+                                     TransactionRow.method == method, TransactionRow.created_at <= cutoff)
         .order_by(TransactionRow.created_at).limit(limit).with_for_update(skip_locked=True)
     ))
 

@@ -49,13 +49,13 @@ def optional_principal(request: Request) -> Principal | None:
 
 
 def principal(request: Request) -> Principal:
-    """The signed-in caller. A cookie-authenticated request that changes something must also carry the
-    session's CSRF token (header `X-CSRF-Token`, or the form field `csrf_token` checked by the page)."""
+    """The signed-in caller of an API route. A cookie-authenticated request that changes something must also
+    carry the session's CSRF token in the `X-CSRF-Token` header (pages check their forms' own field)."""
     token, from_cookie = _token(request)
     if token is None:
         raise NotAuthenticated()
     found = container(request).identity.authenticate(token)
-    if from_cookie and request.method not in SAFE_METHODS and "form" not in request.headers.get("content-type", ""):
+    if from_cookie and request.method not in SAFE_METHODS:
         expected = csrf_token(container(request).settings.secret_key, found.session_id)
         if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), expected):
             raise CsrfFailed()

@@ -34,7 +34,9 @@ def verify(secret: str, body: bytes, header: str | None, now: datetime) -> None:
     """Raise unless `header` signs `body` with `secret` within the tolerance around `now`."""
     fields = dict(part.split("=", 1) for part in (header or "").split(",") if "=" in part)
     timestamp, mac = fields.get("t", ""), fields.get("v1", "")
-    if not timestamp.isdigit() or not mac:
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise BadSignature()
+    if len(mac) != 64 or any(ch not in "0123456789abcdef" for ch in mac):
         raise BadSignature()
     expected = sign(secret, body, int(timestamp)).split("v1=", 1)[1]
     if not hmac.compare_digest(mac, expected):
