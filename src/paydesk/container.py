@@ -43,6 +43,7 @@ class Container:
 
     def close(self) -> None:
         self.group_commit.close()
+        self.wallet.sends.close()
         self.db.dispose()
 
 

@@ -173,6 +173,12 @@ class LedgerService:
         bulk.write_outcome(session, outcome)
         return outcome
 
+    def lock_in(self, session: Session, account_ids: set[UUID]) -> None:
+        """Lock accounts in id order inside the caller's transaction (PostgreSQL; SQLite's writer already
+        holds the database), so that work touching them one after another can't deadlock with others."""
+        if account_ids:
+            bulk.load_for_batch(session, set(account_ids), set(), set())
+
     def transfers(self, ids: Sequence[UUID]) -> list[store.TransferRow]:
         with self.db.reader() as uow:
             return store.get_transfers(uow.session, ids)

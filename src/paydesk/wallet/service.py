@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paydesk.config import Settings
+from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
 from paydesk.core.ids import uuid7
@@ -36,6 +37,7 @@ from paydesk.wallet.rails.base import (
     RailSpec,
     UnknownMethod,
 )
+from paydesk.wallet.sends import process_sends
 from paydesk.wallet.settlement import Settler
 
 USER_FLAGS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -48,6 +50,20 @@ class Recipient:
     label: str  # how the sender named them
 
 
+@dataclass(frozen=True, slots=True)
+class SendJob:
+    """A validated payment waiting for its group commit."""
+
+    user: User
+    key: str
+    digest: str
+    recipient: Recipient
+    currency: Currency
+    amount: int
+    fee: int
+    note: str
+
+
 class WalletService:
     def __init__(
         self, db: Database, clock: Clock, settings: Settings, ledger: LedgerService, identity: IdentityService,
@@ -58,6 +74,10 @@ class WalletService:
         self.ledger, self.identity, self.notify = ledger, identity, notify
         self.providers = providers
         self.settler = Settler(ledger, notify, identity, self.currencies, clock)
+        self.sends: Batcher[SendJob, Response] = Batcher(
+            "wallet-sends", lambda jobs: process_sends(self, jobs), window_s=settings.group_commit_window_ms / 1000,
+            max_size=256,
+        )
 
     # --- wallets and balances -----------------------------------------------------------------------------
 
@@ -127,6 +147,8 @@ class WalletService:
     # --- money between people -----------------------------------------------------------------------------
 
     def send(self, user: User, key: str | None, *, to: str, currency: str, amount: str, note: str = "") -> Response:
+        """Pay another wallet. Concurrent sends are group-committed: many share one transaction (each in its
+        own savepoint, so one failing changes nothing of the others)."""
         cur, minor = self._money(currency, amount)
         recipient = self._recipient(to)
         if recipient.user.id == user.id:
@@ -134,32 +156,36 @@ class WalletService:
         charge = domain.charge_for("p2p", cur.code, minor)
         digest = idempotency.request_hash("send", {"to": str(recipient.user.id), "c": cur.code, "a": minor,
                                                    "n": note})
-        key = idempotency.check_key(key)
+        job = SendJob(user, idempotency.check_key(key), digest, recipient, cur, minor, charge.fee, note[:280])
+        return self.sends.submit(job)
 
-        def attempt() -> Response:
-            with self.db.uow() as uow:
-                s = uow.session
-                claim = idempotency.claim(s, user.id, key, digest, self.clock.now())
-                if claim.replay:
-                    return claim.replay
-                sent = self._new_tx(user.id, TxType.SEND, cur.code, minor, fee=charge.fee,
-                                    counterparty=recipient.label, counterparty_user_id=recipient.user.id, note=note)
-                received = self._new_tx(recipient.user.id, TxType.RECEIVE, cur.code, minor,
-                                        counterparty=user.display_name, counterparty_user_id=user.id, note=note,
-                                        operation_id=sent.operation_id)
-                legs = self._p2p_legs(s, user.id, recipient.user.id, cur.code, minor, charge.fee, sent.id)
-                self._post_or_raise(s, legs)
-                for tx in (sent, received):
-                    tx.status = TxStatus.COMPLETED
-                    tx.transfer_ids = [str(leg.id) for leg in legs]
-                    s.add(tx)
-                self.settler.notify_received(s, received, recipient.user, user, cur)
-                response = (201, views.transaction(sent, self.currencies))
-                idempotency.record(s, user.id, key, resource_id=sent.id, response=response)
-                uow.commit()
-                return response
+    def send_in(self, s: Session, job: SendJob) -> Response:
+        """One payment inside the caller's transaction: claim the key, post the legs, write both sides."""
+        claim = idempotency.claim(s, job.user.id, job.key, job.digest, self.clock.now())
+        if claim.replay:
+            return claim.replay
+        cur, sender, recipient = job.currency, job.user, job.recipient
+        sent = self._new_tx(sender.id, TxType.SEND, cur.code, job.amount, fee=job.fee, counterparty=recipient.label,
+                            counterparty_user_id=recipient.user.id, note=job.note)
+        received = self._new_tx(recipient.user.id, TxType.RECEIVE, cur.code, job.amount,
+                                counterparty=sender.display_name, counterparty_user_id=sender.id, note=job.note,
+                                operation_id=sent.operation_id)
+        legs = self._p2p_legs(s, sender.id, recipient.user.id, cur.code, job.amount, job.fee, sent.id)
+        self._post_or_raise(s, legs)
+        for tx in (sent, received):
+            tx.status = TxStatus.COMPLETED
+            tx.transfer_ids = [str(leg.id) for leg in legs]
+            s.add(tx)
+        self.settler.notify_received(s, received, recipient.user, sender, cur)
+        response = (201, views.transaction(sent, self.currencies))
+        idempotency.record(s, sender.id, job.key, resource_id=sent.id, response=response)
+        return response
 
-        return idempotency.run_once(attempt)
+    def accounts_for(self, s: Session, job: SendJob) -> set[UUID]:
+        """The ledger accounts a payment touches (opened if new), to lock them all up front."""
+        legs = self._p2p_legs(s, job.user.id, job.recipient.user.id, job.currency.code, job.amount, job.fee,
+                              uuid.UUID(int=1))
+        return {a for leg in legs for a in (leg.debit_account_id, leg.credit_account_id) if a is not None}
 
     def _p2p_legs(
         self, s: Session, sender: UUID, recipient: UUID, currency: str, amount: int, fee: int, tx_id: UUID,
