@@ -77,6 +77,10 @@ class _GroupCommitCollector(Collector):
                                   value=committer.batches)
         yield CounterMetricFamily("paydesk_ledger_group_committed_transfers", "Transfers posted by group commit",
                                   value=committer.transfers)
+        sends = self._container.wallet.sends
+        yield CounterMetricFamily("paydesk_wallet_send_batches", "Group-committed batches of payments",
+                                  value=sends.batches)
+        yield CounterMetricFamily("paydesk_wallet_sends", "Payments processed in batches", value=sends.items)
 
 
 def _install_metrics(app: FastAPI, container: Container) -> None:
