@@ -49,8 +49,9 @@ def dashboard(request: Request) -> Response:
     accounts = {a.currency: a for a in app.ledger.accounts_of(str(who.user.id)) if a.code == "wallet"}
     cards = [{"currency": app.settings.currencies[c], "account": accounts[c]} for c in sorted(accounts)]
     chart = ""
-    if accounts:
-        main = app.settings.currencies[max(accounts.values(), key=lambda a: a.posted_balance).currency]
+    if accounts:  # the chosen currency (?chart=EUR), else the one people of this language mostly use
+        wanted = [request.query_params.get("chart", ""), "CNY" if locale == "zh-CN" else "USD", *sorted(accounts)]
+        main = app.settings.currencies[next(code for code in wanted if code in accounts)]
         series = app.wallet.balance_series(who.user.id, main.code)
         if series:
             label = i18n.translate(locale, "wallet.chart.label", currency=main.code,
@@ -59,7 +60,8 @@ def dashboard(request: Request) -> Response:
                                    last=format_money(series[-1][1], main, locale))
             chart = line_chart(series, label=label)
     recent = app.history.page(who.user.id, filters={}, cursor=None, limit=6)["items"]
-    return render(request, "dashboard.html", {"wallet": wallet, "cards": cards, "chart": chart, "recent": recent})
+    return render(request, "dashboard.html", {"wallet": wallet, "cards": cards, "chart": chart, "recent": recent,
+                                              "chart_currency": main.code if accounts else ""})
 
 
 def _form_page(request: Request, template: str, values: dict[str, Any], errors: dict[str, str],
