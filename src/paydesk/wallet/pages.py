@@ -45,7 +45,7 @@ def dashboard(request: Request) -> Response:
     if who is None:
         return _login_redirect(request)
     app, locale = container(request), request_locale(request)
-    wallet = app.wallet.balances(who.user.id)
+    wallet_id = app.wallet.ensure_wallet(who.user.id)
     accounts = {a.currency: a for a in app.ledger.accounts_of(str(who.user.id)) if a.code == "wallet"}
     cards = [{"currency": app.settings.currencies[c], "account": accounts[c]} for c in sorted(accounts)]
     chart = ""
@@ -60,7 +60,7 @@ def dashboard(request: Request) -> Response:
                                    last=format_money(series[-1][1], main, locale))
             chart = line_chart(series, label=label)
     recent = app.history.page(who.user.id, filters={}, cursor=None, limit=6)["items"]
-    return render(request, "dashboard.html", {"wallet": wallet, "cards": cards, "chart": chart, "recent": recent,
+    return render(request, "dashboard.html", {"wallet_id": wallet_id, "cards": cards, "chart": chart, "recent": recent,
                                               "chart_currency": main.code if accounts else ""})
 
 
