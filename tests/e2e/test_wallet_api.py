@@ -312,3 +312,11 @@ def test_a_cookie_session_cannot_call_the_api_without_the_csrf_header(client: Te
     response = client.post("/api/v1/auth/logout", data={"x": "1"})
     assert response.status_code == 403 and response.json()["code"] == "csrf_failed"
     assert alice.get("/api/v1/me").status_code == 200
+
+
+def test_people_log_in_with_their_phone_number_in_any_common_format(client: TestClient, bob: Person) -> None:
+    for login in ("+8613812345678", "+86 138 1234 5678", "+86-138-1234-5678"):
+        response = client.post("/api/v1/auth/login", json={"login": login, "password": PASSWORD})
+        assert response.status_code == 200, (login, response.text)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}).json()
+    assert me["phone"] == "+8613812345678" and me["email"] == bob.email
