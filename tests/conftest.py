@@ -25,7 +25,8 @@ REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
 # Children before parents, so that DELETE in this order works too.
 TABLES = (
     "ledger_failures", "ledger_transfers", "ledger_accounts", "outbox", "rail_events", "idempotency_keys",
-    "wallet_transactions", "wallets", "user_sessions", "users",
+    "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_resets", "recovery_codes",
+    "security_events", "users",
 )
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]

@@ -9,6 +9,7 @@ from paydesk.core.clock import Clock, SystemClock
 from paydesk.core.db import Database
 from paydesk.core.jobs import JobRunner, PeriodicTask
 from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
+from paydesk.identity.security import SecurityService
 from paydesk.identity.service import IdentityService
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
@@ -29,6 +30,7 @@ class Container:
     pubsub: MemoryPubSub | RedisPubSub
     identity: IdentityService
     notify: NotifyService
+    security: SecurityService
     wallet: WalletService
     history: History
     rail_events: RailEvents
@@ -61,5 +63,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     history = History(db, settings.currencies)
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
+    security = SecurityService(db, clock, settings, identity, notify)
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
-                     wallet, history, events)
+                     security, wallet, history, events)

@@ -61,7 +61,8 @@ def register(body: RegisterIn, app: AppContainer) -> UserOut:
 @router.post("/auth/login", response_model=TokenOut)
 def login(body: LoginIn, request: Request, app: AppContainer) -> TokenOut:
     """A bearer token for `Authorization: Bearer …`; `invalid_credentials` for any wrong login or password."""
-    result = app.identity.login(body.login, body.password, ip=request.client.host if request.client else "",
+    result = app.security.login(body.login, body.password, otp=body.otp,
+                                ip=request.client.host if request.client else "",
                                 user_agent=request.headers.get("user-agent", ""))
     return TokenOut(access_token=result.token, expires_at=result.expires_at)
 

@@ -18,6 +18,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from paydesk.core.errors import DomainError
+from paydesk.identity.policy import is_common
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # long passphrases welcome; this only stops absurd inputs before hashing
@@ -60,6 +61,36 @@ class NotAuthenticated(DomainError):
     code = "not_authenticated"
     status = 401
     title = "Sign in first"
+
+
+class AccountLocked(DomainError):
+    code = "account_locked"
+    status = 423
+    title = "The account is locked after too many wrong passwords"
+
+
+class OtpRequired(DomainError):
+    code = "otp_required"
+    status = 401
+    title = "Enter the code from your authenticator app (or a recovery code)"
+
+
+class InvalidOtp(DomainError):
+    code = "invalid_otp"
+    status = 401
+    title = "The code is wrong or was already used"
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = 429
+    title = "Too many failed attempts from this address; try again later"
+
+
+class InvalidResetToken(DomainError):
+    code = "invalid_reset_token"
+    status = 400
+    title = "This reset link is not valid any more; ask for a new one"
 
 
 class CsrfFailed(DomainError):
@@ -106,6 +137,9 @@ def check_password(password: str, *, email: str | None, display_name: str | None
                            reason="too_short", min_length=MIN_PASSWORD)
     if len(normalized) > MAX_PASSWORD:
         raise WeakPassword(f"use at most {MAX_PASSWORD} characters", reason="too_long")
+    if is_common(normalized):
+        raise WeakPassword("this password is among the 10,000 most used ones; attackers try those first",
+                           reason="common_password")
     lowered = normalized.casefold()
     for word in (email.split("@")[0] if email else None, display_name, "paydesk"):
         if word and len(word) >= 4 and word.casefold() in lowered:

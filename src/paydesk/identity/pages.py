@@ -50,7 +50,7 @@ def _signup(request: Request, form: dict[str, Any]) -> Response:
                                      password=str(form.get("password", "")), display_name=values["display_name"],
                                      locale=values["locale"] or locale)
         app.wallet.ensure_wallet(user.id)
-        session = app.identity.login(user.email or user.phone or "", str(form.get("password", "")),
+        session = app.security.login(user.email or user.phone or "", str(form.get("password", "")),
                                      ip=request.client.host if request.client else "",
                                      user_agent=request.headers.get("user-agent", ""))
     except DomainError as exc:
@@ -79,8 +79,9 @@ def _login(request: Request, form: dict[str, Any]) -> Response:
     if not form_token_ok(request, form.get("csrf_token")):
         return render(request, "login.html", {"values": values, "errors": csrf_error(locale)}, 403)
     try:
-        session = container(request).identity.login(
-            values["login"], str(form.get("password", "")), ip=request.client.host if request.client else "",
+        session = container(request).security.login(
+            values["login"], str(form.get("password", "")), otp=str(form.get("otp", "")) or None,
+            ip=request.client.host if request.client else "",
             user_agent=request.headers.get("user-agent", ""))
     except DomainError as exc:
         return render(request, "login.html", {"values": values, "errors": field_error(exc, locale)}, 401)

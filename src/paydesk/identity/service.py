@@ -84,38 +84,16 @@ class IdentityService:
             uow.commit()
         return _user(row)
 
-    def login(self, login: str, password: str, *, ip: str = "", user_agent: str = "") -> LoginResult:
-        """A new session for the right password; the same `invalid_credentials` otherwise, in the same time."""
-        secret = domain.normalize_password(password)
-        with self.db.reader() as uow:  # Argon2 runs outside any write transaction
-            row = self._find(uow.session, login)
-        if row is None:
-            self._verify(self._dummy_hash, secret)
-            raise domain.InvalidCredentials()
-        if not self._verify(row.password_hash, secret):
-            raise domain.InvalidCredentials()
-        new_hash = HASHER.hash(secret) if HASHER.check_needs_rehash(row.password_hash) else None
-        with self.db.uow() as uow:
-            if new_hash is not None:
-                store.set_password_hash(uow.session, row.id, new_hash)
-            now = self.clock.now()
-            token = domain.new_session_token()
-            store.add_session(uow.session, store.SessionRow(
-                id=uuid7(), user_id=row.id, token_hash=domain.token_hash(token), created_at=now, last_seen_at=now,
-                revoked_at=None, ip=ip[:64], user_agent=user_agent[:300],
-            ))
-            uow.commit()
-            return LoginResult(token, domain.SessionTimes(now, now).expires_at(), _user(row))
-
-    @staticmethod
-    def _verify(password_hash: str, secret: str) -> bool:
+    def verify(self, password_hash: str | None, secret: str) -> bool:
+        """Check a password against its hash; with no hash, spend the same time on a dummy one."""
         try:
-            return HASHER.verify(password_hash, secret)
+            return HASHER.verify(password_hash or self._dummy_hash, secret) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
     @staticmethod
-    def _find(session: Session, login: str) -> store.UserRow | None:
+    def find_row(session: Session, login: str) -> store.UserRow | None:
+        """The user an email or phone number names, read in the caller's transaction."""
         try:
             if domain.looks_like_phone(login):
                 return store.user_by_login(session, phone=domain.normalize_phone(login))
@@ -161,5 +139,5 @@ class IdentityService:
     def find_user(self, login: str) -> User | None:
         """The user an email or phone number belongs to (for payments), or None."""
         with self.db.reader() as uow:
-            row = self._find(uow.session, login)
+            row = self.find_row(uow.session, login)
             return _user(row) if row else None

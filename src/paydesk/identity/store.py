@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, Index, String, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    delete,
+    false,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
+from paydesk.core.ids import uuid7
 
 
 class UserRow(Base):
@@ -22,6 +37,12 @@ class UserRow(Base):
     locale: Mapped[str] = mapped_column(String(8))
     roles: Mapped[str] = mapped_column(String(100), default="")  # space-separated: agent supervisor operator
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lock_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)  # sealed (core.crypto)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class SessionRow(Base):
@@ -37,6 +58,56 @@ class SessionRow(Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
 
     __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+
+class LoginFailureRow(Base):
+    """One failed login, kept an hour or so: the per-account and per-address hourly caps count these."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"), Index("ix_login_failures_user_at", "user_id", "at"))
+
+
+class PasswordResetRow(Base):
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RecoveryCodeRow(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_recovery_codes_user_id", "user_id"),)
+
+
+class SecurityEventRow(Base):
+    """The user's activity log: every security event, with when, from where and on what device."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_security_events_user_time", "user_id", "created_at"),)
 
 
 def add_user(session: Session, row: UserRow) -> None:
@@ -91,3 +162,109 @@ def revoke_session(session: Session, session_id: UUID, now: datetime) -> None:
     session.execute(
         update(SessionRow).where(SessionRow.id == session_id, SessionRow.revoked_at.is_(None)).values(revoked_at=now)
     )
+
+
+# --- security -------------------------------------------------------------------------------------------------
+
+def user_for_update(session: Session, user_id: UUID) -> UserRow | None:
+    return session.scalars(select(UserRow).where(UserRow.id == user_id).with_for_update()).first()
+
+
+def add_failure(session: Session, user_id: UUID | None, ip: str, at: datetime) -> None:
+    session.add(LoginFailureRow(id=uuid7(), user_id=user_id, ip=ip[:64], at=at))
+
+
+def failures_since(session: Session, since: datetime, *, user_id: UUID | None = None, ip: str | None = None) -> int:
+    query = select(func.count()).select_from(LoginFailureRow).where(LoginFailureRow.at >= since)
+    if user_id is not None:
+        query = query.where(LoginFailureRow.user_id == user_id)
+    if ip is not None:
+        query = query.where(LoginFailureRow.ip == ip)
+    return int(session.scalar(query) or 0)
+
+
+def add_event(session: Session, user_id: UUID, kind: str, at: datetime, *, ip: str = "", user_agent: str = "",
+              detail: dict[str, Any] | None = None) -> None:
+    session.add(SecurityEventRow(id=uuid7(), user_id=user_id, kind=kind, ip=ip[:64], user_agent=user_agent[:300],
+                                 detail=detail, created_at=at))
+
+
+def events(session: Session, user_id: UUID, limit: int) -> list[SecurityEventRow]:
+    return list(session.scalars(
+        select(SecurityEventRow).where(SecurityEventRow.user_id == user_id)
+        .order_by(SecurityEventRow.created_at.desc(), SecurityEventRow.id.desc()).limit(limit)
+    ))
+
+
+def sessions_of(session: Session, user_id: UUID) -> list[SessionRow]:
+    return list(session.scalars(
+        select(SessionRow).where(SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None))
+        .order_by(SessionRow.last_seen_at.desc())
+    ))
+
+
+def known_device(session: Session, user_id: UUID, user_agent: str) -> bool:
+    return session.scalar(
+        select(func.count()).select_from(SessionRow)
+        .where(SessionRow.user_id == user_id, SessionRow.user_agent == user_agent[:300])
+    ) != 0
+
+
+def revoke_user_sessions(session: Session, user_id: UUID, now: datetime, *, keep: UUID | None = None) -> int:
+    query = update(SessionRow).where(SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(SessionRow.id != keep)
+    return int(session.execute(query.values(revoked_at=now)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def revoke_one(session: Session, user_id: UUID, session_id: UUID, now: datetime) -> bool:
+    result = session.execute(
+        update(SessionRow).where(SessionRow.id == session_id, SessionRow.user_id == user_id,
+                                 SessionRow.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def add_reset(session: Session, token_hash: str, user_id: UUID, now: datetime, expires_at: datetime) -> None:
+    session.add(PasswordResetRow(token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at,
+                                 used_at=None))
+
+
+def consume_reset(session: Session, token_hash: str, now: datetime) -> UUID | None:
+    """Use the token: exactly one caller gets the user back, however many try at once."""
+    found = session.scalars(select(PasswordResetRow).where(PasswordResetRow.token_hash == token_hash)).first()
+    if found is None or found.used_at is not None or found.expires_at <= now:
+        return None
+    result = session.execute(
+        update(PasswordResetRow).where(PasswordResetRow.token_hash == token_hash, PasswordResetRow.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return found.user_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def replace_recovery_codes(session: Session, user_id: UUID, hashes: list[str]) -> None:
+    session.execute(delete(RecoveryCodeRow).where(RecoveryCodeRow.user_id == user_id))
+    session.add_all(RecoveryCodeRow(id=uuid7(), user_id=user_id, code_hash=h, used_at=None) for h in hashes)
+
+
+def consume_recovery_code(session: Session, user_id: UUID, code_hash: str, now: datetime) -> bool:
+    result = session.execute(
+        update(RecoveryCodeRow).where(RecoveryCodeRow.user_id == user_id, RecoveryCodeRow.code_hash == code_hash,
+                                      RecoveryCodeRow.used_at.is_(None)).values(used_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def recovery_codes_left(session: Session, user_id: UUID) -> int:
+    return int(session.scalar(
+        select(func.count()).select_from(RecoveryCodeRow)
+        .where(RecoveryCodeRow.user_id == user_id, RecoveryCodeRow.used_at.is_(None))
+    ) or 0)
+
+
+def claim_totp_step(session: Session, user_id: UUID, step: int) -> bool:
+    """Accept a TOTP time step once: only a step later than the last one used moves the mark."""
+    result = session.execute(
+        update(UserRow).where(UserRow.id == user_id, UserRow.totp_last_step < step).values(totp_last_step=step)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -25,6 +25,49 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("您提现的 {amount} {currency}：{outcome}",
                   "{name}，您好：\n\n您向 {destination} 提现的 {amount} {currency}{outcome}。\n\nPaydesk"),
     },
+    "account_locked": {
+        "en": ("Your Paydesk account was locked",
+               "Hello {name},\n\nAfter several wrong passwords, from {ip} at {when}, your account is locked until "
+               "{until}.\n\nIf this was you, wait and try again. If not, reset your password now (the link works "
+               "once, for 30 minutes):\n{link}\n\nPaydesk"),
+        "zh-CN": ("您的 Paydesk 账户已被锁定",
+                  "{name}，您好：\n\n{when}，来自 {ip} 的多次密码错误使您的账户被锁定至 {until}。\n\n"
+                  "如果是您本人，请稍后再试；如果不是，请立即重设密码（链接 30 分钟内有效，仅可使用一次）：\n{link}"
+                  "\n\nPaydesk"),
+    },
+    "password_reset": {
+        "en": ("Reset your Paydesk password",
+               "Hello {name},\n\nSomeone (from {ip}) asked to reset your password at {when}. To choose a new one, "
+               "open this link within 30 minutes (it works once):\n{link}\n\nIf it wasn't you, ignore this "
+               "message: your password stays as it is.\n\nPaydesk"),
+        "zh-CN": ("重设您的 Paydesk 密码",
+                  "{name}，您好：\n\n{when} 有人（来自 {ip}）申请重设您的密码。请在 30 分钟内打开以下链接设置新密码"
+                  "（仅可使用一次）：\n{link}\n\n如果不是您本人操作，请忽略本邮件，您的密码不会改变。\n\nPaydesk"),
+    },
+    "password_changed": {
+        "en": ("Your Paydesk password was changed",
+               "Hello {name},\n\nYour password was changed at {when}. Every other session was signed out.\n\n"
+               "If this wasn't you, reset your password and contact support at once.\n\nPaydesk"),
+        "zh-CN": ("您的 Paydesk 密码已修改",
+                  "{name}，您好：\n\n您的密码已于 {when} 修改，其他设备上的登录均已退出。\n\n"
+                  "如果不是您本人操作，请立即重设密码并联系客服。\n\nPaydesk"),
+    },
+    "new_device": {
+        "en": ("New sign-in to your Paydesk account",
+               "Hello {name},\n\nYour account was signed in to at {when} from {ip} on a device we hadn't seen:\n"
+               "{device}\n\nIf this wasn't you, change your password and review your activity.\n\nPaydesk"),
+        "zh-CN": ("您的 Paydesk 账户在新设备上登录",
+                  "{name}，您好：\n\n您的账户于 {when} 在一台新设备上登录（来自 {ip}）：\n{device}\n\n"
+                  "如果不是您本人，请立即修改密码并查看账户活动。\n\nPaydesk"),
+    },
+    "two_step_changed": {
+        "en": ("2-step verification turned {state}",
+               "Hello {name},\n\n2-step verification was turned {state} for your account at {when}. Other "
+               "sessions were signed out.\n\nIf this wasn't you, contact support at once.\n\nPaydesk"),
+        "zh-CN": ("两步验证已{state}",
+                  "{name}，您好：\n\n您的账户已于 {when} {state}两步验证，其他设备上的登录均已退出。\n\n"
+                  "如果不是您本人操作，请立即联系客服。\n\nPaydesk"),
+    },
 }
 
 NOTE_LINE = {"en": "\nTheir note: “{note}”", "zh-CN": "\n附言：“{note}”"}
