@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
@@ -65,6 +65,105 @@ def login(body: LoginIn, request: Request, app: AppContainer) -> TokenOut:
                                 ip=request.client.host if request.client else "",
                                 user_agent=request.headers.get("user-agent", ""))
     return TokenOut(access_token=result.token, expires_at=result.expires_at)
+
+
+class ResetIn(BaseModel):
+    login: str = Field(max_length=320)
+
+
+class ResetConfirmIn(BaseModel):
+    token: str = Field(max_length=200)
+    new_password: str = Field(max_length=4096)
+    otp: str | None = Field(None, max_length=32)
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(max_length=4096)
+    new_password: str = Field(max_length=4096)
+    otp: str | None = Field(None, max_length=32)
+
+
+class CodeIn(BaseModel):
+    code: str = Field(max_length=32)
+
+
+class StepUpIn(BaseModel):
+    password: str = Field(max_length=4096)
+    code: str = Field(max_length=32)
+
+
+def _client(request: Request) -> tuple[str, str]:
+    return (request.client.host if request.client else ""), request.headers.get("user-agent", "")
+
+
+@router.post("/auth/password-reset", status_code=202)
+def password_reset(body: ResetIn, request: Request, app: AppContainer) -> Response:
+    """Always 202: a known account gets a link (30 minutes, once) by email; nothing says which is which."""
+    ip, ua = _client(request)
+    app.security.request_reset(body.login, ip=ip, user_agent=ua)
+    return Response(status_code=202)
+
+
+@router.post("/auth/password-reset/confirm", status_code=204)
+def password_reset_confirm(body: ResetConfirmIn, request: Request, app: AppContainer) -> Response:
+    """Choose a new password with the emailed token; every session ends; 2-step still applies (`otp`)."""
+    ip, ua = _client(request)
+    app.security.confirm_reset(body.token, body.new_password, body.otp, ip=ip, user_agent=ua)
+    return Response(status_code=204)
+
+
+@router.post("/me/password", status_code=204)
+def change_password(body: PasswordChangeIn, who: CurrentPrincipal, app: AppContainer) -> Response:
+    app.security.change_password(who, body.current_password, body.new_password, body.otp)
+    return Response(status_code=204)
+
+
+@router.post("/me/2fa/totp")
+def start_totp(who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
+    """Start enrolling an authenticator app: `{secret, otpauth_uri, qr_svg}`; confirm with a code."""
+    return app.security.start_totp(who)
+
+
+@router.post("/me/2fa/totp/confirm")
+def confirm_totp(body: CodeIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, list[str]]:
+    """Turn 2-step on with a first code; the 10 recovery codes are shown this once."""
+    return {"recovery_codes": app.security.confirm_totp(who, body.code)}
+
+
+@router.post("/me/2fa/totp/disable", status_code=204)
+def disable_totp(body: StepUpIn, who: CurrentPrincipal, app: AppContainer) -> Response:
+    app.security.disable_totp(who, body.password, body.code)
+    return Response(status_code=204)
+
+
+@router.post("/me/2fa/recovery-codes")
+def recovery_codes(body: StepUpIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, list[str]]:
+    """A new set of 10 recovery codes; the old set stops working."""
+    return {"recovery_codes": app.security.regenerate_recovery_codes(who, body.password, body.code)}
+
+
+@router.get("/me/sessions")
+def sessions(who: CurrentPrincipal, app: AppContainer) -> dict[str, list[dict[str, Any]]]:
+    return {"items": app.security.sessions(who)}
+
+
+@router.delete("/me/sessions/{session_id}", status_code=204)
+def revoke_session(session_id: UUID, who: CurrentPrincipal, app: AppContainer) -> Response:
+    app.security.revoke_session(who, session_id)
+    return Response(status_code=204)
+
+
+@router.delete("/me/sessions", status_code=204)
+def revoke_other_sessions(who: CurrentPrincipal, app: AppContainer) -> Response:
+    """Sign out everywhere else."""
+    app.security.revoke_other_sessions(who)
+    return Response(status_code=204)
+
+
+@router.get("/me/activity")
+def activity(who: CurrentPrincipal, app: AppContainer, limit: int = 100) -> dict[str, list[dict[str, Any]]]:
+    """Security events: logins and failures, locks, resets, 2-step changes, new devices, revoked sessions."""
+    return {"items": app.security.activity(who.user.id, limit)}
 
 
 @router.post("/auth/logout", status_code=204)

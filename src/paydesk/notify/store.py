@@ -45,4 +45,6 @@ def by_ids(session: Session, ids: list[UUID]) -> list[OutboxRow]:
 
 
 def recent(session: Session, limit: int) -> list[OutboxRow]:
-    return list(session.scalars(select(OutboxRow).order_by(OutboxRow.created_at.desc()).limit(limit)))
+    return list(session.scalars(
+        select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id.desc()).limit(limit)
+    ))

@@ -1,0 +1,76 @@
+"""The security policy's pure rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from paydesk.identity import policy
+from paydesk.identity.domain import WeakPassword, check_password
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_five_failures_lock_for_a_minute_then_doubling_up_to_an_hour() -> None:
+    state = policy.LockState(0, 0, None)
+    durations, now = [], NOW
+    for _ in range(8):
+        for _ in range(4):
+            state = policy.after_failure(state, now, 0)
+            assert not state.locked(now)
+        state = policy.after_failure(state, now, 0)
+        assert state.locked_until is not None
+        durations.append(state.locked_until - now)
+        now = state.locked_until  # the next tries come once the lock has passed
+    minutes = [int(d.total_seconds() // 60) for d in durations]
+    assert minutes == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def test_the_hundredth_failure_in_an_hour_locks_for_the_rest_of_the_hour() -> None:
+    state = policy.after_failure(policy.LockState(0, 0, None), NOW, 99)
+    assert state.locked_until == NOW + timedelta(hours=1)
+
+
+def test_totp_accepts_one_step_either_side_and_never_a_step_twice() -> None:
+    secret = policy.new_totp_secret()
+    now_code = policy.totp_code(secret, NOW)
+    step = policy.totp_step(NOW)
+    assert policy.matching_step(secret, now_code, NOW, 0) == step
+    assert policy.matching_step(secret, policy.totp_code(secret, NOW - timedelta(seconds=30)), NOW, 0) == step - 1
+    assert policy.matching_step(secret, policy.totp_code(secret, NOW + timedelta(seconds=30)), NOW, 0) == step + 1
+    assert policy.matching_step(secret, policy.totp_code(secret, NOW - timedelta(seconds=60)), NOW, 0) is None
+    assert policy.matching_step(secret, now_code, NOW, step) is None  # already used
+    earlier = policy.totp_code(secret, NOW - timedelta(seconds=30))
+    assert policy.matching_step(secret, earlier, NOW, step) is None  # an earlier step after a later one
+    assert policy.matching_step(secret, "12345", NOW, 0) is None
+    assert policy.matching_step(secret, "abcdef", NOW, 0) is None
+
+
+def test_totp_matches_the_rfc_6238_test_vector() -> None:
+    secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # "12345678901234567890"
+    moment = datetime.fromtimestamp(59, UTC)
+    assert policy.totp_code(secret, moment) == "287082"  # the 8-digit vector 94287082, last 6 digits
+
+
+def test_recovery_codes_are_ten_distinct_readable_codes() -> None:
+    codes = policy.new_recovery_codes()
+    assert len(set(codes)) == 10
+    assert all(len(c) == 12 and c.count("-") == 2 for c in codes)
+    assert policy.normalize_recovery_code(codes[0].lower().replace("-", " ")) == codes[0]
+
+
+@pytest.mark.parametrize(("password", "reason"), [
+    ("short", "too_short"), ("qwerty123456", "common_password"), ("1QAZ2WSX3EDC", "common_password"),
+    ("alice-has-a-long-secret", "contains_personal_info"), ("my paydesk passphrase", "contains_personal_info"),
+])
+def test_passwords_are_refused_with_the_reason(password: str, reason: str) -> None:
+    with pytest.raises(WeakPassword) as caught:
+        check_password(password, email="alice@example.com", display_name="Alice")
+    assert caught.value.extra["reason"] == reason
+
+
+def test_long_passphrases_are_welcome_and_not_truncated() -> None:
+    long = "correct horse battery staple " * 8
+    assert check_password(long, email="bob@example.com", display_name="Bob") == long
+    assert len(policy.common_passwords()) == 10_000
