@@ -24,6 +24,7 @@ from paydesk.core.clock import Clock
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.identity import api as identity_api
 from paydesk.identity import pages as identity_pages
+from paydesk.identity import security_pages
 from paydesk.notify import pages as notify_pages
 from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(wallet_api.router)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
+    app.include_router(security_pages.router)
     app.include_router(wallet_pages.router)
     app.include_router(notify_pages.router)
     return app

@@ -93,3 +93,48 @@ def _journey(page: Page, base: str, recipient: str) -> None:
     expect(items.nth(1)).to_contain_text("+500.00 CNY")
     page.goto(f"{base}/wallet")
     expect(page.get_by_test_id("available-CNY")).to_contain_text("376.55")
+
+
+def test_turn_on_2_step_log_out_and_log_in_with_a_code(settings: Settings, chromium_path: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from paydesk.identity import policy
+
+    app = create_app(settings, run_jobs=False)
+    with serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+        page = browser.new_page(locale="en-GB", viewport={"width": 1100, "height": 900})
+        try:
+            page.goto(f"{base}/signup?lang=en")
+            page.get_by_label("Email").fill("sam@example.com")
+            page.get_by_label("Password").fill("quiet harbour lanterns 7")
+            page.get_by_label("Language", exact=True).select_option("en")
+            page.get_by_role("button", name="Create my wallet").click()
+            page.get_by_role("link", name="Security").click()
+            page.get_by_role("button", name="Turn on 2-step verification").click()
+            expect(page.locator(".qr svg")).to_be_visible()
+            secret = page.get_by_test_id("totp-secret").inner_text()
+            page.get_by_label("2-step code").fill(policy.totp_code(secret, datetime.now(UTC)))
+            page.get_by_role("button", name="Confirm and turn on").click()
+            expect(page.get_by_test_id("recovery-codes").locator("li")).to_have_count(10)
+            page.get_by_role("button", name="Log out").click()
+
+            page.goto(f"{base}/login?lang=en")
+            page.get_by_label("Email or mobile phone").fill("sam@example.com")
+            page.get_by_label("Password").fill("quiet harbour lanterns 7")
+            page.get_by_role("button", name="Log in").click()
+            expect(page.locator("#e-otp")).to_contain_text("authenticator")
+            page.get_by_label("Password").fill("quiet harbour lanterns 7")
+            next_step = datetime.now(UTC) + timedelta(seconds=30)  # the current step was used to turn it on
+            page.get_by_label("Code from your authenticator app").fill(policy.totp_code(secret, next_step))
+            page.get_by_role("button", name="Log in").click()
+            expect(page).to_have_url(f"{base}/wallet")
+            page.goto(f"{base}/settings/security")
+            activity = page.get_by_test_id("activity")
+            expect(activity).to_contain_text("Signed in")
+            expect(activity).to_contain_text("2-step turned on")
+            ARTIFACTS.mkdir(exist_ok=True)
+            backend = "sqlite" if settings.is_sqlite else "postgresql"
+            page.screenshot(path=str(ARTIFACTS / f"security-{backend}.png"), full_page=True)
+        finally:
+            browser.close()

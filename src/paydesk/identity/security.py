@@ -83,7 +83,8 @@ class SecurityService:
 
     def _open_session_in(self, s: Session, row: store.UserRow, now: datetime, ip: str, ua: str,
                          new_hash: str | None) -> LoginResult:
-        new_device = not store.known_device(s, row.id, ua)
+        # A device is new when the account has signed in before, never from it (the first sign-in isn't news).
+        new_device = store.has_sessions(s, row.id) and not store.known_device(s, row.id, ua)
         fresh = store.user_for_update(s, row.id)
         assert fresh is not None  # noqa: S101 - read just before
         fresh.failed_logins, fresh.lock_count, fresh.locked_until = 0, 0, None

@@ -136,6 +136,11 @@ class IdentityService:
             raise NotFound("no such user")
         return _user(row)
 
+    def two_step_on(self, user_id: UUID) -> bool:
+        with self.db.reader() as uow:
+            row = store.user_by_id(uow.session, user_id)
+            return bool(row and row.totp_enabled)
+
     def find_user(self, login: str) -> User | None:
         """The user an email or phone number belongs to (for payments), or None."""
         with self.db.reader() as uow:

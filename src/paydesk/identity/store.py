@@ -203,6 +203,10 @@ def sessions_of(session: Session, user_id: UUID) -> list[SessionRow]:
     ))
 
 
+def has_sessions(session: Session, user_id: UUID) -> bool:
+    return session.scalar(select(func.count()).select_from(SessionRow).where(SessionRow.user_id == user_id)) != 0
+
+
 def known_device(session: Session, user_id: UUID, user_agent: str) -> bool:
     return session.scalar(
         select(func.count()).select_from(SessionRow)

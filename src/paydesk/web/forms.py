@@ -13,7 +13,8 @@ FIELD_OF = {
     "unknown_currency": "currency", "unknown_method": "method", "method_not_available": "method",
     "invalid_destination": "destination", "invalid_iban": "iban", "invalid_bic": "bic",
     "invalid_btc_address": "address", "invalid_eth_address": "address", "eth_checksum_mismatch": "address",
-    "invalid_tron_address": "address",
+    "invalid_tron_address": "address", "otp_required": "otp", "invalid_otp": "otp", "account_locked": "form",
+    "too_many_attempts": "form",
 }
 
 
