@@ -6,13 +6,14 @@ import hashlib
 import hmac
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paydesk.core.money import Currencies
 
+FIAT_DAILY = {"USD": "20000", "EUR": "20000", "GBP": "20000", "CNY": "150000", "HKD": "150000", "JPY": "3000000"}
 DEV_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - the refused default
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     # Webhook secrets per rail, as JSON: {"card": "…", "btc": "…"}. A rail without one gets a secret
     # derived from PAYDESK_SECRET_KEY (fine for the sandbox; set real ones in production).
     rail_secrets: dict[str, str] = Field(default_factory=dict)
+    # Per user and UTC day, per operation: how many, and how much per currency (decimal strings), as JSON.
+    daily_limits: dict[str, dict[str, Any]] = Field(default_factory=lambda: {
+        "send": {"count": 100, "amounts": {**FIAT_DAILY, "BTC": "1", "ETH": "20", "USDT": "20000"}},
+        "withdraw": {"count": 20, "amounts": {**FIAT_DAILY, "BTC": "1", "ETH": "20", "USDT": "20000"}},
+    })
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -166,6 +166,13 @@ def activity(who: CurrentPrincipal, app: AppContainer, limit: int = 100) -> dict
     return {"items": app.security.activity(who.user.id, limit)}
 
 
+@router.post("/me/activity/{event_id}/not-me")
+def not_me(event_id: UUID, request: Request, who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
+    """"This wasn't me": outgoing money freezes at once, every session ends, support takes the case."""
+    ip, ua = _client(request)
+    return app.security.report_not_me(who, event_id=event_id, ip=ip, user_agent=ua)
+
+
 @router.post("/auth/logout", status_code=204)
 def logout(who: CurrentPrincipal, app: AppContainer) -> Response:
     app.identity.logout(who.session_id)

@@ -93,6 +93,12 @@ class InvalidResetToken(DomainError):
     title = "This reset link is not valid any more; ask for a new one"
 
 
+class AccountFrozen(DomainError):
+    code = "account_frozen"
+    status = 423
+    title = "Outgoing money is frozen on this account after a report of activity you didn't make"
+
+
 class CsrfFailed(DomainError):
     code = "csrf_failed"
     status = 403

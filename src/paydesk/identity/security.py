@@ -275,6 +275,26 @@ class SecurityService:
         store.replace_recovery_codes(s, user_id, [policy.secret_hash(c) for c in codes])
         return codes
 
+    def report_not_me(self, who: Principal, *, event_id: UUID | None = None, transaction_id: UUID | None = None,
+                      ip: str = "", user_agent: str = "") -> dict[str, str]:
+        """"This wasn't me": freeze outgoing money at once (incoming still works), sign out every session,
+        and record an incident for the support desk. Unfreezing is a support action."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            row = store.user_for_update(s, who.user.id)
+            assert row is not None  # noqa: S101
+            if event_id is not None and not store.event_of(s, who.user.id, event_id):
+                raise NotFound("no such activity entry")
+            row.frozen_at = row.frozen_at or now
+            store.revoke_user_sessions(s, row.id, now)
+            detail = {"event": str(event_id) if event_id else None,
+                      "transaction": str(transaction_id) if transaction_id else None}
+            store.add_event(s, row.id, "incident_reported", now, ip=ip, user_agent=user_agent, detail=detail)
+            self._mail(s, row, "account_frozen", now)
+            uow.commit()
+        return {"status": "frozen", "next": "support"}
+
     # --- sessions and activity ------------------------------------------------------------------------------
 
     def sessions(self, who: Principal) -> list[dict[str, Any]]:
@@ -308,6 +328,6 @@ class SecurityService:
                  "detail": r.detail} for r in rows]
 
     def _mail(self, s: Session, row: store.UserRow, template: str, now: datetime, **context: str) -> None:
-        self.notify.enqueue_in(s, to=row.email, locale=row.locale, template=template,
+        self.notify.enqueue_in(s, to=row.email, phone=row.phone, locale=row.locale, template=template,
                                context={"name": row.display_name, "when": now.strftime("%Y-%m-%d %H:%M UTC"),
                                         **context})

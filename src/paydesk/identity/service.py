@@ -31,6 +31,7 @@ class User:
     locale: str
     roles: frozenset[str]
     created_at: datetime
+    frozen: bool = False  # "this wasn't me": no money leaves until support lifts it
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class LoginResult:
 
 def _user(row: store.UserRow) -> User:
     return User(row.id, row.email, row.phone, row.display_name, row.locale, frozenset(row.roles.split()),
-                row.created_at)
+                row.created_at, row.frozen_at is not None)
 
 
 class IdentityService:

@@ -43,6 +43,7 @@ class UserRow(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)  # sealed (core.crypto)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SessionRow(Base):
@@ -194,6 +195,11 @@ def events(session: Session, user_id: UUID, limit: int) -> list[SecurityEventRow
         select(SecurityEventRow).where(SecurityEventRow.user_id == user_id)
         .order_by(SecurityEventRow.created_at.desc(), SecurityEventRow.id.desc()).limit(limit)
     ))
+
+
+def event_of(session: Session, user_id: UUID, event_id: UUID) -> bool:
+    found = session.get(SecurityEventRow, event_id)
+    return found is not None and found.user_id == user_id
 
 
 def sessions_of(session: Session, user_id: UUID) -> list[SessionRow]:

@@ -38,14 +38,17 @@ class NotifyService:
 
     def enqueue_in(
         self, session: Session, *, to: str | None, locale: str, template: str, context: dict[str, Any],
+        phone: str | None = None,
     ) -> None:
-        """Write the message in the caller's transaction: it exists exactly when the event does."""
-        if not to:
-            return  # a user without an email address gets in-app history only (SMS comes with its sender)
+        """Write the message in the caller's transaction: it exists exactly when the event does. People
+        without an email address get it by SMS when a phone number is given."""
+        channel, recipient = ("email", to) if to else ("sms", phone)
+        if not recipient:
+            return
         subject, body = render(template, locale, context)
         now = self.clock.now()
         session.add(store.OutboxRow(
-            id=uuid7(), channel="email", recipient=to, locale=locale, template=template, subject=subject,
+            id=uuid7(), channel=channel, recipient=recipient, locale=locale, template=template, subject=subject,
             body=body, status="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now,
             sent_at=None,
         ))

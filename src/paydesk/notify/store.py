@@ -31,9 +31,10 @@ class OutboxRow(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
 
-def due(session: Session, now: datetime, limit: int) -> list[OutboxRow]:
+def due(session: Session, now: datetime, limit: int, channel: str = "email") -> list[OutboxRow]:
     return list(session.scalars(
-        select(OutboxRow).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+        select(OutboxRow).where(OutboxRow.channel == channel, OutboxRow.status == "pending",
+                                OutboxRow.next_attempt_at <= now)
         .order_by(OutboxRow.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
     ))
 

@@ -68,6 +68,17 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                   "{name}，您好：\n\n您的账户已于 {when} {state}两步验证，其他设备上的登录均已退出。\n\n"
                   "如果不是您本人操作，请立即联系客服。\n\nPaydesk"),
     },
+    "account_frozen": {
+        "en": ("We froze outgoing money on your Paydesk account",
+               "Hello {name},\n\nYou told us at {when} that you didn't make some activity. We have stopped all "
+               "outgoing payments and withdrawals (money can still come in) and signed out every session.\n\n"
+               "What happens next: our support team reviews the case, contacts you to confirm who you are, and "
+               "lifts the freeze with you. Reset your password now if you haven't.\n\nPaydesk"),
+        "zh-CN": ("我们已冻结您 Paydesk 账户的转出功能",
+                  "{name}，您好：\n\n您于 {when} 报告了非本人操作的活动。我们已停止所有转出和提现（仍可收款），"
+                  "并退出了所有设备上的登录。\n\n接下来：客服团队会审核此事，联系您核实身份，并与您一起解除冻结。"
+                  "如尚未重设密码，请立即重设。\n\nPaydesk"),
+    },
 }
 
 NOTE_LINE = {"en": "\nTheir note: “{note}”", "zh-CN": "\n附言：“{note}”"}

@@ -92,6 +92,14 @@ def transaction(tx_id: UUID, who: CurrentPrincipal, app: AppContainer) -> dict[s
     return app.history.one(who.user.id, tx_id)
 
 
+@router.post("/transactions/{tx_id}/not-me")
+def transaction_not_me(tx_id: UUID, request: Request, who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
+    """"I didn't make this transaction": freezes outgoing money, ends every session, opens a case."""
+    app.history.one(who.user.id, tx_id)  # 404 unless it is the caller's
+    return app.security.report_not_me(who, transaction_id=tx_id, ip=request.client.host if request.client else "",
+                                      user_agent=request.headers.get("user-agent", ""))
+
+
 @router.get("/statements", response_class=Response)
 def statement(
     who: CurrentPrincipal, app: AppContainer,

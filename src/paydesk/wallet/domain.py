@@ -63,6 +63,12 @@ class IdempotencyKeyInProgress(DomainError):
     title = "A request with this Idempotency-Key is still being processed; retry in a moment"
 
 
+class DailyLimitExceeded(DomainError):
+    code = "daily_limit_exceeded"
+    status = 422
+    title = "This would pass your daily limit for this kind of payment"
+
+
 class TransactionNotFound(DomainError):
     code = "not_found"
     status = 404

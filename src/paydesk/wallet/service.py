@@ -20,13 +20,14 @@ from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
 from paydesk.core.ids import uuid7
-from paydesk.core.money import Currency, parse_amount
+from paydesk.core.money import Currency, format_amount, parse_amount
+from paydesk.identity.domain import AccountFrozen
 from paydesk.identity.service import IdentityService, User
 from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
 from paydesk.ledger.service import SYSTEM, LedgerService
 from paydesk.notify.service import NotifyService
 from paydesk.wallet import destinations, domain, idempotency, store, views
-from paydesk.wallet.domain import TxStatus, TxType
+from paydesk.wallet.domain import DailyLimitExceeded, TxStatus, TxType
 from paydesk.wallet.rails.base import (
     RAILS,
     AmountOutOfRange,
@@ -164,6 +165,7 @@ class WalletService:
         claim = idempotency.claim(s, job.user.id, job.key, job.digest, self.clock.now())
         if claim.replay:
             return claim.replay
+        self._check_may_pay_in(s, job.user.id, "send", job.currency, job.amount)
         cur, sender, recipient = job.currency, job.user, job.recipient
         sent = self._new_tx(sender.id, TxType.SEND, cur.code, job.amount, fee=job.fee, counterparty=recipient.label,
                             counterparty_user_id=recipient.user.id, note=job.note)
@@ -219,6 +221,7 @@ class WalletService:
                     return claim.replay
                 tx_id = claim.resume
                 if tx_id is None:
+                    self._check_may_pay_in(s, user.id, "withdraw", cur, minor)
                     tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, fee=charge.fee, method=spec.name,
                                       counterparty=_describe(target), destination=target)
                     holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, charge.fee, tx.id)
@@ -285,6 +288,22 @@ class WalletService:
             idempotency.record(uow.session, user_id, key, response=response)
             uow.commit()
         return response
+
+    def _check_may_pay_in(self, s: Session, user_id: UUID, operation: str, cur: Currency, amount: int) -> None:
+        """Money may leave: the account is not frozen and today's limits hold (read under the sender's lock)."""
+        if self.identity.user_in(s, user_id).frozen:
+            raise AccountFrozen()
+        limits = self.settings.daily_limits.get(operation, {})
+        day = self.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        kind = TxType.SEND if operation == "send" else TxType.WITHDRAWAL
+        count, spent = store.daily_usage(s, user_id, kind.value, cur.code, day)
+        if "count" in limits and count + 1 > int(limits["count"]):
+            raise DailyLimitExceeded(f"at most {limits['count']} a day", limit="count", maximum=str(limits["count"]))
+        cap = limits.get("amounts", {}).get(cur.code)
+        if cap is not None and spent + amount > parse_amount(str(cap), cur):
+            left = format_amount(max(parse_amount(str(cap), cur) - spent, 0), cur)
+            raise DailyLimitExceeded(f"at most {cap} {cur.code} a day; {left} left today", limit="amount",
+                                     maximum=str(cap), remaining=left)
 
     def _post_or_raise(self, s: Session, legs: list[TransferRequest]) -> None:
         results = self.ledger.post_in(s, legs).results

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, select, tuple_
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, func, select, tuple_
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
@@ -118,6 +118,17 @@ def pending_withdrawals_before(session: Session, method: str, cutoff: datetime, 
                                      TransactionRow.method == method, TransactionRow.created_at <= cutoff)
         .order_by(TransactionRow.created_at).limit(limit).with_for_update(skip_locked=True)
     ))
+
+
+def daily_usage(session: Session, user_id: UUID, kind: str, currency: str, since: datetime) -> tuple[int, int]:
+    """(how many, how much in `currency`) of the user's not-failed `kind` transactions since `since`."""
+    count = session.scalar(select(func.count()).select_from(TransactionRow).where(
+        TransactionRow.user_id == user_id, TransactionRow.type == kind, TransactionRow.status != "failed",
+        TransactionRow.created_at >= since))
+    amount = session.scalar(select(func.coalesce(func.sum(TransactionRow.amount), 0)).where(
+        TransactionRow.user_id == user_id, TransactionRow.type == kind, TransactionRow.status != "failed",
+        TransactionRow.currency == currency, TransactionRow.created_at >= since))
+    return int(count or 0), int(amount or 0)
 
 
 def idempotency(session: Session, user_id: UUID, key: str) -> IdempotencyRow | None:
