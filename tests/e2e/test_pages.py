@@ -66,3 +66,18 @@ def test_statement_downloads_as_csv_and_the_dev_outbox_shows_mail(client: TestCl
     with TestClient(create_app(settings.model_copy(update={"env": "development"}), run_jobs=False)) as dev:
         outbox = dev.get("/dev/outbox")
     assert outbox.status_code == 200 and "您收到了 2.50 USD" in outbox.text
+
+
+def test_the_security_page_reports_not_me_and_shows_limits(client: TestClient, alice: Person) -> None:
+    page = client.get("/login?lang=en")
+    client.post("/login", data={"login": alice.email, "password": PASSWORD, "csrf_token": token(page.text)})
+    security = client.get("/settings/security")
+    assert security.status_code == 200 and "Your daily limits" in security.text and "20000 USD" in security.text
+    action = re.search(r'action="(/settings/security/not-me-[^"]+)"', security.text)
+    assert action, "a 'this wasn't me' button on a login entry"
+    done = client.post(action.group(1), data={"csrf_token": token(security.text)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith("/login")
+    assert client.get("/settings/security", follow_redirects=False).status_code == 303  # signed out everywhere
+    again = client.get("/login?lang=en")
+    client.post("/login", data={"login": alice.email, "password": PASSWORD, "csrf_token": token(again.text)})
+    assert "Outgoing money is frozen" in client.get("/settings/security").text

@@ -22,7 +22,8 @@ def _page(request: Request, who: Principal, extra: dict[str, Any] | None = None,
     app = container(request)
     context = {
         "two_step": app.identity.two_step_on(who.user.id), "sessions": app.security.sessions(who),
-        "activity": app.security.activity(who.user.id, 30), "errors": {}, **(extra or {}),
+        "activity": app.security.activity(who.user.id, 30), "errors": {}, "limits": app.settings.daily_limits,
+        **(extra or {}),
     }
     return render(request, "security.html", context, status)
 
@@ -66,6 +67,11 @@ def _act(action: str, request: Request, form: dict[str, str]) -> Response:
         if action == "revoke-others":
             security.revoke_other_sessions(who)
             return redirect("/settings/security")
+        if action.startswith("not-me-"):
+            security.report_not_me(who, event_id=UUID(action.removeprefix("not-me-")),
+                                   ip=request.client.host if request.client else "",
+                                   user_agent=request.headers.get("user-agent", ""))
+            return redirect("/login?next=/settings/security")
         if action.startswith("revoke-"):
             security.revoke_session(who, UUID(action.removeprefix("revoke-")))
             return redirect("/settings/security")
