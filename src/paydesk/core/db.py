@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, String, Uuid, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Insert
 from sqlalchemy.types import TypeDecorator
@@ -35,6 +36,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+T = TypeVar("T")
 READ_ONLY = "paydesk_read_only"
 SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
@@ -198,6 +200,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def retry_on_conflict(attempt: Callable[[], T], tries: int = 3) -> T:
+    """Run `attempt` again when a concurrent transaction wrote the same unique key first: the next run
+    reads what that one committed (and replays or skips) instead of doing the work twice."""
+    for n in range(1, tries + 1):
+        try:
+            return attempt()
+        except IntegrityError:
+            if n == tries:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Insert:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from paydesk.identity.service import User
-from paydesk.web.auth import AppContainer, CurrentPrincipal
+from paydesk.web.auth import AppContainer, CurrentPrincipal, client_of
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -61,9 +61,8 @@ def register(body: RegisterIn, app: AppContainer) -> UserOut:
 @router.post("/auth/login", response_model=TokenOut)
 def login(body: LoginIn, request: Request, app: AppContainer) -> TokenOut:
     """A bearer token for `Authorization: Bearer …`; `invalid_credentials` for any wrong login or password."""
-    result = app.security.login(body.login, body.password, otp=body.otp,
-                                ip=request.client.host if request.client else "",
-                                user_agent=request.headers.get("user-agent", ""))
+    ip, ua = client_of(request)
+    result = app.security.login(body.login, body.password, otp=body.otp, ip=ip, user_agent=ua)
     return TokenOut(access_token=result.token, expires_at=result.expires_at)
 
 
@@ -92,14 +91,10 @@ class StepUpIn(BaseModel):
     code: str = Field(max_length=32)
 
 
-def _client(request: Request) -> tuple[str, str]:
-    return (request.client.host if request.client else ""), request.headers.get("user-agent", "")
-
-
 @router.post("/auth/password-reset", status_code=202)
 def password_reset(body: ResetIn, request: Request, app: AppContainer) -> Response:
     """Always 202: a known account gets a link (30 minutes, once) by email; nothing says which is which."""
-    ip, ua = _client(request)
+    ip, ua = client_of(request)
     app.security.request_reset(body.login, ip=ip, user_agent=ua)
     return Response(status_code=202)
 
@@ -107,7 +102,7 @@ def password_reset(body: ResetIn, request: Request, app: AppContainer) -> Respon
 @router.post("/auth/password-reset/confirm", status_code=204)
 def password_reset_confirm(body: ResetConfirmIn, request: Request, app: AppContainer) -> Response:
     """Choose a new password with the emailed token; every session ends; 2-step still applies (`otp`)."""
-    ip, ua = _client(request)
+    ip, ua = client_of(request)
     app.security.confirm_reset(body.token, body.new_password, body.otp, ip=ip, user_agent=ua)
     return Response(status_code=204)
 
@@ -169,7 +164,7 @@ def activity(who: CurrentPrincipal, app: AppContainer, limit: int = 100) -> dict
 @router.post("/me/activity/{event_id}/not-me")
 def not_me(event_id: UUID, request: Request, who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
     """"This wasn't me": outgoing money freezes at once, every session ends, support takes the case."""
-    ip, ua = _client(request)
+    ip, ua = client_of(request)
     return app.security.report_not_me(who, event_id=event_id, ip=ip, user_agent=ua)
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError
-from paydesk.web.auth import SESSION_COOKIE, container
+from paydesk.web.auth import SESSION_COOKIE, client_of, container
 from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
 
@@ -50,9 +50,9 @@ def _signup(request: Request, form: dict[str, Any]) -> Response:
                                      password=str(form.get("password", "")), display_name=values["display_name"],
                                      locale=values["locale"] or locale)
         app.wallet.ensure_wallet(user.id)
-        session = app.security.login(user.email or user.phone or "", str(form.get("password", "")),
-                                     ip=request.client.host if request.client else "",
-                                     user_agent=request.headers.get("user-agent", ""))
+        ip, ua = client_of(request)
+        session = app.security.login(user.email or user.phone or "", str(form.get("password", "")), ip=ip,
+                                     user_agent=ua)
     except DomainError as exc:
         return render(request, "signup.html", {"values": values, "errors": field_error(exc, locale)}, 422)
     response = redirect(f"/wallet?lang={user.locale}")
@@ -79,10 +79,10 @@ def _login(request: Request, form: dict[str, Any]) -> Response:
     if not form_token_ok(request, form.get("csrf_token")):
         return render(request, "login.html", {"values": values, "errors": csrf_error(locale)}, 403)
     try:
+        ip, ua = client_of(request)
         session = container(request).security.login(
-            values["login"], str(form.get("password", "")), otp=str(form.get("otp", "")) or None,
-            ip=request.client.host if request.client else "",
-            user_agent=request.headers.get("user-agent", ""))
+            values["login"], str(form.get("password", "")), otp=str(form.get("otp", "")) or None, ip=ip,
+            user_agent=ua)
     except DomainError as exc:
         return render(request, "login.html", {"values": values, "errors": field_error(exc, locale)}, 401)
     response = redirect(_safe_next(values["next"]))

@@ -19,7 +19,7 @@ from paydesk.core.db import Database
 from paydesk.core.errors import Conflict, NotFound
 from paydesk.core.ids import uuid7
 from paydesk.identity import domain, policy, store
-from paydesk.identity.service import HASHER, IdentityService, LoginResult, Principal, _user
+from paydesk.identity.service import HASHER, IdentityService, LoginResult, Principal, user_from_row
 from paydesk.notify.service import NotifyService
 
 TOTP_PURPOSE = "totp"
@@ -83,8 +83,7 @@ class SecurityService:
 
     def _open_session_in(self, s: Session, row: store.UserRow, now: datetime, ip: str, ua: str,
                          new_hash: str | None) -> LoginResult:
-        # A device is new when the account has signed in before, never from it (the first sign-in isn't news).
-        new_device = store.has_sessions(s, row.id) and not store.known_device(s, row.id, ua)
+        new_device = store.is_new_device(s, row.id, ua)
         fresh = store.user_for_update(s, row.id)
         assert fresh is not None  # noqa: S101 - read just before
         fresh.failed_logins, fresh.lock_count, fresh.locked_until = 0, 0, None
@@ -99,7 +98,7 @@ class SecurityService:
         if new_device:
             store.add_event(s, row.id, "new_device", now, ip=ip, user_agent=ua)
             self._mail(s, row, "new_device", now, ip=ip, device=ua or "?")
-        return LoginResult(token, domain.SessionTimes(now, now).expires_at(), _user(row))
+        return LoginResult(token, domain.SessionTimes(now, now).expires_at(), user_from_row(row))
 
     def _record_failure(self, row: store.UserRow | None, ip: str, ua: str, now: datetime) -> None:
         """Count a failure (atomically, under the account's row lock) and lock the account when due."""

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError
 from paydesk.identity.service import Principal
-from paydesk.web.auth import container
+from paydesk.web.auth import client_of, container
 from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
 
@@ -68,9 +68,8 @@ def _act(action: str, request: Request, form: dict[str, str]) -> Response:
             security.revoke_other_sessions(who)
             return redirect("/settings/security")
         if action.startswith("not-me-"):
-            security.report_not_me(who, event_id=UUID(action.removeprefix("not-me-")),
-                                   ip=request.client.host if request.client else "",
-                                   user_agent=request.headers.get("user-agent", ""))
+            ip, ua = client_of(request)
+            security.report_not_me(who, event_id=UUID(action.removeprefix("not-me-")), ip=ip, user_agent=ua)
             return redirect("/login?next=/settings/security")
         if action.startswith("revoke-"):
             security.revoke_session(who, UUID(action.removeprefix("revoke-")))

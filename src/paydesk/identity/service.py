@@ -50,7 +50,8 @@ class LoginResult:
     user: User
 
 
-def _user(row: store.UserRow) -> User:
+def user_from_row(row: store.UserRow) -> User:
+    """A user as the other features see it."""
     return User(row.id, row.email, row.phone, row.display_name, row.locale, frozenset(row.roles.split()),
                 row.created_at, row.frozen_at is not None)
 
@@ -83,7 +84,7 @@ class IdentityService:
                 raise domain.AccountExists()
             store.add_user(uow.session, row)
             uow.commit()
-        return _user(row)
+        return user_from_row(row)
 
     def verify(self, password_hash: str | None, secret: str) -> bool:
         """Check a password against its hash; with no hash, spend the same time on a dummy one."""
@@ -118,7 +119,7 @@ class IdentityService:
                 store.touch_session(uow.session, found.id, now)
                 uow.commit()
             times = domain.SessionTimes(found.created_at, now)
-        return Principal(_user(user), found.id, times.expires_at())
+        return Principal(user_from_row(user), found.id, times.expires_at())
 
     def logout(self, session_id: UUID) -> None:
         with self.db.uow() as uow:
@@ -135,7 +136,7 @@ class IdentityService:
         row = store.user_by_id(session, user_id)
         if row is None:
             raise NotFound("no such user")
-        return _user(row)
+        return user_from_row(row)
 
     def two_step_on(self, user_id: UUID) -> bool:
         with self.db.reader() as uow:
@@ -146,4 +147,4 @@ class IdentityService:
         """The user an email or phone number belongs to (for payments), or None."""
         with self.db.reader() as uow:
             row = self.find_row(uow.session, login)
-            return _user(row) if row else None
+            return user_from_row(row) if row else None

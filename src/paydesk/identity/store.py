@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    case,
     delete,
     false,
     func,
@@ -142,10 +143,6 @@ def add_session(session: Session, row: SessionRow) -> None:
     session.add(row)
 
 
-def session_by_token_hash(session: Session, digest: str) -> SessionRow | None:
-    return session.scalars(select(SessionRow).where(SessionRow.token_hash == digest)).first()
-
-
 def session_and_user(session: Session, digest: str) -> tuple[SessionRow, UserRow] | None:
     """The session with this token hash and its user, in one query (it runs on every request)."""
     row = session.execute(
@@ -209,15 +206,13 @@ def sessions_of(session: Session, user_id: UUID) -> list[SessionRow]:
     ))
 
 
-def has_sessions(session: Session, user_id: UUID) -> bool:
-    return session.scalar(select(func.count()).select_from(SessionRow).where(SessionRow.user_id == user_id)) != 0
-
-
-def known_device(session: Session, user_id: UUID, user_agent: str) -> bool:
-    return session.scalar(
-        select(func.count()).select_from(SessionRow)
-        .where(SessionRow.user_id == user_id, SessionRow.user_agent == user_agent[:300])
-    ) != 0
+def is_new_device(session: Session, user_id: UUID, user_agent: str) -> bool:
+    """Whether the account has signed in before, but never from this device (the first sign-in isn't news)."""
+    same = func.sum(case((SessionRow.user_agent == user_agent[:300], 1), else_=0))
+    row = session.execute(
+        select(func.count(), func.coalesce(same, 0)).select_from(SessionRow).where(SessionRow.user_id == user_id)
+    ).one()
+    return bool(row[0]) and not row[1]
 
 
 def revoke_user_sessions(session: Session, user_id: UUID, now: datetime, *, keep: UUID | None = None) -> int:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import InvalidRequest
-from paydesk.web.auth import AppContainer, CurrentPrincipal
+from paydesk.web.auth import AppContainer, CurrentPrincipal, client_of
 
 router = APIRouter(prefix="/api/v1", tags=["wallet"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -26,7 +26,7 @@ class DepositIn(BaseModel):
 
 
 class TransferIn(BaseModel):
-    to: str = Field(max_length=320, description="an email, a phone number (E.164) or a wallet id (PD-XXXX-XXXX)")
+    to: str = Field(max_length=320, description="an email, a phone number (E.164) or a wallet id such as PD-7K3Q-9XWM")
     currency: str = Field(max_length=16)
     amount: Any = Field(description='a decimal string such as "12.50"')
     note: str = Field("", max_length=280)
@@ -96,8 +96,8 @@ def transaction(tx_id: UUID, who: CurrentPrincipal, app: AppContainer) -> dict[s
 def transaction_not_me(tx_id: UUID, request: Request, who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
     """"I didn't make this transaction": freezes outgoing money, ends every session, opens a case."""
     app.history.one(who.user.id, tx_id)  # 404 unless it is the caller's
-    return app.security.report_not_me(who, transaction_id=tx_id, ip=request.client.host if request.client else "",
-                                      user_agent=request.headers.get("user-agent", ""))
+    ip, ua = client_of(request)
+    return app.security.report_not_me(who, transaction_id=tx_id, ip=ip, user_agent=ua)
 
 
 @router.get("/statements", response_class=Response)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from paydesk.core.clock import Clock
-from paydesk.core.db import Database
+from paydesk.core.db import Database, retry_on_conflict
 from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.core.money import Currencies
 from paydesk.wallet import store, views
@@ -54,13 +52,8 @@ class RailEvents:
         webhooks.verify(self.secrets[rail], body, signature, self.clock.now())
         event_id, event_type, reference = _parse(body)
         kind, outcome = EVENT_TYPES[event_type]
-        for attempt in range(3):
-            try:
-                return self._apply(rail, event_id, event_type, reference, kind, outcome)
-            except IntegrityError:  # the same event delivered twice at once: the retry sees it as applied
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        # The same event delivered twice at once: the retry sees it as applied.
+        return retry_on_conflict(lambda: self._apply(rail, event_id, event_type, reference, kind, outcome))
 
     def _apply(self, rail: str, event_id: str, event_type: str, reference: str, kind: TxType,
                outcome: Outcome) -> dict[str, Any]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paydesk.wallet import store
@@ -80,15 +78,3 @@ def record(session: Session, user_id: UUID, key: str, *, resource_id: UUID | Non
         row.resource_id = resource_id
     if response is not None:
         row.status_code, row.response = response[0], json.dumps(response[1], default=str)
-
-
-def run_once(attempt: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
-    """Run `attempt` again when a concurrent request with the same key won the claim: the second time it
-    finds the key and replays (or resumes) instead of running twice."""
-    for tries in range(3):
-        try:
-            return attempt()
-        except IntegrityError:
-            if tries == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 from paydesk.core import i18n
 from paydesk.core.errors import DomainError
 from paydesk.core.money import format_money
-from paydesk.identity.service import Principal
 from paydesk.wallet.rails.base import RAILS
 from paydesk.web.auth import container
 from paydesk.web.charts import line_chart
@@ -22,10 +21,6 @@ from paydesk.web.pages import form_token_ok, page_principal, redirect, render, r
 
 router = APIRouter(prefix="/wallet", include_in_schema=False)
 FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "address", "key")
-
-
-def _signed_in(request: Request) -> Principal | None:
-    return page_principal(request)
 
 
 def _login_redirect(request: Request) -> Response:
@@ -41,7 +36,7 @@ def _options(request: Request) -> dict[str, Any]:
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
-    who = _signed_in(request)
+    who = page_principal(request)
     if who is None:
         return _login_redirect(request)
     app, locale = container(request), request_locale(request)
@@ -52,7 +47,7 @@ def dashboard(request: Request) -> Response:
     if accounts:  # the chosen currency (?chart=EUR), else the one people of this language mostly use
         wanted = [request.query_params.get("chart", ""), "CNY" if locale == "zh-CN" else "USD", *sorted(accounts)]
         main = app.settings.currencies[next(code for code in wanted if code in accounts)]
-        series = app.wallet.balance_series(who.user.id, main.code)
+        series = app.wallet.balance_series(accounts[main.code])
         if series:
             label = i18n.translate(locale, "wallet.chart.label", currency=main.code,
                                    start=series[0][0].date().isoformat(), end=series[-1][0].date().isoformat(),
@@ -72,7 +67,7 @@ def _form_page(request: Request, template: str, values: dict[str, Any], errors: 
 
 @router.get("/transactions", response_class=HTMLResponse)
 def history(request: Request) -> Response:
-    who = _signed_in(request)
+    who = page_principal(request)
     if who is None:
         return _login_redirect(request)
     q = request.query_params
@@ -94,7 +89,7 @@ def history(request: Request) -> Response:
 
 @router.get("/transactions/{tx_id}", response_class=HTMLResponse)
 def transaction(tx_id: str, request: Request) -> Response:
-    who = _signed_in(request)
+    who = page_principal(request)
     if who is None:
         return _login_redirect(request)
     try:
@@ -106,7 +101,7 @@ def transaction(tx_id: str, request: Request) -> Response:
 
 @router.get("/statement.csv")
 def statement(request: Request) -> Response:
-    who = _signed_in(request)
+    who = page_principal(request)
     if who is None:
         return _login_redirect(request)
     today = datetime.now(UTC).date()
@@ -127,7 +122,7 @@ def statement(request: Request) -> Response:
 def form_page(form: str, request: Request) -> Response:
     if form not in ("topup", "send", "withdraw"):
         return render(request, "not_found.html", {}, 404)
-    if _signed_in(request) is None:
+    if page_principal(request) is None:
         return _login_redirect(request)
     defaults = {"currency": request.query_params.get("currency", "USD"),
                 "method": "card" if form == "topup" else "bank_domestic"}
@@ -143,7 +138,7 @@ async def submit(form: str, request: Request) -> Response:
 
 
 def _submit(form: str, request: Request, data: dict[str, Any]) -> Response:
-    who = _signed_in(request)
+    who = page_principal(request)
     if who is None:
         return _login_redirect(request)
     values: dict[str, Any] = {k: str(data.get(k, "")).strip() for k in FORM_FIELDS}

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from paydesk.core.db import retry_on_conflict
 from paydesk.core.errors import DomainError
-from paydesk.wallet import idempotency
 from paydesk.wallet.domain import IdempotencyKeyReused
 
 if TYPE_CHECKING:
@@ -55,6 +55,6 @@ def _alone(wallet: WalletService, job: SendJob) -> Response | BaseException:
             return response
 
     try:
-        return idempotency.run_once(attempt)
+        return retry_on_conflict(attempt)
     except DomainError as exc:
         return exc

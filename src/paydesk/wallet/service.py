@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from paydesk.config import Settings
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
-from paydesk.core.db import Database
+from paydesk.core.db import Database, retry_on_conflict
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currency, format_amount, parse_amount
 from paydesk.identity.domain import AccountFrozen
 from paydesk.identity.service import IdentityService, User
 from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
-from paydesk.ledger.service import SYSTEM, LedgerService
+from paydesk.ledger.service import SYSTEM, AccountView, LedgerService
 from paydesk.notify.service import NotifyService
 from paydesk.wallet import destinations, domain, idempotency, store, views
 from paydesk.wallet.domain import DailyLimitExceeded, TxStatus, TxType
@@ -105,12 +105,8 @@ class WalletService:
             "balances": [views.balance(a, self.currencies) for a in sorted(accounts, key=lambda a: a.currency)],
         }
 
-    def balance_series(self, user_id: UUID, currency: str, days: int = 30) -> list[tuple[datetime, int]]:
-        """(time, total) points of one currency's balance over the last `days`, for the dashboard chart."""
-        account = next((a for a in self.ledger.accounts_of(domain.owner(user_id))
-                        if a.code == domain.WALLET_CODE and a.currency == currency), None)
-        if account is None:
-            return []
+    def balance_series(self, account: AccountView, days: int = 30) -> list[tuple[datetime, int]]:
+        """(time, total) points of one wallet account's balance over the last `days`, for the dashboard chart."""
         end = self.clock.now()
         start = end - timedelta(days=days)
         before = self.ledger.balance_as_of(account.id, start)
@@ -143,7 +139,7 @@ class WalletService:
                     tx_id = tx.id
             return self._ask_rail_and_settle(user.id, key, tx_id)
 
-        return idempotency.run_once(attempt)
+        return retry_on_conflict(attempt)
 
     # --- money between people -----------------------------------------------------------------------------
 
@@ -185,19 +181,25 @@ class WalletService:
 
     def accounts_for(self, s: Session, job: SendJob) -> set[UUID]:
         """The ledger accounts a payment touches (opened if new), to lock them all up front."""
-        legs = self._p2p_legs(s, job.user.id, job.recipient.user.id, job.currency.code, job.amount, job.fee,
-                              uuid.UUID(int=1))
-        return {a for leg in legs for a in (leg.debit_account_id, leg.credit_account_id) if a is not None}
+        return {a for a in self._p2p_accounts(s, job.user.id, job.recipient.user.id, job.currency.code, job.fee)
+                if a is not None}
+
+    def _p2p_accounts(
+        self, s: Session, sender: UUID, recipient: UUID, currency: str, fee: int,
+    ) -> tuple[UUID, UUID, UUID | None]:
+        """(sender's, recipient's, and the fees account when there is a fee), opened on first use."""
+        source = self.ledger.open_account_in(s, domain.owner(sender), domain.WALLET_CODE, currency, USER_FLAGS)
+        target = self.ledger.open_account_in(s, domain.owner(recipient), domain.WALLET_CODE, currency, USER_FLAGS)
+        fees = self.ledger.open_account_in(s, SYSTEM, "fees", currency) if fee else None
+        return source, target, fees
 
     def _p2p_legs(
         self, s: Session, sender: UUID, recipient: UUID, currency: str, amount: int, fee: int, tx_id: UUID,
     ) -> list[TransferRequest]:
         """sender → recipient, and sender → fees when there is a fee: one linked group."""
-        source = self.ledger.open_account_in(s, domain.owner(sender), domain.WALLET_CODE, currency, USER_FLAGS)
-        target = self.ledger.open_account_in(s, domain.owner(recipient), domain.WALLET_CODE, currency, USER_FLAGS)
+        source, target, fees = self._p2p_accounts(s, sender, recipient, currency, fee)
         legs = [TransferRequest(uuid.uuid5(tx_id, "p2p"), source, target, amount, currency, "p2p", linked=fee > 0)]
-        if fee:
-            fees = self.ledger.open_account_in(s, SYSTEM, "fees", currency)
+        if fees is not None:
             legs.append(TransferRequest(uuid.uuid5(tx_id, "fee"), source, fees, fee, currency, "fee"))
         return legs
 
@@ -233,7 +235,7 @@ class WalletService:
                     tx_id = tx.id
             return self._ask_rail_and_settle(user.id, key, tx_id)
 
-        return idempotency.run_once(attempt)
+        return retry_on_conflict(attempt)
 
     def _withdrawal_holds(
         self, s: Session, user_id: UUID, spec: RailSpec, currency: str, amount: int, fee: int, tx_id: UUID,

@@ -33,6 +33,11 @@ def _token(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
+def client_of(request: Request) -> tuple[str, str]:
+    """(IP address, user agent) of the caller, for sessions and the activity log."""
+    return (request.client.host if request.client else ""), request.headers.get("user-agent", "")
+
+
 def csrf_token(secret_key: str, session_id: UUID) -> str:
     """Bound to the session: a token from another session (or none) is refused."""
     return hmac.new(secret_key.encode(), f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
