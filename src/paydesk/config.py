@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paydesk.core.money import Currencies
+from paydesk.fx.reference import DEFAULT_PER_EUR
 
 FIAT_DAILY = {"USD": "20000", "EUR": "20000", "GBP": "20000", "CNY": "150000", "HKD": "150000", "JPY": "3000000"}
 DEV_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - the refused default
@@ -52,6 +53,19 @@ class Settings(BaseSettings):
         "send": {"count": 100, "amounts": {**FIAT_DAILY, "BTC": "1", "ETH": "20", "USDT": "20000"}},
         "withdraw": {"count": 20, "amounts": {**FIAT_DAILY, "BTC": "1", "ETH": "20", "USDT": "20000"}},
     })
+
+    # Strong authentication for payments (PSD2 RTS Art. 16): a payment needs a fresh second factor unless it
+    # is at most `step_up_single_eur` and, since the last confirmed one, the payments add up to at most
+    # `step_up_cumulative_eur` and number at most `step_up_count`. EUR equivalents use `reference_rates`.
+    step_up_single_eur: int = 30
+    step_up_cumulative_eur: int = 100
+    step_up_count: int = 5
+    reference_rates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PER_EUR))
+    # A payment of at least this EUR equivalent is a "large transfer" in the activity log.
+    large_transfer_eur: int = 1000
+    # The request header a trusted proxy or CDN sets to the client's ISO country (e.g. CF-IPCountry); unset,
+    # sign-ins carry no country and "new country" alerts are off.
+    country_header: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -11,6 +11,7 @@ from paydesk.core.jobs import JobRunner, PeriodicTask
 from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
 from paydesk.identity.security import SecurityService
 from paydesk.identity.service import IdentityService
+from paydesk.identity.stepup import StepUp
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
 from paydesk.notify.service import NotifyService
@@ -59,10 +60,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     identity = IdentityService(db, clock)
     notify = NotifyService(db, clock, settings.smtp_url, settings.mail_from)
     providers: dict[str, Provider] = {name: SandboxProvider(delayed=settings.sandbox_delayed) for name in RAILS}
-    wallet = WalletService(db, clock, settings, ledger, identity, notify, providers)
+    security = SecurityService(db, clock, settings, identity, notify)
+    wallet = WalletService(db, clock, settings, ledger, identity, notify, providers,
+                           StepUp(db, clock, settings, security))
     history = History(db, settings.currencies)
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
-    security = SecurityService(db, clock, settings, identity, notify)
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
                      security, wallet, history, events)

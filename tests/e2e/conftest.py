@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from paydesk.app import create_app
 from paydesk.config import Settings
+from paydesk.identity import policy
 
 PASSWORD = "correct horse battery staple"
 _numbers = itertools.count(1)
@@ -31,6 +34,7 @@ class Person:
     email: str
     wallet_id: str
     id: str
+    totp_secret: str = ""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -39,13 +43,27 @@ class Person:
     def get(self, path: str, **kw: Any) -> Any:
         return self.client.get(path, headers=self.auth, **kw)
 
-    def post(self, path: str, body: Any, key: str | None = "auto", **kw: Any) -> Any:
+    def post(self, path: str, body: Any, key: str | None = "auto", confirm: bool = True, **kw: Any) -> Any:
+        """POST as this person; a payment above the exemption is confirmed as a person would: the same request
+        again with the code from the email (or from the authenticator, when `totp_secret` is set)."""
         headers = dict(self.auth)
         if key == "auto":
             key = str(uuid.uuid4())
         if key is not None:
             headers["Idempotency-Key"] = key
-        return self.client.post(path, json=body, headers=headers, **kw)
+        response = self.client.post(path, json=body, headers=headers, **kw)
+        if confirm and response.status_code == 401 and response.json().get("code") == "step_up_required":
+            problem = response.json()
+            code = self.confirmation_code(problem)
+            response = self.client.post(path, json={**body, "confirmation_id": problem["confirmation_id"],
+                                                    "otp": code}, headers=headers, **kw)
+        return response
+
+    def confirmation_code(self, problem: dict[str, Any]) -> str:
+        if problem["method"] == "totp":
+            assert self.totp_secret, "this person has 2-step on: set totp_secret"
+            return policy.totp_code(self.totp_secret, datetime.now(UTC))
+        return emailed_code(self.client.app, self.email)
 
     def balance(self, currency: str) -> dict[str, str]:
         for b in self.get("/api/v1/wallet").json()["balances"]:
@@ -57,6 +75,17 @@ class Person:
         response = self.post("/api/v1/deposits", {"currency": currency, "amount": amount, "method": method})
         assert response.status_code == 201, response.text
         return response.json()
+
+
+def emailed_code(app: Any, email: str) -> str:
+    """The code in the newest payment confirmation sent to this address (`app`: the FastAPI app)."""
+    outbox = app.state.container.notify.recent()
+    for message in outbox:
+        if message.recipient == email and message.template == "payment_confirmation":
+            found = re.search(r"^\s+(\d{6})$", message.body, re.MULTILINE)
+            assert found, message.body
+            return found.group(1)
+    raise AssertionError(f"no confirmation code was sent to {email}")
 
 
 def sign_up(client: TestClient, name: str = "Alice", locale: str = "en", phone: str | None = None) -> Person:

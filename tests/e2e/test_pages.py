@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from paydesk.app import create_app
 from paydesk.config import Settings
-from tests.e2e.conftest import PASSWORD, Person
+from tests.e2e.conftest import PASSWORD, Person, emailed_code
 
 
 def token(html: str, name: str = "csrf_token") -> str:
@@ -81,3 +81,61 @@ def test_the_security_page_reports_not_me_and_shows_limits(client: TestClient, a
     again = client.get("/login?lang=en")
     client.post("/login", data={"login": alice.email, "password": PASSWORD, "csrf_token": token(again.text)})
     assert "Outgoing money is frozen" in client.get("/settings/security").text
+
+
+def _sign_in(client: TestClient, who: Person) -> None:
+    page = client.get("/login?lang=en")
+    assert client.post("/login", data={"login": who.email, "password": PASSWORD, "csrf_token": token(page.text)},
+                       follow_redirects=False).status_code == 303
+
+
+def test_a_payment_above_the_exemption_is_confirmed_on_its_own_page(client: TestClient, alice: Person,
+                                                                   bob: Person) -> None:
+    alice.top_up("300")
+    _sign_in(client, alice)
+    send = client.get("/wallet/send")
+    form = {"csrf_token": token(send.text), "key": token(send.text, "key"), "to": bob.email, "currency": "USD",
+            "amount": "120", "note": "rent"}
+    asked = client.post("/wallet/send", data=form)
+    assert asked.status_code == 401 and "Confirm this payment" in asked.text and "120.00 USD" in asked.text
+    assert alice.balance("USD")["total"] == "300.00"
+    names = ("csrf_token", "key", "to", "amount", "note", "confirmation_id", "c_method", "c_amount", "c_currency",
+             "c_payee")
+    carried = {name: token(asked.text, name) for name in names}
+    wrong = client.post("/wallet/send", data={**carried, "currency": "USD", "otp": "12345x"})
+    assert wrong.status_code == 401 and 'id="e-otp"' in wrong.text and "120.00 USD" in wrong.text
+    code = emailed_code(client.app, alice.email)
+    done = client.post("/wallet/send", data={**carried, "currency": "USD", "otp": code}, follow_redirects=False)
+    assert done.status_code == 303 and "/wallet/transactions/" in done.headers["location"]
+    assert alice.balance("USD")["total"] == "180.00" and bob.balance("USD")["total"] == "120.00"
+    tampered = client.post("/wallet/send", data={**carried, "amount": "200", "currency": "USD", "otp": "000000"})
+    assert tampered.status_code == 422 and "already used" in tampered.text
+
+
+def test_security_page_changes_the_email_and_saves_a_destination_used_by_the_withdraw_page(
+    client: TestClient, alice: Person,
+) -> None:
+    _sign_in(client, alice)
+    page = client.get("/settings/security")
+    assert "Saved withdrawal destinations" in page.text
+    csrf = token(page.text)
+    refused = client.post("/settings/security/destination-add", data={
+        "csrf_token": csrf, "label": "Rent account", "method": "bank_domestic", "iban": "DE89370400440532013000",
+        "password": "not the password"})
+    assert refused.status_code == 422 and alice.get("/api/v1/me/destinations").json()["items"] == []
+    saved = client.post("/settings/security/destination-add", data={
+        "csrf_token": csrf, "label": "Rent account", "method": "bank_domestic", "iban": "DE89370400440532013000",
+        "password": PASSWORD}, follow_redirects=False)
+    assert saved.status_code == 303
+    [dest] = alice.get("/api/v1/me/destinations").json()["items"]
+    withdraw = client.get("/wallet/withdraw")
+    assert f'value="{dest["id"]}"' in withdraw.text and "Rent account" in withdraw.text
+    alice.top_up("20", "EUR")
+    out = client.post("/wallet/withdraw", data={"csrf_token": token(withdraw.text), "key": token(withdraw.text, "key"),
+                                                "currency": "EUR", "amount": "10", "method": "bank_domestic",
+                                                "destination_id": dest["id"]}, follow_redirects=False)
+    assert out.status_code == 303 and alice.balance("EUR")["available"] == "10.00"
+    moved = client.post("/settings/security/email", data={"csrf_token": csrf, "email": "alice.moved@example.com",
+                                                          "password": PASSWORD}, follow_redirects=False)
+    assert moved.status_code == 303
+    assert "alice.moved@example.com" in client.get("/settings/security").text

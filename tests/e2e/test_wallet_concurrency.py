@@ -11,7 +11,7 @@ import httpx2 as httpx
 
 from paydesk.app import create_app
 from paydesk.config import Settings
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, emailed_code
 from tests.e2e.server import serve
 
 N = 64
@@ -42,26 +42,26 @@ def test_64_concurrent_spend_everything_requests_succeed_exactly_once(settings: 
         _, alice = _register(http, "alice")
         bob_email, _ = _register(http, "bob")
         deposit = http.post("/api/v1/deposits", headers={**alice, "Idempotency-Key": "d1"},
-                            json={"currency": "USD", "amount": "64.00", "method": "card"})
+                            json={"currency": "USD", "amount": "25.00", "method": "card"})
         assert deposit.status_code == 201
 
-        sends = _all_at_once(base, lambda h, i: h.post(
+        sends = _all_at_once(base, lambda h, i: h.post(  # amounts within the step-up exemption
             "/api/v1/transfers", headers={**alice, "Idempotency-Key": f"send-{i}"},
-            json={"to": bob_email, "currency": "USD", "amount": "64.00"}))
+            json={"to": bob_email, "currency": "USD", "amount": "25.00"}))
         assert sorted(r.status_code for r in sends) == [201] + [422] * (N - 1)
         assert {r.json()["code"] for r in sends if r.status_code == 422} == {"insufficient_funds"}
 
         _, carol = _register(http, "carol")
         assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d2"},
-                         json={"currency": "EUR", "amount": "100", "method": "card"}).status_code == 201
+                         json={"currency": "EUR", "amount": "30", "method": "card"}).status_code == 201
         app.state.container.wallet.providers["bank_domestic"].delayed = True
         outs = _all_at_once(base, lambda h, i: h.post(
             "/api/v1/withdrawals", headers={**carol, "Idempotency-Key": f"out-{i}"},
-            json={"currency": "EUR", "amount": "100", "method": "bank_domestic",
+            json={"currency": "EUR", "amount": "30", "method": "bank_domestic",
                   "destination": {"iban": "DE89370400440532013000"}}))
         assert sorted(r.status_code for r in outs) == [201] + [422] * (N - 1)
         balances = http.get("/api/v1/wallet", headers=carol).json()["balances"]
-        assert balances == [{"currency": "EUR", "available": "0.00", "pending": "100.00", "total": "100.00"}]
+        assert balances == [{"currency": "EUR", "available": "0.00", "pending": "30.00", "total": "30.00"}]
 
         assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d3"},
                          json={"currency": "USD", "amount": "10", "method": "card"}).status_code == 201
@@ -72,3 +72,45 @@ def test_64_concurrent_spend_everything_requests_succeed_exactly_once(settings: 
         assert len({r.text for r in same_key}) == 1  # everyone got the first response
         assert http.get("/api/v1/wallet", headers=carol).json()["balances"][1]["total"] == "9.00"
         assert not app.state.container.ledger.check()
+
+
+def test_step_up_confirmations_exemptions_and_daily_limits_hold_under_64_concurrent_requests(
+    settings: Settings,
+) -> None:
+    limited = settings.model_copy(update={"daily_limits": {"send": {"count": 3}}})
+    app = create_app(limited, run_jobs=False)
+    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        alice_email, alice = _register(http, "alice")
+        bob_email, _ = _register(http, "bob")
+        assert http.post("/api/v1/deposits", headers={**alice, "Idempotency-Key": "d1"},
+                         json={"currency": "EUR", "amount": "1000", "method": "card"}).status_code == 201
+        # one confirmed payment, answered 64 times at once (other keys): it pays once
+        body = {"to": bob_email, "currency": "EUR", "amount": "100"}
+        asked = http.post("/api/v1/transfers", headers={**alice, "Idempotency-Key": "ask"}, json=body).json()
+        assert asked["code"] == "step_up_required"
+        code = emailed_code(app, alice_email)
+        confirmed = {**body, "confirmation_id": asked["confirmation_id"], "otp": code}
+        answers = _all_at_once(base, lambda h, i: h.post(
+            "/api/v1/transfers", headers={**alice, "Idempotency-Key": f"c-{i}"}, json=confirmed))
+        assert sorted(r.status_code for r in answers) == [201] + [409] * (N - 1)
+        assert {r.json()["code"] for r in answers if r.status_code == 409} == {"confirmation_invalid"}
+        # small payments at once: the daily count (3) lets exactly three through, the rest are told why
+        small = _all_at_once(base, lambda h, i: h.post(
+            "/api/v1/transfers", headers={**alice, "Idempotency-Key": f"s-{i}"},
+            json={"to": bob_email, "currency": "EUR", "amount": "1"}))
+        assert sorted(r.status_code for r in small) == [201] * 2 + [422] * (N - 2)  # 1 + 2 = 3 today
+        assert {r.json()["code"] for r in small if r.status_code == 422} == {"daily_limit_exceeded"}
+        balances = http.get("/api/v1/wallet", headers=alice).json()["balances"]
+        assert balances[0]["total"] == "898.00"
+
+        carol_email, carol = _register(http, "carol")
+        assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d2"},
+                         json={"currency": "EUR", "amount": "100", "method": "card"}).status_code == 201
+        app.state.container.settings.daily_limits = {}
+        tiny = _all_at_once(base, lambda h, i: h.post(
+            "/api/v1/transfers", headers={**carol, "Idempotency-Key": f"t-{i}"},
+            json={"to": bob_email, "currency": "EUR", "amount": "1"}))
+        # the exemption covers five payments since the last confirmed one, however many arrive together
+        assert sorted(r.status_code for r in tiny) == [201] * 5 + [401] * (N - 5)
+        assert not app.state.container.ledger.check()
+

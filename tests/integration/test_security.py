@@ -67,6 +67,11 @@ def test_five_wrong_passwords_lock_the_account_and_only_the_right_one_learns_it(
     assert events.count("login_failed") == 5 and events.count("account_locked") == 1
     clock.advance(timedelta(seconds=61))
     assert login(app) == "ok"
+    events = [e["kind"] for e in app.security.activity(app.identity.find_user(EMAIL).id)]  # type: ignore[union-attr]
+    assert "account_unlocked" in events
+    assert login(app) == "ok"  # a later login unlocks nothing
+    events = [e["kind"] for e in app.security.activity(app.identity.find_user(EMAIL).id)]  # type: ignore[union-attr]
+    assert events.count("account_unlocked") == 1
 
 
 def test_locks_double_up_to_an_hour(app: Container, clock: FrozenClock) -> None:

@@ -18,10 +18,10 @@ def test_an_unsettled_withdrawal_fails_when_its_hold_expires(settings: Settings)
                                      display_name="Eve", locale="en")
         app.wallet.providers["card"].delayed = False  # type: ignore[attr-defined]
         app.wallet.deposit(user, "top", currency="EUR", amount="80", method="card")
-        status, body = app.wallet.withdraw(user, "out", currency="EUR", amount="50", method="bank_domestic",
-                                           destination={"iban": "DE89370400440532013000"})
+        status, body = app.wallet.withdraw(user, "out", currency="EUR", amount="30", method="bank_domestic",
+                                           destination={"iban": "DE89370400440532013000"})  # within the exemption
         assert status == 201 and body["status"] == "pending"
-        assert app.wallet.balances(user.id)["balances"][0]["available"] == "30.00"
+        assert app.wallet.balances(user.id)["balances"][0]["available"] == "50.00"
         clock.advance(timedelta(days=4))
         assert app.wallet.fail_expired_withdrawals() == 0
         clock.advance(timedelta(days=1, seconds=1))

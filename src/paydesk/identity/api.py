@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from paydesk.identity.service import User
-from paydesk.web.auth import AppContainer, CurrentPrincipal, client_of
+from paydesk.web.auth import AppContainer, CurrentPrincipal, client_of, country_of
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -62,7 +62,8 @@ def register(body: RegisterIn, app: AppContainer) -> UserOut:
 def login(body: LoginIn, request: Request, app: AppContainer) -> TokenOut:
     """A bearer token for `Authorization: Bearer …`; `invalid_credentials` for any wrong login or password."""
     ip, ua = client_of(request)
-    result = app.security.login(body.login, body.password, otp=body.otp, ip=ip, user_agent=ua)
+    result = app.security.login(body.login, body.password, otp=body.otp, ip=ip, user_agent=ua,
+                                country=country_of(request))
     return TokenOut(access_token=result.token, expires_at=result.expires_at)
 
 
@@ -110,6 +111,35 @@ def password_reset_confirm(body: ResetConfirmIn, request: Request, app: AppConta
 @router.post("/me/password", status_code=204)
 def change_password(body: PasswordChangeIn, who: CurrentPrincipal, app: AppContainer) -> Response:
     app.security.change_password(who, body.current_password, body.new_password, body.otp)
+    return Response(status_code=204)
+
+
+class PasswordAndCodeIn(BaseModel):
+    """A step-up: the current password, and a 2-step code when it is on."""
+
+    password: str = Field(max_length=4096)
+    otp: str | None = Field(None, max_length=32)
+
+
+class EmailChangeIn(PasswordAndCodeIn):
+    email: str = Field(max_length=320)
+
+
+class PhoneChangeIn(PasswordAndCodeIn):
+    phone: str = Field(max_length=32)
+
+
+@router.post("/me/email", status_code=204)
+def change_email(body: EmailChangeIn, who: CurrentPrincipal, app: AppContainer) -> Response:
+    """Sign in with a new email address; needs the password and, with 2-step on, a code. The old address is told."""
+    app.security.change_login(who, kind="email", value=body.email, password=body.password, otp=body.otp)
+    return Response(status_code=204)
+
+
+@router.post("/me/phone", status_code=204)
+def change_phone(body: PhoneChangeIn, who: CurrentPrincipal, app: AppContainer) -> Response:
+    """Sign in with a new phone number (E.164); step-up as for the email address."""
+    app.security.change_login(who, kind="phone", value=body.phone, password=body.password, otp=body.otp)
     return Response(status_code=204)
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError
-from paydesk.web.auth import SESSION_COOKIE, client_of, container
+from paydesk.web.auth import SESSION_COOKIE, client_of, container, country_of
 from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
 
@@ -52,7 +52,7 @@ def _signup(request: Request, form: dict[str, Any]) -> Response:
         app.wallet.ensure_wallet(user.id)
         ip, ua = client_of(request)
         session = app.security.login(user.email or user.phone or "", str(form.get("password", "")), ip=ip,
-                                     user_agent=ua)
+                                     user_agent=ua, country=country_of(request))
     except DomainError as exc:
         return render(request, "signup.html", {"values": values, "errors": field_error(exc, locale)}, 422)
     response = redirect(f"/wallet?lang={user.locale}")
@@ -82,7 +82,7 @@ def _login(request: Request, form: dict[str, Any]) -> Response:
         ip, ua = client_of(request)
         session = container(request).security.login(
             values["login"], str(form.get("password", "")), otp=str(form.get("otp", "")) or None, ip=ip,
-            user_agent=ua)
+            user_agent=ua, country=country_of(request))
     except DomainError as exc:
         return render(request, "login.html", {"values": values, "errors": field_error(exc, locale)}, 401)
     response = redirect(_safe_next(values["next"]))

@@ -43,7 +43,7 @@ class SecurityService:
     # --- logging in -----------------------------------------------------------------------------------------
 
     def login(self, login: str, password: str, *, otp: str | None = None, ip: str = "",
-              user_agent: str = "") -> LoginResult:
+              user_agent: str = "", country: str = "") -> LoginResult:
         """A new session, or: `invalid_credentials` (wrong or unknown, alike in answer and time),
         `account_locked` (only once the password is right), `otp_required` / `invalid_otp` (2-step on),
         `too_many_attempts` (this address failed too often in the last hour)."""
@@ -72,32 +72,38 @@ class SecurityService:
             if row.totp_enabled:
                 if not otp:
                     raise domain.OtpRequired()
-                if not self._second_factor_in(uow.session, row, otp, now, ip, user_agent):
+                if not self.second_factor_in(uow.session, row, otp, now, ip, user_agent):
                     uow.session.rollback()
                     self._record_failure(row, ip, user_agent, now)
                     raise domain.InvalidOtp()
             new_hash = HASHER.hash(secret) if HASHER.check_needs_rehash(row.password_hash) else None
-            result = self._open_session_in(uow.session, row, now, ip, user_agent, new_hash)
+            result = self._open_session_in(uow.session, row, now, ip, user_agent, country, new_hash)
             uow.commit()
         return result
 
-    def _open_session_in(self, s: Session, row: store.UserRow, now: datetime, ip: str, ua: str,
+    def _open_session_in(self, s: Session, row: store.UserRow, now: datetime, ip: str, ua: str, country: str,
                          new_hash: str | None) -> LoginResult:
-        new_device = store.is_new_device(s, row.id, ua)
+        new_device, new_country = store.sign_in_news(s, row.id, ua, country)
         fresh = store.user_for_update(s, row.id)
         assert fresh is not None  # noqa: S101 - read just before
+        if fresh.locked_until is not None:  # the lock ran out and the owner is back: the log says so
+            store.add_event(s, row.id, "account_unlocked", now, ip=ip, user_agent=ua, detail={"by": "login"})
         fresh.failed_logins, fresh.lock_count, fresh.locked_until = 0, 0, None
         if new_hash is not None:
             fresh.password_hash = new_hash
         token = domain.new_session_token()
         store.add_session(s, store.SessionRow(
             id=uuid7(), user_id=row.id, token_hash=domain.token_hash(token), created_at=now, last_seen_at=now,
-            revoked_at=None, ip=ip[:64], user_agent=ua[:300],
+            revoked_at=None, ip=ip[:64], user_agent=ua[:300], country=country,
         ))
-        store.add_event(s, row.id, "login", now, ip=ip, user_agent=ua)
+        place = {"country": country} if country else None
+        store.add_event(s, row.id, "login", now, ip=ip, user_agent=ua, detail=place)
         if new_device:
-            store.add_event(s, row.id, "new_device", now, ip=ip, user_agent=ua)
-            self._mail(s, row, "new_device", now, ip=ip, device=ua or "?")
+            store.add_event(s, row.id, "new_device", now, ip=ip, user_agent=ua, detail=place)
+            self.mail_in(s, row, "new_device", now, ip=ip, device=ua or "?")
+        if new_country:
+            store.add_event(s, row.id, "new_country", now, ip=ip, user_agent=ua, detail=place)
+            self.mail_in(s, row, "new_country", now, ip=ip, country=country)
         return LoginResult(token, domain.SessionTimes(now, now).expires_at(), user_from_row(row))
 
     def _record_failure(self, row: store.UserRow | None, ip: str, ua: str, now: datetime) -> None:
@@ -120,11 +126,11 @@ class SecurityService:
                         store.add_event(s, row.id, "account_locked", now, ip=ip, user_agent=ua,
                                         detail={"until": new.locked_until.isoformat()})
                         link = self._reset_link_in(s, row.id, now)
-                        self._mail(s, row, "account_locked", now, ip=ip or "?", until=new.locked_until.isoformat(),
+                        self.mail_in(s, row, "account_locked", now, ip=ip or "?", until=new.locked_until.isoformat(),
                                    link=link)
             uow.commit()
 
-    def _second_factor_in(self, s: Session, row: store.UserRow, code: str, now: datetime, ip: str, ua: str) -> bool:
+    def second_factor_in(self, s: Session, row: store.UserRow, code: str, now: datetime, ip: str, ua: str) -> bool:
         """A TOTP code (its time step claimed once) or an unused recovery code (used up)."""
         if row.totp_secret:
             seed = crypto.unseal(self.settings.secret_key, TOTP_PURPOSE, row.totp_secret)
@@ -148,7 +154,7 @@ class SecurityService:
             if row is not None:
                 link = self._reset_link_in(uow.session, row.id, now)
                 store.add_event(uow.session, row.id, "password_reset_requested", now, ip=ip, user_agent=user_agent)
-                self._mail(uow.session, row, "password_reset", now, link=link, ip=ip or "?")
+                self.mail_in(uow.session, row, "password_reset", now, link=link, ip=ip or "?")
                 uow.commit()
 
     def _reset_link_in(self, s: Session, user_id: UUID, now: datetime) -> str:
@@ -170,19 +176,22 @@ class SecurityService:
             if row.totp_enabled:
                 if not otp:
                     raise domain.OtpRequired()
-                if not self._second_factor_in(s, row, otp, now, ip, user_agent):
+                if not self.second_factor_in(s, row, otp, now, ip, user_agent):
                     raise domain.InvalidOtp()
             secret = domain.check_password(new_password, email=row.email, display_name=row.display_name)
             row.password_hash = HASHER.hash(secret)
+            if row.locked_until is not None:
+                store.add_event(s, row.id, "account_unlocked", now, ip=ip, user_agent=user_agent,
+                                detail={"by": "password_reset"})
             row.failed_logins, row.lock_count, row.locked_until = 0, 0, None
             store.revoke_user_sessions(s, row.id, now)
             store.add_event(s, row.id, "password_reset", now, ip=ip, user_agent=user_agent)
-            self._mail(s, row, "password_changed", now, ip=ip or "?")
+            self.mail_in(s, row, "password_changed", now, ip=ip or "?")
             uow.commit()
 
     # --- password change and 2-step -------------------------------------------------------------------------
 
-    def _step_up_in(self, s: Session, who: Principal, password: str, code: str | None, now: datetime) -> store.UserRow:
+    def step_up_in(self, s: Session, who: Principal, password: str, code: str | None, now: datetime) -> store.UserRow:
         """The password, and a fresh second factor when 2-step is on, before a change to how one signs in."""
         row = store.user_for_update(s, who.user.id)
         assert row is not None  # noqa: S101
@@ -191,18 +200,42 @@ class SecurityService:
         if row.totp_enabled:
             if not code:
                 raise domain.OtpRequired()
-            if not self._second_factor_in(s, row, code, now, "", ""):
+            if not self.second_factor_in(s, row, code, now, "", ""):
                 raise domain.InvalidOtp()
         return row
 
     def change_password(self, who: Principal, current: str, new: str, otp: str | None = None) -> None:
         now = self.clock.now()
         with self.db.uow() as uow:
-            row = self._step_up_in(uow.session, who, current, otp, now)
+            row = self.step_up_in(uow.session, who, current, otp, now)
             row.password_hash = HASHER.hash(domain.check_password(new, email=row.email, display_name=row.display_name))
             store.revoke_user_sessions(uow.session, row.id, now, keep=who.session_id)
             store.add_event(uow.session, row.id, "password_changed", now)
-            self._mail(uow.session, row, "password_changed", now, ip="?")
+            self.mail_in(uow.session, row, "password_changed", now, ip="?")
+            uow.commit()
+
+    def change_login(self, who: Principal, *, kind: str, value: str, password: str, otp: str | None) -> None:
+        """A new email address or phone number to sign in with, after the password and (2-step on) a fresh
+        code. The old address hears of it, so a hijacker can't change it quietly."""
+        now = self.clock.now()
+        new = domain.normalize_email(value) if kind == "email" else domain.normalize_phone(value)
+        with self.db.uow() as uow:
+            s = uow.session
+            row = self.step_up_in(s, who, password, otp, now)
+            old = row.email if kind == "email" else row.phone
+            if new == old:
+                return
+            if store.login_taken(s, new if kind == "email" else None, new if kind == "phone" else None):
+                raise domain.AccountExists(f"another account uses this {kind}")
+            zh = row.locale == "zh-CN"
+            what = ("邮箱" if kind == "email" else "手机号") if zh else ("email address" if kind == "email"
+                                                                       else "phone number")
+            self.mail_in(s, row, "login_changed", now, what=what, new=new)  # to the old address
+            if kind == "email":
+                row.email = new
+            else:
+                row.phone = new
+            store.add_event(s, row.id, f"{kind}_changed", now, detail={"old": old, "new": new})
             uow.commit()
 
     def start_totp(self, who: Principal) -> dict[str, str]:
@@ -239,7 +272,7 @@ class SecurityService:
             codes = self._new_codes_in(s, row.id)
             store.revoke_user_sessions(s, row.id, now, keep=who.session_id)
             store.add_event(s, row.id, "two_step_enabled", now)
-            self._mail(s, row, "two_step_changed", now, state="开启" if row.locale == "zh-CN" else "on")
+            self.mail_in(s, row, "two_step_changed", now, state="开启" if row.locale == "zh-CN" else "on")
             uow.commit()
         return codes
 
@@ -247,20 +280,20 @@ class SecurityService:
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
-            row = self._step_up_in(s, who, password, code, now)
+            row = self.step_up_in(s, who, password, code, now)
             if not row.totp_enabled:
                 raise TwoStepNotOn()
             row.totp_enabled, row.totp_secret = False, None
             store.replace_recovery_codes(s, row.id, [])
             store.revoke_user_sessions(s, row.id, now, keep=who.session_id)
             store.add_event(s, row.id, "two_step_disabled", now)
-            self._mail(s, row, "two_step_changed", now, state="关闭" if row.locale == "zh-CN" else "off")
+            self.mail_in(s, row, "two_step_changed", now, state="关闭" if row.locale == "zh-CN" else "off")
             uow.commit()
 
     def regenerate_recovery_codes(self, who: Principal, password: str, code: str) -> list[str]:
         now = self.clock.now()
         with self.db.uow() as uow:
-            row = self._step_up_in(uow.session, who, password, code, now)
+            row = self.step_up_in(uow.session, who, password, code, now)
             if not row.totp_enabled:
                 raise TwoStepNotOn()
             codes = self._new_codes_in(uow.session, row.id)
@@ -290,7 +323,7 @@ class SecurityService:
             detail = {"event": str(event_id) if event_id else None,
                       "transaction": str(transaction_id) if transaction_id else None}
             store.add_event(s, row.id, "incident_reported", now, ip=ip, user_agent=user_agent, detail=detail)
-            self._mail(s, row, "account_frozen", now)
+            self.mail_in(s, row, "account_frozen", now)
             uow.commit()
         return {"status": "frozen", "next": "support"}
 
@@ -326,7 +359,12 @@ class SecurityService:
         return [{"id": str(r.id), "kind": r.kind, "at": r.created_at.isoformat(), "ip": r.ip, "device": r.user_agent,
                  "detail": r.detail} for r in rows]
 
-    def _mail(self, s: Session, row: store.UserRow, template: str, now: datetime, **context: str) -> None:
+    def mail_user_in(self, s: Session, user_id: UUID, template: str, now: datetime, **context: str) -> None:
+        row = store.user_by_id(s, user_id)
+        assert row is not None  # noqa: S101 - users are never deleted
+        self.mail_in(s, row, template, now, **context)
+
+    def mail_in(self, s: Session, row: store.UserRow, template: str, now: datetime, **context: str) -> None:
         self.notify.enqueue_in(s, to=row.email, phone=row.phone, locale=row.locale, template=template,
                                context={"name": row.display_name, "when": now.strftime("%Y-%m-%d %H:%M UTC"),
                                         **context})

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError
 from paydesk.identity.service import Principal
+from paydesk.wallet.rails.base import RAILS
 from paydesk.web.auth import client_of, container
 from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
@@ -23,7 +24,7 @@ def _page(request: Request, who: Principal, extra: dict[str, Any] | None = None,
     context = {
         "two_step": app.identity.two_step_on(who.user.id), "sessions": app.security.sessions(who),
         "activity": app.security.activity(who.user.id, 30), "errors": {}, "limits": app.settings.daily_limits,
-        **(extra or {}),
+        "destinations": app.wallet.saved_destinations(who.user.id), "rails": RAILS, **(extra or {}),
     }
     return render(request, "security.html", context, status)
 
@@ -33,7 +34,7 @@ def security(request: Request) -> Response:
     who = page_principal(request)
     if who is None:
         return redirect(f"/login?next={request.url.path}")
-    return _page(request, who, {"saved": request.query_params.get("saved") == "1"})
+    return _page(request, who, {"saved": request.query_params.get("saved", "")})
 
 
 @router.post("/{action}", response_class=HTMLResponse)
@@ -49,7 +50,8 @@ def _act(action: str, request: Request, form: dict[str, str]) -> Response:
     locale = request_locale(request)
     if not form_token_ok(request, form.get("csrf_token")):
         return _page(request, who, {"errors": csrf_error(locale), "section": action}, 403)
-    security = container(request).security
+    app = container(request)
+    security = app.security
     try:
         if action == "password":
             security.change_password(who, form.get("current", ""), form.get("new", ""), form.get("otp") or None)
@@ -64,6 +66,19 @@ def _act(action: str, request: Request, form: dict[str, str]) -> Response:
         if action == "recovery-codes":
             codes = security.regenerate_recovery_codes(who, form.get("password", ""), form.get("otp", ""))
             return _page(request, who, {"recovery_codes": codes})
+        if action in ("email", "phone"):
+            security.change_login(who, kind=action, value=form.get(action, ""), password=form.get("password", ""),
+                                  otp=form.get("otp") or None)
+            return redirect("/settings/security?saved=2")
+        if action == "destination-add":
+            target = {k: form[k].strip() for k in ("iban", "bic", "address") if form.get(k, "").strip()}
+            app.wallet.add_destination(who, label=form.get("label", ""), method=form.get("method", ""),
+                                       destination=target, password=form.get("password", ""),
+                                       otp=form.get("otp") or None)
+            return redirect("/settings/security?saved=2#destinations-h")
+        if action.startswith("destination-remove-"):
+            app.wallet.remove_destination(who.user.id, action.removeprefix("destination-remove-"))
+            return redirect("/settings/security#destinations-h")
         if action == "revoke-others":
             security.revoke_other_sessions(who)
             return redirect("/settings/security")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 from uuid import UUID
 
 from argon2 import PasswordHasher
@@ -131,12 +132,19 @@ class IdentityService:
             return self.user_in(uow.session, user_id)
 
     @staticmethod
-    def user_in(session: Session, user_id: UUID) -> User:
-        """The user, read inside the caller's transaction."""
-        row = store.user_by_id(session, user_id)
+    def user_in(session: Session, user_id: UUID, *, lock: bool = False) -> User:
+        """The user, read inside the caller's transaction; `lock` holds the row until it ends (a payment
+        locks its payer first, then ledger accounts: one order everywhere, so no deadlock)."""
+        row = store.user_for_update(session, user_id) if lock else store.user_by_id(session, user_id)
         if row is None:
             raise NotFound("no such user")
         return user_from_row(row)
+
+    @staticmethod
+    def add_event_in(session: Session, user_id: UUID, kind: str, at: datetime,
+                     detail: dict[str, Any] | None = None) -> None:
+        """An entry in the user's activity log, written in the caller's transaction."""
+        store.add_event(session, user_id, kind, at, detail=detail)
 
     def two_step_on(self, user_id: UUID) -> bool:
         with self.db.reader() as uow:

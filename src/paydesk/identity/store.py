@@ -45,6 +45,9 @@ class UserRow(Base):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Payments since the last strong authentication of one (the low-value exemption's counters).
+    sca_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sca_eur_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class SessionRow(Base):
@@ -58,6 +61,7 @@ class SessionRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    country: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
     __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
 
@@ -110,6 +114,27 @@ class SecurityEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_security_events_user_time", "user_id", "created_at"),)
+
+
+class ChallengeRow(Base):
+    """A step-up confirmation: one payment (bound by the hash of its amount, currency and payee) waiting for
+    a second factor. `pending` → `verified` (the right code) → `used` (the payment made); or `blocked`
+    after too many wrong codes, or `void` when the payment it was for changed."""
+
+    __tablename__ = "step_up_challenges"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
+    binding: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    method: Mapped[str] = mapped_column(String(8))  # totp, email, sms
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_step_up_challenges_user_id", "user_id"),)
 
 
 def add_user(session: Session, row: UserRow) -> None:
@@ -206,13 +231,17 @@ def sessions_of(session: Session, user_id: UUID) -> list[SessionRow]:
     ))
 
 
-def is_new_device(session: Session, user_id: UUID, user_agent: str) -> bool:
-    """Whether the account has signed in before, but never from this device (the first sign-in isn't news)."""
-    same = func.sum(case((SessionRow.user_agent == user_agent[:300], 1), else_=0))
+def sign_in_news(session: Session, user_id: UUID, user_agent: str, country: str = "") -> tuple[bool, bool]:
+    """(new device, new country): whether the account has signed in before, but never from this device, or
+    from known countries but never this one (the first sign-in isn't news; an unknown country never is)."""
+    device = func.sum(case((SessionRow.user_agent == user_agent[:300], 1), else_=0))
+    known = func.sum(case((SessionRow.country != "", 1), else_=0))
+    place = func.sum(case((SessionRow.country == country, 1), else_=0))
     row = session.execute(
-        select(func.count(), func.coalesce(same, 0)).select_from(SessionRow).where(SessionRow.user_id == user_id)
+        select(func.count(), func.coalesce(device, 0), func.coalesce(known, 0), func.coalesce(place, 0))
+        .select_from(SessionRow).where(SessionRow.user_id == user_id)
     ).one()
-    return bool(row[0]) and not row[1]
+    return bool(row[0]) and not row[1], bool(country) and bool(row[2]) and not row[3]
 
 
 def revoke_user_sessions(session: Session, user_id: UUID, now: datetime, *, keep: UUID | None = None) -> int:
@@ -271,5 +300,41 @@ def claim_totp_step(session: Session, user_id: UUID, step: int) -> bool:
     """Accept a TOTP time step once: only a step later than the last one used moves the mark."""
     result = session.execute(
         update(UserRow).where(UserRow.id == user_id, UserRow.totp_last_step < step).values(totp_last_step=step)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# --- step-up ----------------------------------------------------------------------------------------------------
+
+def use_exemption(session: Session, user_id: UUID, eur_cents: int, single: int, total: int, count: int) -> bool:
+    """Count a payment under the low-value exemption if it fits (one statement: concurrent payments can't
+    both squeeze under the cap)."""
+    if eur_cents > single:
+        return False
+    result = session.execute(
+        update(UserRow).where(
+            UserRow.id == user_id, UserRow.sca_count < count, UserRow.sca_eur_cents + eur_cents <= total,
+        ).values(sca_count=UserRow.sca_count + 1, sca_eur_cents=UserRow.sca_eur_cents + eur_cents)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def reset_exemption(session: Session, user_id: UUID) -> None:
+    session.execute(update(UserRow).where(UserRow.id == user_id).values(sca_count=0, sca_eur_cents=0))
+
+
+def challenge_for_update(session: Session, user_id: UUID, challenge_id: UUID) -> ChallengeRow | None:
+    return session.scalars(
+        select(ChallengeRow).where(ChallengeRow.id == challenge_id, ChallengeRow.user_id == user_id).with_for_update()
+    ).first()
+
+
+def use_challenge(session: Session, user_id: UUID, challenge_id: UUID, binding: str, now: datetime) -> bool:
+    """verified → used, once, for the payment it was bound to."""
+    result = session.execute(
+        update(ChallengeRow).where(
+            ChallengeRow.id == challenge_id, ChallengeRow.user_id == user_id, ChallengeRow.binding == binding,
+            ChallengeRow.status == "verified", ChallengeRow.expires_at > now,
+        ).values(status="used")
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -79,6 +79,54 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                   "并退出了所有设备上的登录。\n\n接下来：客服团队会审核此事，联系您核实身份，并与您一起解除冻结。"
                   "如尚未重设密码，请立即重设。\n\nPaydesk"),
     },
+    "payment_confirmation": {
+        "en": ("Your code to pay {amount} {currency} to {payee}",
+               "Hello {name},\n\nTo confirm paying {amount} {currency} to {payee}, enter this code:\n\n"
+               "    {code}\n\nIt works for this payment only, for 5 minutes. Never tell it to anyone, including "
+               "people who say they are from Paydesk. If you are not making this payment, ignore this message and "
+               "change your password.\n\nPaydesk"),
+        "zh-CN": ("向 {payee} 支付 {amount} {currency} 的验证码",
+                  "{name}，您好：\n\n您正在向 {payee} 支付 {amount} {currency}，请输入验证码：\n\n    {code}\n\n"
+                  "此验证码仅用于这笔付款，5 分钟内有效。请勿告诉任何人，包括自称 Paydesk 工作人员的人。"
+                  "如果不是您本人在付款，请忽略本邮件并修改密码。\n\nPaydesk"),
+    },
+    "payment_confirmation_blocked": {
+        "en": ("A payment of {amount} {currency} was blocked",
+               "Hello {name},\n\nAt {when}, the confirmation of a payment of {amount} {currency} to {payee} got "
+               "the wrong code five times, so we blocked it. No money moved.\n\nIf this was you, start the "
+               "payment again. If not, someone may know your password: change it, and use \"This wasn't me\" on "
+               "your activity page to freeze outgoing money.\n\nPaydesk"),
+        "zh-CN": ("一笔 {amount} {currency} 的付款已被拦截",
+                  "{name}，您好：\n\n{when}，一笔向 {payee} 支付 {amount} {currency} 的付款连续五次输错验证码，"
+                  "我们已拦截，资金没有转出。\n\n如果是您本人，请重新发起付款；如果不是，可能有人知道了您的密码："
+                  "请立即修改密码，并在账户活动页面点击“不是我本人”冻结转出。\n\nPaydesk"),
+    },
+    "new_country": {
+        "en": ("Sign-in to your Paydesk account from a new country ({country})",
+               "Hello {name},\n\nYour account was signed in to at {when} from {ip}, in a country we hadn't seen "
+               "for you: {country}.\n\nIf this wasn't you, change your password and use \"This wasn't me\" on "
+               "your activity page.\n\nPaydesk"),
+        "zh-CN": ("您的 Paydesk 账户在新的国家或地区（{country}）登录",
+                  "{name}，您好：\n\n您的账户于 {when} 在一个您从未登录过的国家或地区（{country}）登录，"
+                  "来自 {ip}。\n\n如果不是您本人，请立即修改密码，并在账户活动页面点击“不是我本人”。\n\nPaydesk"),
+    },
+    "login_changed": {
+        "en": ("Your Paydesk {what} was changed",
+               "Hello {name},\n\nThe {what} you sign in with was changed at {when}, to {new}.\n\nIf this wasn't "
+               "you, contact support at once: reply to this message or use the chat on our website.\n\nPaydesk"),
+        "zh-CN": ("您的 Paydesk {what}已修改",
+                  "{name}，您好：\n\n您用于登录的{what}已于 {when} 修改为 {new}。\n\n如果不是您本人操作，"
+                  "请立即联系客服：回复本邮件，或使用网站上的在线客服。\n\nPaydesk"),
+    },
+    "destination_added": {
+        "en": ("A withdrawal destination was added",
+               "Hello {name},\n\nA withdrawal destination, “{label}” ({method}, {destination}), was added to your "
+               "account at {when}.\n\nIf this wasn't you, remove it, change your password and use \"This wasn't "
+               "me\" on your activity page.\n\nPaydesk"),
+        "zh-CN": ("已添加提现账户",
+                  "{name}，您好：\n\n您的账户于 {when} 添加了提现账户“{label}”（{method}，{destination}）。\n\n"
+                  "如果不是您本人操作，请删除该账户、修改密码，并在账户活动页面点击“不是我本人”。\n\nPaydesk"),
+    },
 }
 
 NOTE_LINE = {"en": "\nTheir note: “{note}”", "zh-CN": "\n附言：“{note}”"}

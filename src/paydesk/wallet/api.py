@@ -31,13 +31,27 @@ class TransferIn(BaseModel):
     amount: Any = Field(description='a decimal string such as "12.50"')
     note: str = Field("", max_length=280)
     quote_id: str | None = Field(None, max_length=64)
+    confirmation_id: str | None = Field(None, max_length=64, description="from a `step_up_required` answer")
+    otp: str | None = Field(None, max_length=32, description="the code for that confirmation")
 
 
 class WithdrawalIn(BaseModel):
     currency: str = Field(max_length=16)
     amount: Any = Field(description='a decimal string such as "12.50"')
+    method: str | None = Field(None, max_length=32)
+    destination: dict[str, str] | None = Field(
+        None, description='{"iban": …} / {"iban": …, "bic": …} / {"address": …}; or give `destination_id`')
+    destination_id: str | None = Field(None, max_length=64, description="a saved destination")
+    confirmation_id: str | None = Field(None, max_length=64, description="from a `step_up_required` answer")
+    otp: str | None = Field(None, max_length=32, description="the code for that confirmation")
+
+
+class DestinationIn(BaseModel):
+    label: str = Field("", max_length=60)
     method: str = Field(max_length=32)
     destination: dict[str, str] = Field(description='{"iban": …} / {"iban": …, "bic": …} / {"address": …}')
+    password: str = Field(max_length=4096)
+    otp: str | None = Field(None, max_length=32)
 
 
 def _json(response: tuple[int, dict[str, Any]]) -> JSONResponse:
@@ -58,16 +72,40 @@ def deposit(body: DepositIn, who: CurrentPrincipal, app: AppContainer, key: Idem
 
 @router.post("/transfers", status_code=201)
 def transfer(body: TransferIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
-    """Send money to another Paydesk wallet by email, phone or wallet id."""
+    """Send money to another Paydesk wallet by email, phone or wallet id. Above the low-value exemption the
+    answer is 401 `step_up_required` with `confirmation_id`: send the same request (same key) again with
+    `confirmation_id` and the code as `otp`."""
     return _json(app.wallet.send(who.user, key, to=body.to, currency=body.currency, amount=body.amount,
-                                 note=body.note))
+                                 note=body.note, confirmation_id=body.confirmation_id, otp=body.otp))
 
 
 @router.post("/withdrawals", status_code=201)
 def withdraw(body: WithdrawalIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
-    """Pay out to a bank account or a crypto address; held as pending until the rail reports."""
+    """Pay out to a bank account or a crypto address; held as pending until the rail reports. Step-up as for
+    transfers."""
     return _json(app.wallet.withdraw(who.user, key, currency=body.currency, amount=body.amount,
-                                     method=body.method, destination=body.destination))
+                                     method=body.method, destination=body.destination,
+                                     destination_id=body.destination_id, confirmation_id=body.confirmation_id,
+                                     otp=body.otp))
+
+
+@router.get("/me/destinations")
+def destinations(who: CurrentPrincipal, app: AppContainer) -> dict[str, list[dict[str, Any]]]:
+    """Saved withdrawal destinations."""
+    return {"items": app.wallet.saved_destinations(who.user.id)}
+
+
+@router.post("/me/destinations", status_code=201)
+def add_destination(body: DestinationIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, Any]:
+    """Save a withdrawal destination; needs the password and, with 2-step on, a code (`otp`)."""
+    return app.wallet.add_destination(who, label=body.label, method=body.method, destination=body.destination,
+                                      password=body.password, otp=body.otp)
+
+
+@router.delete("/me/destinations/{destination_id}", status_code=204)
+def remove_destination(destination_id: str, who: CurrentPrincipal, app: AppContainer) -> Response:
+    app.wallet.remove_destination(who.user.id, destination_id)
+    return Response(status_code=204)
 
 
 @router.get("/transactions")

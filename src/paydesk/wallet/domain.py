@@ -11,6 +11,7 @@ from uuid import UUID
 from paydesk.core.errors import DomainError
 
 WALLET_CODE = "wallet"
+MAX_SAVED_DESTINATIONS = 20
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
 
 
@@ -73,6 +74,18 @@ class TransactionNotFound(DomainError):
     code = "not_found"
     status = 404
     title = "No such transaction"
+
+
+class DestinationNotFound(DomainError):
+    code = "destination_not_found"
+    status = 404
+    title = "No such saved destination"
+
+
+class TooManyDestinations(DomainError):
+    code = "too_many_destinations"
+    status = 409
+    title = f"At most {MAX_SAVED_DESTINATIONS} saved destinations; remove one first"
 
 
 class InvalidCursor(DomainError):

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from paydesk.core import i18n
 from paydesk.core.errors import DomainError
 from paydesk.core.money import format_money
+from paydesk.identity.domain import InvalidOtp, OtpRequired
+from paydesk.identity.stepup import StepUpRequired
 from paydesk.wallet.rails.base import RAILS
 from paydesk.web.auth import container
 from paydesk.web.charts import line_chart
@@ -20,7 +22,8 @@ from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
 
 router = APIRouter(prefix="/wallet", include_in_schema=False)
-FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "address", "key")
+FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "address", "key", "destination_id")
+CONFIRMATION_FIELDS = ("method", "amount", "currency", "payee")
 
 
 def _login_redirect(request: Request) -> Response:
@@ -62,7 +65,11 @@ def dashboard(request: Request) -> Response:
 def _form_page(request: Request, template: str, values: dict[str, Any], errors: dict[str, str],
                status: int = 200) -> HTMLResponse:
     values.setdefault("key", str(uuid.uuid4()))  # one form, one Idempotency-Key: a double submit pays once
-    return render(request, template, {"values": values, "errors": errors, **_options(request)}, status)
+    extra: dict[str, Any] = {}
+    if template == "withdraw.html":
+        who = page_principal(request)
+        extra["saved"] = container(request).wallet.saved_destinations(who.user.id) if who else []
+    return render(request, template, {"values": values, "errors": errors, **_options(request), **extra}, status)
 
 
 @router.get("/transactions", response_class=HTMLResponse)
@@ -146,17 +153,32 @@ def _submit(form: str, request: Request, data: dict[str, Any]) -> Response:
     if not form_token_ok(request, data.get("csrf_token")):
         return _form_page(request, f"{form}.html", values, csrf_error(locale), 403)
     app = container(request)
+    confirmation_id = str(data.get("confirmation_id", "")).strip() or None
+    otp = str(data.get("otp", "")).strip() or None
     try:
         if form == "topup":
             _, tx = app.wallet.deposit(who.user, values["key"], currency=values["currency"], amount=values["amount"],
                                        method=values["method"])
         elif form == "send":
             _, tx = app.wallet.send(who.user, values["key"], to=values["to"], currency=values["currency"],
-                                    amount=values["amount"], note=values["note"])
+                                    amount=values["amount"], note=values["note"], confirmation_id=confirmation_id,
+                                    otp=otp)
         else:
             destination = {k: values[k] for k in ("iban", "bic", "address") if values[k]}
             _, tx = app.wallet.withdraw(who.user, values["key"], currency=values["currency"], amount=values["amount"],
-                                        method=values["method"], destination=destination)
+                                        method=values["method"], destination=destination,
+                                        destination_id=values["destination_id"] or None,
+                                        confirmation_id=confirmation_id, otp=otp)
+    except StepUpRequired as exc:  # the code is asked on its own page, the payment's fields carried along
+        return render(request, "confirm.html", {"form": form, "values": values, "errors": {},
+                                                "confirmation": exc.extra}, 401)
+    except (InvalidOtp, OtpRequired) as exc:
+        if not confirmation_id:
+            return _form_page(request, f"{form}.html", values, field_error(exc, locale), 422)
+        shown = {name: str(data.get(f"c_{name}", "")) for name in CONFIRMATION_FIELDS}
+        shown["confirmation_id"] = confirmation_id
+        return render(request, "confirm.html", {"form": form, "values": values, "confirmation": shown,
+                                                "errors": field_error(exc, locale)}, 401)
     except DomainError as exc:
         return _form_page(request, f"{form}.html", values, field_error(exc, locale), 422)
     return redirect(f"/wallet/transactions/{tx['id']}?done=1")

@@ -1,10 +1,11 @@
 """Group commit for payments: the sends waiting at one moment run in one transaction.
 
-The batch first opens and locks (in id order) every account it will touch, so that it can't deadlock with
-another process's batch; then each send runs in its own savepoint — a send that fails (not enough money,
-a reused key) rolls back alone — and one commit makes them all durable. Two sends with one key in the same
-batch run once; the second gets the first's answer. A batch that fails as a whole is split by the batcher
-and each send retried on its own."""
+The batch first locks its payers' user rows (their limits and step-up counters), then opens and locks (in
+id order) every account it will touch — the order every payment takes, so that batches and single payments
+in other processes can't deadlock with it; then each send runs in its own savepoint — a send that fails
+(not enough money, a reused key) rolls back alone — and one commit makes them all durable. Two sends with
+one key in the same batch run once; the second gets the first's answer. A batch that fails as a whole is
+split by the batcher and each send retried on its own."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def process_sends(wallet: WalletService, jobs: Sequence[SendJob]) -> list[Respon
     results: list[Any] = [None] * len(jobs)
     with wallet.db.uow() as uow:
         s = uow.session
+        for payer in sorted({jobs[i].user.id for i in first.values()}):  # payers first, then accounts
+            wallet.identity.user_in(s, payer, lock=True)
         accounts: set[UUID] = set()
         for i in set(first.values()):
             accounts |= wallet.accounts_for(s, jobs[i])

@@ -22,7 +22,9 @@ from paydesk.core.db import Database, retry_on_conflict
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currency, format_amount, parse_amount
 from paydesk.identity.domain import AccountFrozen
-from paydesk.identity.service import IdentityService, User
+from paydesk.identity.security import SecurityService
+from paydesk.identity.service import IdentityService, Principal, User
+from paydesk.identity.stepup import ConfirmationInvalid, Payment, StepUp, StepUpRequired
 from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
 from paydesk.ledger.service import SYSTEM, AccountView, LedgerService
 from paydesk.notify.service import NotifyService
@@ -63,17 +65,21 @@ class SendJob:
     amount: int
     fee: int
     note: str
+    payment: Payment
+    confirmation: UUID | None  # a verified step-up confirmation for exactly this payment
+    strong: bool  # the caller already authenticated the payer strongly (the demo loader)
 
 
 class WalletService:
     def __init__(
         self, db: Database, clock: Clock, settings: Settings, ledger: LedgerService, identity: IdentityService,
-        notify: NotifyService, providers: dict[str, Provider],
+        notify: NotifyService, providers: dict[str, Provider], stepup: StepUp,
     ) -> None:
+        self.security: SecurityService = stepup.security
         self.db, self.clock, self.settings = db, clock, settings
         self.currencies = settings.currencies
         self.ledger, self.identity, self.notify = ledger, identity, notify
-        self.providers = providers
+        self.providers, self.stepup = providers, stepup
         self.settler = Settler(ledger, notify, identity, self.currencies, clock)
         self.sends: Batcher[SendJob, Response] = Batcher(
             "wallet-sends", lambda jobs: process_sends(self, jobs), window_s=settings.group_commit_window_ms / 1000,
@@ -143,9 +149,12 @@ class WalletService:
 
     # --- money between people -----------------------------------------------------------------------------
 
-    def send(self, user: User, key: str | None, *, to: str, currency: str, amount: str, note: str = "") -> Response:
-        """Pay another wallet. Concurrent sends are group-committed: many share one transaction (each in its
-        own savepoint, so one failing changes nothing of the others)."""
+    def send(self, user: User, key: str | None, *, to: str, currency: str, amount: str, note: str = "",
+             confirmation_id: str | None = None, otp: str | None = None, strong: bool = False) -> Response:
+        """Pay another wallet. Above the low-value exemption the answer is `step_up_required` with a
+        confirmation id; the same request again with `confirmation_id` and the code (`otp`) pays. Concurrent
+        sends are group-committed: many share one transaction (each in its own savepoint, so one failing
+        changes nothing of the others)."""
         cur, minor = self._money(currency, amount)
         recipient = self._recipient(to)
         if recipient.user.id == user.id:
@@ -153,8 +162,35 @@ class WalletService:
         charge = domain.charge_for("p2p", cur.code, minor)
         digest = idempotency.request_hash("send", {"to": str(recipient.user.id), "c": cur.code, "a": minor,
                                                    "n": note})
-        job = SendJob(user, idempotency.check_key(key), digest, recipient, cur, minor, charge.fee, note[:280])
-        return self.sends.submit(job)
+        payment = Payment("send", cur, minor, str(recipient.user.id), recipient.label)
+        confirmed = self._confirmed(user, payment, confirmation_id, otp)
+        job = SendJob(user, idempotency.check_key(key), digest, recipient, cur, minor, charge.fee, note[:280],
+                      payment, confirmed, strong)
+        try:
+            return self.sends.submit(job)
+        except StepUpRequired:
+            raise self.stepup.challenge(user.id, payment) from None
+
+    def _confirmed(self, user: User, payment: Payment, confirmation_id: str | None, otp: str | None) -> UUID | None:
+        """The confirmation, checked against this payment and its code; None when none was given."""
+        if not confirmation_id:
+            return None
+        try:
+            cid = UUID(str(confirmation_id))
+        except ValueError:
+            raise ConfirmationInvalid() from None
+        self.stepup.verify(user.id, cid, otp, payment)
+        return cid
+
+    def _step_up_in(self, s: Session, user: User, payment: Payment, confirmation: UUID | None, strong: bool) -> None:
+        """Strongly authenticated when above the exemption (raising rolls back the payment's legs with the
+        rest of its transaction or savepoint). A large payment is noted in the activity log."""
+        if not strong:
+            self.stepup.authorize_in(s, user.id, payment, confirmation)
+        if self.stepup.is_large(payment.currency, payment.amount):
+            self.identity.add_event_in(s, user.id, "large_transfer", self.clock.now(), detail={
+                "kind": payment.kind, "amount": format_amount(payment.amount, payment.currency),
+                "currency": payment.currency.code, "payee": payment.payee_label})
 
     def send_in(self, s: Session, job: SendJob) -> Response:
         """One payment inside the caller's transaction: claim the key, post the legs, write both sides."""
@@ -169,7 +205,8 @@ class WalletService:
                                 counterparty=sender.display_name, counterparty_user_id=sender.id, note=job.note,
                                 operation_id=sent.operation_id)
         legs = self._p2p_legs(s, sender.id, recipient.user.id, cur.code, job.amount, job.fee, sent.id)
-        self._post_or_raise(s, legs)
+        self._post_or_raise(s, legs)  # "not enough money" comes before any request for a code
+        self._step_up_in(s, sender, job.payment, job.confirmation, job.strong)
         for tx in (sent, received):
             tx.status = TxStatus.COMPLETED
             tx.transfer_ids = [str(leg.id) for leg in legs]
@@ -206,12 +243,27 @@ class WalletService:
     # --- money out ----------------------------------------------------------------------------------------
 
     def withdraw(
-        self, user: User, key: str | None, *, currency: str, amount: str, method: str, destination: dict[str, str],
+        self, user: User, key: str | None, *, currency: str, amount: str, method: str | None = None,
+        destination: dict[str, str] | None = None, destination_id: str | None = None,
+        confirmation_id: str | None = None, otp: str | None = None, strong: bool = False,
     ) -> Response:
+        """Pay out to a destination given in full or saved before (`destination_id`). Step-up as for `send`,
+        bound to the method and the destination."""
         cur, minor = self._money(currency, amount)
+        if destination_id:
+            saved = self.saved_destination(user.id, destination_id)
+            if method and method != saved.method:
+                raise destinations.InvalidDestination(f"the saved destination is for {saved.method}",
+                                                      field="method")
+            method, destination = saved.method, dict(saved.destination)
+        if not method:
+            raise UnknownMethod(f"choose a payment method: one of {', '.join(RAILS)}")
         spec = self._rail(method, cur, minor, deposit=False)
-        target = self._destination(spec, destination)
+        target = self._destination(spec, destination or {})
         charge = domain.charge_for("withdraw", cur.code, minor, spec.name)
+        payee = spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(target.items()))
+        payment = Payment("withdraw", cur, minor, payee, _describe(target))
+        confirmed = self._confirmed(user, payment, confirmation_id, otp)
         digest = idempotency.request_hash("withdraw", {"c": cur.code, "a": minor, "m": spec.name, "d": target})
         key = idempotency.check_key(key)
 
@@ -228,6 +280,7 @@ class WalletService:
                                       counterparty=_describe(target), destination=target)
                     holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, charge.fee, tx.id)
                     self._post_or_raise(s, holds)
+                    self._step_up_in(s, user, payment, confirmed, strong)
                     tx.transfer_ids = [str(h.id) for h in holds]
                     s.add(tx)
                     idempotency.record(s, user.id, key, resource_id=tx.id)
@@ -235,7 +288,61 @@ class WalletService:
                     tx_id = tx.id
             return self._ask_rail_and_settle(user.id, key, tx_id)
 
-        return retry_on_conflict(attempt)
+        try:
+            return retry_on_conflict(attempt)
+        except StepUpRequired:
+            raise self.stepup.challenge(user.id, payment) from None
+
+    # --- saved withdrawal destinations ----------------------------------------------------------------------
+
+    def saved_destinations(self, user_id: UUID) -> list[dict[str, Any]]:
+        with self.db.reader() as uow:
+            return [views.saved_destination(row) for row in store.destinations_of(uow.session, user_id)]
+
+    def saved_destination(self, user_id: UUID, destination_id: str) -> store.DestinationRow:
+        try:
+            wanted = UUID(str(destination_id))
+        except ValueError:
+            raise domain.DestinationNotFound() from None
+        with self.db.reader() as uow:
+            row = store.destination(uow.session, user_id, wanted)
+        if row is None:
+            raise domain.DestinationNotFound()
+        return row
+
+    def add_destination(self, who: Principal, *, label: str, method: str, destination: dict[str, str],
+                        password: str, otp: str | None) -> dict[str, Any]:
+        """Save a withdrawal destination: checked like a withdrawal's, after the password and (when 2-step is
+        on) a fresh code; the user is told by email and the activity log."""
+        spec = RAILS.get(method)
+        if spec is None or not spec.withdrawals:
+            raise UnknownMethod(f"{method!r} does not pay out; use one of "
+                                f"{', '.join(n for n, r in RAILS.items() if r.withdrawals)}")
+        target = self._destination(spec, destination)
+        label = " ".join(label.split())[:60] or _describe(target)
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            self.security.step_up_in(s, who, password, otp, now)
+            if store.count_destinations(s, who.user.id) >= domain.MAX_SAVED_DESTINATIONS:
+                raise domain.TooManyDestinations()
+            row = store.DestinationRow(id=uuid7(), user_id=who.user.id, label=label, method=spec.name,
+                                       destination=target, created_at=now, removed_at=None)
+            s.add(row)
+            described = {"label": label, "method": spec.name, "destination": _describe(target)}
+            self.identity.add_event_in(s, who.user.id, "destination_added", now, detail=described)
+            self.security.mail_user_in(s, who.user.id, "destination_added", now, **described)
+            uow.commit()
+            return views.saved_destination(row)
+
+    def remove_destination(self, user_id: UUID, destination_id: str) -> None:
+        row = self.saved_destination(user_id, destination_id)
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            store.remove_destination(uow.session, user_id, row.id, now)
+            self.identity.add_event_in(uow.session, user_id, "destination_removed", now,
+                                       detail={"label": row.label, "method": row.method})
+            uow.commit()
 
     def _withdrawal_holds(
         self, s: Session, user_id: UUID, spec: RailSpec, currency: str, amount: int, fee: int, tx_id: UUID,
@@ -292,8 +399,9 @@ class WalletService:
         return response
 
     def _check_may_pay_in(self, s: Session, user_id: UUID, operation: str, cur: Currency, amount: int) -> None:
-        """Money may leave: the account is not frozen and today's limits hold (read under the sender's lock)."""
-        if self.identity.user_in(s, user_id).frozen:
+        """Money may leave: the account is not frozen and today's limits hold (read under the payer's row lock,
+        so that concurrent payments from one person count each other)."""
+        if self.identity.user_in(s, user_id, lock=True).frozen:
             raise AccountFrozen()
         limits = self.settings.daily_limits.get(operation, {})
         day = self.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, func, select, tuple_
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, func, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
@@ -70,6 +70,46 @@ class RailEventRow(Base):
     reference: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(48))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DestinationRow(Base):
+    """A saved withdrawal destination (added after a step-up); removing one keeps the row for the record."""
+
+    __tablename__ = "wallet_destinations"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
+    label: Mapped[str] = mapped_column(String(60))
+    method: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[dict[str, str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_wallet_destinations_user_id", "user_id"),)
+
+
+def destinations_of(session: Session, user_id: UUID) -> list[DestinationRow]:
+    return list(session.scalars(
+        select(DestinationRow).where(DestinationRow.user_id == user_id, DestinationRow.removed_at.is_(None))
+        .order_by(DestinationRow.created_at)
+    ))
+
+
+def destination(session: Session, user_id: UUID, destination_id: UUID) -> DestinationRow | None:
+    return session.scalars(select(DestinationRow).where(
+        DestinationRow.id == destination_id, DestinationRow.user_id == user_id, DestinationRow.removed_at.is_(None),
+    )).first()
+
+
+def count_destinations(session: Session, user_id: UUID) -> int:
+    return int(session.scalar(select(func.count()).select_from(DestinationRow).where(
+        DestinationRow.user_id == user_id, DestinationRow.removed_at.is_(None))) or 0)
+
+
+def remove_destination(session: Session, user_id: UUID, destination_id: UUID, now: datetime) -> None:
+    session.execute(update(DestinationRow).where(
+        DestinationRow.id == destination_id, DestinationRow.user_id == user_id, DestinationRow.removed_at.is_(None),
+    ).values(removed_at=now))
 
 
 def wallet_of(session: Session, user_id: UUID) -> WalletRow | None:

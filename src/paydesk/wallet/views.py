@@ -6,7 +6,7 @@ from typing import Any
 
 from paydesk.core.money import Currencies, format_amount
 from paydesk.ledger.service import AccountView
-from paydesk.wallet.store import TransactionRow
+from paydesk.wallet.store import DestinationRow, TransactionRow
 
 
 def transaction(row: TransactionRow, currencies: Currencies) -> dict[str, Any]:
@@ -30,3 +30,8 @@ def balance(account: AccountView, currencies: Currencies) -> dict[str, str]:
         "pending": format_amount(account.debits_pending, currency),
         "total": format_amount(account.posted_balance, currency),
     }
+
+
+def saved_destination(row: DestinationRow) -> dict[str, Any]:
+    return {"id": str(row.id), "label": row.label, "method": row.method, "destination": row.destination,
+            "created_at": row.created_at.isoformat()}

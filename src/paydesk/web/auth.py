@@ -38,6 +38,14 @@ def client_of(request: Request) -> tuple[str, str]:
     return (request.client.host if request.client else ""), request.headers.get("user-agent", "")
 
 
+def country_of(request: Request) -> str:
+    """The caller's ISO country from the trusted proxy's header (`PAYDESK_COUNTRY_HEADER`), or "" when it is
+    not configured, absent or not a country code (CDNs send XX for unknown)."""
+    header = container(request).settings.country_header
+    value = request.headers.get(header, "").strip().upper() if header else ""
+    return value if len(value) == 2 and value.isascii() and value.isalpha() and value != "XX" else ""
+
+
 def csrf_token(secret_key: str, session_id: UUID) -> str:
     """Bound to the session: a token from another session (or none) is refused."""
     return hmac.new(secret_key.encode(), f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
