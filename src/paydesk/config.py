@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "Paydesk <no-reply@paydesk.local>"
     notify_interval_s: float = 2.0
+    # SMS: an HTTP gateway that takes signed JSON posts (see notify/senders.py). Unset: SMS stay in the outbox.
+    sms_url: str | None = None
+    sms_secret_key: str | None = Field(default=None, alias="PAYDESK_SMS_SECRET")
     # Payment rails: the sandbox confirms at once unless delayed (then a signed webhook settles).
     sandbox_delayed: bool = False
     # Webhook secrets per rail, as JSON: {"card": "…", "btc": "…"}. A rail without one gets a secret
@@ -86,6 +89,10 @@ class Settings(BaseSettings):
         if rail in self.rail_secrets:
             return self.rail_secrets[rail]
         return hmac.new(self.secret_key.encode(), f"rail:{rail}".encode(), hashlib.sha256).hexdigest()
+
+    def sms_secret(self) -> str:
+        """The secret the SMS gateway checks our signatures with: PAYDESK_SMS_SECRET, or derived."""
+        return self.sms_secret_key or self.rail_secret("sms-gateway")
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,7 +14,7 @@ from paydesk.identity.service import IdentityService
 from paydesk.identity.stepup import StepUp
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
-from paydesk.notify.service import NotifyService
+from paydesk.notify.service import NotifyService, senders_from
 from paydesk.wallet.events import RailEvents
 from paydesk.wallet.history import History
 from paydesk.wallet.rails.base import RAILS, Provider, SandboxProvider
@@ -58,7 +58,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
         ledger.post, window_s=settings.group_commit_window_ms / 1000, max_transfers=settings.group_commit_max_transfers,
     )
     identity = IdentityService(db, clock)
-    notify = NotifyService(db, clock, settings.smtp_url, settings.mail_from)
+    notify = NotifyService(db, clock, senders_from(settings.smtp_url, settings.mail_from, settings.sms_url,
+                                                   settings.sms_secret()))
     providers: dict[str, Provider] = {name: SandboxProvider(delayed=settings.sandbox_delayed) for name in RAILS}
     security = SecurityService(db, clock, settings, identity, notify)
     wallet = WalletService(db, clock, settings, ledger, identity, notify, providers,

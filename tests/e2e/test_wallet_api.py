@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from paydesk.wallet.rails import webhooks
+from paydesk.core import signing
 from tests.e2e.conftest import PASSWORD, Person, sign_up
 
 IBAN = "DE89370400440532013000"
@@ -20,7 +20,7 @@ def event(client: TestClient, rail: str, body: dict[str, str], *, secret: str | 
           at: int | None = None) -> object:
     raw = json.dumps(body).encode()
     settings = client.app.state.container.settings  # type: ignore[attr-defined]
-    signature = webhooks.sign(secret or settings.rail_secret(rail), raw, at or int(time.time()))
+    signature = signing.sign(secret or settings.rail_secret(rail), raw, at or int(time.time()))
     return client.post(f"/api/v1/rails/{rail}/events", content=raw,
                        headers={"Paydesk-Signature": signature, "Content-Type": "application/json"})
 

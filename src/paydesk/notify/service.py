@@ -1,13 +1,13 @@
-"""Notifications: enqueue in the caller's transaction; a job delivers over SMTP with retries and backoff.
-Without `PAYDESK_SMTP_URL` messages stay in the outbox, readable at `/dev/outbox` in development."""
+"""Notifications: enqueue in the caller's transaction; a job delivers them (email over SMTP, SMS to a
+gateway, see `senders.py`) with retries and backoff. A channel without a sender keeps its messages in the
+outbox, readable at `/dev/outbox` in development."""
 
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Mapping
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
-from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 import structlog
@@ -17,6 +17,7 @@ from paydesk.core.clock import Clock
 from paydesk.core.db import Database
 from paydesk.core.ids import uuid7
 from paydesk.notify import store
+from paydesk.notify.senders import HttpSmsSender, Sender, SmtpSender
 from paydesk.notify.templates import render
 
 log = structlog.get_logger(__name__)
@@ -30,11 +31,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 class NotifyService:
-    def __init__(self, db: Database, clock: Clock, smtp_url: str | None, mail_from: str) -> None:
+    def __init__(self, db: Database, clock: Clock, senders: Mapping[str, Sender]) -> None:
+        """`senders`: per channel (`email`, `sms`); a channel without one keeps its messages in the outbox."""
         self.db = db
         self.clock = clock
-        self.smtp_url = smtp_url
-        self.mail_from = mail_from
+        self.senders = dict(senders)
 
     def enqueue_in(
         self, session: Session, *, to: str | None, locale: str, template: str, context: dict[str, Any],
@@ -54,20 +55,22 @@ class NotifyService:
         ))
 
     def deliver_due(self, limit: int = 100) -> int:
-        """Send what is due; a failure is recorded on the message and retried later with backoff."""
-        if not self.smtp_url:
-            return 0
+        """Send what is due on every channel that has a sender; a failure is recorded on the message and
+        retried later with backoff."""
+        return sum(self._deliver(channel, sender, limit) for channel, sender in self.senders.items())
+
+    def _deliver(self, channel: str, sender: Sender, limit: int) -> int:
         # Lease the due messages in a short transaction (another worker skips them until the lease ends), talk
-        # to the mail server with no transaction open, then record each outcome in another short one.
+        # to the server with no transaction open, then record each outcome in another short one.
         with self.db.uow() as uow:
-            batch = store.due(uow.session, self.clock.now(), limit)
+            batch = store.due(uow.session, self.clock.now(), limit, channel)
             for message in batch:
                 message.next_attempt_at = self.clock.now() + LEASE
             uow.commit()
         outcomes: dict[UUID, str | None] = {}
         for message in batch:
             try:
-                self._send(message)
+                sender.send(message)
                 outcomes[message.id] = None
             except (OSError, smtplib.SMTPException) as exc:
                 outcomes[message.id] = f"{type(exc).__name__}: {exc}"[:500]
@@ -81,24 +84,20 @@ class NotifyService:
                 message.last_error = error
                 message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "pending"
                 message.next_attempt_at = self.clock.now() + backoff(message.attempts)
-                log.warning("notify.delivery_failed", id=str(message.id), attempts=message.attempts, error=error)
+                log.warning("notify.delivery_failed", id=str(message.id), channel=channel,
+                            attempts=message.attempts, error=error)
             uow.commit()
         return sum(1 for error in outcomes.values() if error is None)
-
-    def _send(self, message: store.OutboxRow) -> None:
-        url = urlparse(self.smtp_url or "")
-        email = EmailMessage()
-        email["From"], email["To"], email["Subject"] = self.mail_from, message.recipient, message.subject
-        email["Content-Language"] = message.locale
-        email.set_content(message.body)
-        smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-        with smtp_class(url.hostname or "127.0.0.1", url.port or 25, timeout=10) as client:
-            if url.scheme == "smtp+starttls":
-                client.starttls()
-            if url.username:
-                client.login(unquote(url.username), unquote(url.password or ""))
-            client.send_message(email)
 
     def recent(self, limit: int = 50) -> list[store.OutboxRow]:
         with self.db.uow() as uow:
             return store.recent(uow.session, limit)
+
+
+def senders_from(smtp_url: str | None, mail_from: str, sms_url: str | None, sms_secret: str) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {}
+    if smtp_url:
+        senders["email"] = SmtpSender(smtp_url, mail_from)
+    if sms_url:
+        senders["sms"] = HttpSmsSender(sms_url, sms_secret)
+    return senders

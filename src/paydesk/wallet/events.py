@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from paydesk.core import signing
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database, retry_on_conflict
 from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.core.money import Currencies
 from paydesk.wallet import store, views
 from paydesk.wallet.domain import TxType
-from paydesk.wallet.rails import webhooks
 from paydesk.wallet.rails.base import RAILS, Outcome
 from paydesk.wallet.settlement import Settler
 
@@ -49,7 +49,7 @@ class RailEvents:
     def apply(self, rail: str, body: bytes, signature: str | None) -> dict[str, Any]:
         if rail not in RAILS:
             raise UnknownRail()
-        webhooks.verify(self.secrets[rail], body, signature, self.clock.now())
+        signing.verify(self.secrets[rail], body, signature, self.clock.now())
         event_id, event_type, reference = _parse(body)
         kind, outcome = EVENT_TYPES[event_type]
         # The same event delivered twice at once: the retry sees it as applied.

@@ -1,5 +1,6 @@
-"""Signed provider events: `Paydesk-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`
-with the rail's secret. Stale (older than 5 minutes, or from the future) and badly signed events are refused."""
+"""Signed HTTP bodies, both ways: `Paydesk-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
+Rails sign the events they post to us with their secret; we sign what we post to an SMS gateway. Stale (older
+than 5 minutes, or from the future) and badly signed bodies are refused."""
 
 from __future__ import annotations
 
