@@ -139,3 +139,20 @@ def test_security_page_changes_the_email_and_saves_a_destination_used_by_the_wit
                                                           "password": PASSWORD}, follow_redirects=False)
     assert moved.status_code == 303
     assert "alice.moved@example.com" in client.get("/settings/security").text
+
+
+def test_this_wasnt_me_on_a_payment_freezes_outgoing_money(client: TestClient, alice: Person, bob: Person) -> None:
+    alice.top_up("20")
+    paid = alice.post("/api/v1/transfers", {"to": bob.email, "currency": "USD", "amount": "5"}).json()
+    _sign_in(client, alice)
+    detail = client.get(f"/wallet/transactions/{paid['id']}")
+    assert f'action="/wallet/transactions/{paid["id"]}/not-me"' in detail.text
+    other = client.get(f"/wallet/transactions/{bob.get('/api/v1/transactions').json()['items'][0]['id']}")
+    assert other.status_code == 404  # someone else's payment: not even shown
+    done = client.post(f"/wallet/transactions/{paid['id']}/not-me", data={"csrf_token": token(detail.text)},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith("/login")
+    assert alice.get("/api/v1/me").status_code == 401  # every session ended
+    _sign_in(client, alice)
+    frozen = client.get("/api/v1/me/activity").json()["items"][1]
+    assert frozen["kind"] == "incident_reported" and frozen["detail"]["transaction"] == paid["id"]

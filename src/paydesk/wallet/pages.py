@@ -16,7 +16,7 @@ from paydesk.core.money import format_money
 from paydesk.identity.domain import InvalidOtp, OtpRequired
 from paydesk.identity.stepup import StepUpRequired
 from paydesk.wallet.rails.base import RAILS
-from paydesk.web.auth import container
+from paydesk.web.auth import client_of, container
 from paydesk.web.charts import line_chart
 from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
@@ -104,6 +104,29 @@ def transaction(tx_id: str, request: Request) -> Response:
     except (ValueError, DomainError):
         return render(request, "not_found.html", {}, 404)
     return render(request, "transaction.html", {"tx": tx, "done": request.query_params.get("done") == "1"})
+
+
+@router.post("/transactions/{tx_id}/not-me", response_class=HTMLResponse)
+async def transaction_not_me(tx_id: str, request: Request) -> Response:
+    form = dict(await request.form())
+    return await run_in_threadpool(_not_me, tx_id, request, form)
+
+
+def _not_me(tx_id: str, request: Request, form: dict[str, Any]) -> Response:
+    """"I didn't make this payment": freeze outgoing money, sign out everywhere (then the login page says so)."""
+    who = page_principal(request)
+    if who is None:
+        return _login_redirect(request)
+    if not form_token_ok(request, form.get("csrf_token")):
+        return redirect(f"/wallet/transactions/{tx_id}")
+    app = container(request)
+    try:
+        app.history.one(who.user.id, uuid.UUID(tx_id))
+    except (ValueError, DomainError):
+        return render(request, "not_found.html", {}, 404)
+    ip, ua = client_of(request)
+    app.security.report_not_me(who, transaction_id=uuid.UUID(tx_id), ip=ip, user_agent=ua)
+    return redirect("/login?next=/settings/security")
 
 
 @router.get("/statement.csv")
