@@ -106,9 +106,10 @@ def main() -> int:
                "PAYDESK_SECRET_KEY": uuid.uuid4().hex * 2, "PAYDESK_DB_POOL_SIZE": "20",
                # every payment still passes the exemption check (one UPDATE), but none stops for a code
                "PAYDESK_STEP_UP_COUNT": "1000000000", "PAYDESK_STEP_UP_CUMULATIVE_EUR": "1000000000"}
+        log = open(os.environ.get("PAYDESK_BENCH_SERVER_LOG", os.devnull), "wb")  # noqa: SIM115 - closed below
         server = subprocess.Popen(
             [sys.executable, "-m", "paydesk.cli", "serve", "--no-jobs", "--workers", str(args.workers),
-             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(100):
@@ -121,6 +122,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            log.close()
     line = {"scenario": "api_p2p_transfers", "backend": "postgresql", "clients": args.clients, **result,
             "baseline": baseline, "pgbench_tps": round(pgbench_tps, 1),
             "ratio": round(result["transfers_per_s"] / pgbench_tps, 2)}

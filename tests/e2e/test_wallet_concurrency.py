@@ -114,3 +114,30 @@ def test_step_up_confirmations_exemptions_and_daily_limits_hold_under_64_concurr
         assert sorted(r.status_code for r in tiny) == [201] * 5 + [401] * (N - 5)
         assert not app.state.container.ledger.check()
 
+
+
+def test_paying_someone_while_they_withdraw_never_deadlocks(settings: Settings) -> None:
+    """A payer's lock must not block the rows a payment writes for its recipient (their foreign keys)."""
+    roomy = settings.model_copy(update={"step_up_count": 10_000, "step_up_cumulative_eur": 10**9})
+    app = create_app(roomy, run_jobs=False)
+    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        alice_email, alice = _register(http, "alice")
+        bob_email, bob = _register(http, "bob")
+        for who, key in ((alice, "da"), (bob, "db")):
+            assert http.post("/api/v1/deposits", headers={**who, "Idempotency-Key": key},
+                             json={"currency": "EUR", "amount": "500", "method": "card"}).status_code == 201
+
+        def one(h: httpx.Client, i: int) -> httpx.Response:
+            if i % 2:
+                return h.post("/api/v1/transfers", headers={**alice, "Idempotency-Key": f"a-{i}"},
+                              json={"to": bob_email, "currency": "EUR", "amount": "1"})
+            if i % 4:
+                return h.post("/api/v1/transfers", headers={**bob, "Idempotency-Key": f"b-{i}"},
+                              json={"to": alice_email, "currency": "EUR", "amount": "1"})
+            return h.post("/api/v1/withdrawals", headers={**bob, "Idempotency-Key": f"w-{i}"},
+                          json={"currency": "EUR", "amount": "1", "method": "bank_domestic",
+                                "destination": {"iban": "DE89370400440532013000"}})
+
+        answers = _all_at_once(base, one)
+        assert [r.status_code for r in answers] == [201] * N, [r.text for r in answers if r.status_code != 201]
+        assert not app.state.container.ledger.check()

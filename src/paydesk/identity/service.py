@@ -132,10 +132,15 @@ class IdentityService:
             return self.user_in(uow.session, user_id)
 
     @staticmethod
-    def user_in(session: Session, user_id: UUID, *, lock: bool = False) -> User:
-        """The user, read inside the caller's transaction; `lock` holds the row until it ends (a payment
-        locks its payer first, then ledger accounts: one order everywhere, so no deadlock)."""
-        row = store.user_for_update(session, user_id) if lock else store.user_by_id(session, user_id)
+    def lock_users_in(session: Session, user_ids: list[UUID]) -> None:
+        """Hold these users' rows until the transaction ends. A payment locks its payer first, then ledger
+        accounts: one order everywhere, so no deadlock."""
+        store.lock_users(session, user_ids)
+
+    @staticmethod
+    def user_in(session: Session, user_id: UUID) -> User:
+        """The user, read inside the caller's transaction."""
+        row = store.user_by_id(session, user_id)
         if row is None:
             raise NotFound("no such user")
         return user_from_row(row)

@@ -190,7 +190,16 @@ def revoke_session(session: Session, session_id: UUID, now: datetime) -> None:
 # --- security -------------------------------------------------------------------------------------------------
 
 def user_for_update(session: Session, user_id: UUID) -> UserRow | None:
-    return session.scalars(select(UserRow).where(UserRow.id == user_id).with_for_update()).first()
+    """Lock the user's row (FOR NO KEY UPDATE: rows that only reference the user, such as a payment's
+    transaction rows written for them by another payer, don't wait for it — and can't deadlock with it)."""
+    return session.scalars(select(UserRow).where(UserRow.id == user_id).with_for_update(key_share=True)).first()
+
+
+def lock_users(session: Session, user_ids: list[UUID]) -> None:
+    """Lock several users' rows in one statement, in id order (FOR NO KEY UPDATE, as `user_for_update`)."""
+    session.scalars(
+        select(UserRow).where(UserRow.id.in_(sorted(user_ids))).order_by(UserRow.id).with_for_update(key_share=True)
+    ).all()
 
 
 def add_failure(session: Session, user_id: UUID | None, ip: str, at: datetime) -> None:

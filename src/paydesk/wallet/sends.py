@@ -30,8 +30,7 @@ def process_sends(wallet: WalletService, jobs: Sequence[SendJob]) -> list[Respon
     results: list[Any] = [None] * len(jobs)
     with wallet.db.uow() as uow:
         s = uow.session
-        for payer in sorted({jobs[i].user.id for i in first.values()}):  # payers first, then accounts
-            wallet.identity.user_in(s, payer, lock=True)
+        wallet.identity.lock_users_in(s, list({jobs[i].user.id for i in first.values()}))  # payers, then accounts
         accounts: set[UUID] = set()
         for i in set(first.values()):
             accounts |= wallet.accounts_for(s, jobs[i])
@@ -53,6 +52,7 @@ def process_sends(wallet: WalletService, jobs: Sequence[SendJob]) -> list[Respon
 def _alone(wallet: WalletService, job: SendJob) -> Response | BaseException:
     def attempt() -> Response:
         with wallet.db.uow() as uow:
+            wallet.identity.lock_users_in(uow.session, [job.user.id])
             response = wallet.send_in(uow.session, job)
             uow.commit()
             return response

@@ -275,6 +275,7 @@ class WalletService:
                     return claim.replay
                 tx_id = claim.resume
                 if tx_id is None:
+                    self.identity.lock_users_in(s, [user.id])
                     self._check_may_pay_in(s, user.id, "withdraw", cur, minor)
                     tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, fee=charge.fee, method=spec.name,
                                       counterparty=_describe(target), destination=target)
@@ -399,9 +400,9 @@ class WalletService:
         return response
 
     def _check_may_pay_in(self, s: Session, user_id: UUID, operation: str, cur: Currency, amount: int) -> None:
-        """Money may leave: the account is not frozen and today's limits hold (read under the payer's row lock,
-        so that concurrent payments from one person count each other)."""
-        if self.identity.user_in(s, user_id, lock=True).frozen:
+        """Money may leave: the account is not frozen and today's limits hold. The caller holds the payer's row
+        lock (`lock_users_in`), so concurrent payments from one person count each other."""
+        if self.identity.user_in(s, user_id).frozen:
             raise AccountFrozen()
         limits = self.settings.daily_limits.get(operation, {})
         day = self.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)

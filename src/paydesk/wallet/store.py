@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, func, select, tuple_, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, case, func, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
@@ -162,12 +162,10 @@ def pending_withdrawals_before(session: Session, method: str, cutoff: datetime, 
 
 def daily_usage(session: Session, user_id: UUID, kind: str, currency: str, since: datetime) -> tuple[int, int]:
     """(how many, how much in `currency`) of the user's not-failed `kind` transactions since `since`."""
-    count = session.scalar(select(func.count()).select_from(TransactionRow).where(
+    in_currency = func.sum(case((TransactionRow.currency == currency, TransactionRow.amount), else_=0))
+    count, amount = session.execute(select(func.count(), func.coalesce(in_currency, 0)).where(
         TransactionRow.user_id == user_id, TransactionRow.type == kind, TransactionRow.status != "failed",
-        TransactionRow.created_at >= since))
-    amount = session.scalar(select(func.coalesce(func.sum(TransactionRow.amount), 0)).where(
-        TransactionRow.user_id == user_id, TransactionRow.type == kind, TransactionRow.status != "failed",
-        TransactionRow.currency == currency, TransactionRow.created_at >= since))
+        TransactionRow.created_at >= since)).one()
     return int(count or 0), int(amount or 0)
 
 
