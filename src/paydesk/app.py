@@ -22,6 +22,8 @@ from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import Clock
 from paydesk.core.pubsub import RedisPubSub
+from paydesk.fees import api as fees_api
+from paydesk.fx import api as fx_api
 from paydesk.identity import api as identity_api
 from paydesk.identity import pages as identity_pages
 from paydesk.identity import security_pages
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(api.router)
     app.include_router(identity_api.router)
     app.include_router(wallet_api.router)
+    app.include_router(fees_api.router)
+    app.include_router(fx_api.router)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.include_router(security_pages.router)

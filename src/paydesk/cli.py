@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -87,6 +88,37 @@ def demo() -> None:
     summary = load_demo(settings)
     for line in summary:
         console.print(line)
+
+
+@app.command("grant-role")
+def grant_role(login: str, role: str) -> None:
+    """Give a user a role: operator (fees, rates), agent, supervisor, admin."""
+    from paydesk.container import build
+
+    container = build(Settings())
+    try:
+        user = container.identity.grant_role(login, role)
+    finally:
+        container.close()
+    console.print(f"{login}: {' '.join(sorted(user.roles))}")
+
+
+@app.command("import-rates")
+def import_rates(path: Path, format: Annotated[str, typer.Option(help="ecb (eurofxref-daily.xml) or csv")] = "ecb",
+                 ) -> None:
+    """Record exchange rates from the ECB's daily XML or a CSV of currency,per_eur[,as_of]."""
+    from paydesk.container import build
+    from paydesk.fx.sources import parse_csv, parse_ecb
+
+    container = build(Settings())
+    try:
+        data = path.read_bytes()
+        rates = parse_ecb(data) if format == "ecb" else parse_csv(data.decode("utf-8-sig"), container.clock.now())
+        result = container.fx.record(rates)
+    finally:
+        container.close()
+    console.print(f"recorded {', '.join(result['recorded']) or 'nothing'} as of {rates.as_of.isoformat()}"
+                  + (f"; skipped {', '.join(result['skipped'])}" if result["skipped"] else ""))
 
 
 @ledger_app.command("check")

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     step_up_cumulative_eur: int = 100
     step_up_count: int = 5
     reference_rates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PER_EUR))
+    # Exchange: the house spread per pair in percent ("USD/CNY"), else "crypto" when one side is crypto, else
+    # "default"; rates older than these hours (per kind of currency) are refused as stale.
+    fx_spreads: dict[str, str] = Field(default_factory=lambda: {"default": "0.5", "crypto": "1.0"})
+    fx_max_age_hours: dict[str, float] = Field(default_factory=lambda: {"fiat": 96.0, "crypto": 24.0})
+    # The country of users who gave no phone number (fees: a bank withdrawal is domestic when the account's
+    # country is the user's). ISO 3166 alpha-2.
+    home_country: str = "DE"
     # A payment of at least this EUR equivalent is a "large transfer" in the activity log.
     large_transfer_eur: int = 1000
     # The request header a trusted proxy or CDN sets to the client's ISO country (e.g. CF-IPCountry); unset,

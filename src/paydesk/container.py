@@ -9,6 +9,8 @@ from paydesk.core.clock import Clock, SystemClock
 from paydesk.core.db import Database
 from paydesk.core.jobs import JobRunner, PeriodicTask
 from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
+from paydesk.fees.service import FeeService
+from paydesk.fx.service import FxService
 from paydesk.identity.security import SecurityService
 from paydesk.identity.service import IdentityService
 from paydesk.identity.stepup import StepUp
@@ -17,6 +19,7 @@ from paydesk.ledger.service import LedgerService
 from paydesk.notify.service import NotifyService, senders_from
 from paydesk.wallet.events import RailEvents
 from paydesk.wallet.history import History
+from paydesk.wallet.pricing import Pricing
 from paydesk.wallet.rails.base import RAILS, Provider, SandboxProvider
 from paydesk.wallet.service import WalletService
 
@@ -35,6 +38,8 @@ class Container:
     wallet: WalletService
     history: History
     rail_events: RailEvents
+    fees: FeeService
+    fx: FxService
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -62,10 +67,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
                                                    settings.sms_secret()))
     providers: dict[str, Provider] = {name: SandboxProvider(delayed=settings.sandbox_delayed) for name in RAILS}
     security = SecurityService(db, clock, settings, identity, notify)
+    fees = FeeService(db, clock, settings.currencies, list(RAILS))
+    fx = FxService(db, clock, settings, ledger)
     wallet = WalletService(db, clock, settings, ledger, identity, notify, providers,
-                           StepUp(db, clock, settings, security))
+                           StepUp(db, clock, settings, security), Pricing(db, clock, settings, fees, fx))
     history = History(db, settings.currencies)
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
-                     security, wallet, history, events)
+                     security, wallet, history, events, fees, fx)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import FrozenClock, SystemClock
+from paydesk.fx.sources import RateSet
 from paydesk.identity.domain import AccountExists
 from paydesk.identity.service import IdentityService, User
 
@@ -26,6 +28,7 @@ PEOPLE = (
     DemoPerson("li.wei@example.com", "chunjiang huayue ye 2026", "李伟", "zh-CN", "+8613800138000"),
     DemoPerson("alice@example.com", "correct horse battery staple", "Alice Martin", "en", "+447911123456"),
     DemoPerson("bob@example.com", "blue ocean morning tea", "Bob Chen", "en"),
+    DemoPerson("ops@example.com", "quiet operator desk 2026", "Olga (operator)", "en"),
 )
 ETH_ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 IBAN = "DE89370400440532013000"
@@ -51,6 +54,13 @@ STORY: tuple[tuple[int, int, str, dict[str, str]], ...] = (
 )
 
 
+OPERATOR = "ops@example.com"
+# Illustrative prices (units per euro) so that the exchange works out of the box; operators import real ones.
+DEMO_RATES = {"USD": Decimal("1.0812"), "GBP": Decimal("0.8391"), "CNY": Decimal("7.8240"), "HKD": Decimal("8.4130"),
+              "JPY": Decimal("162.35"), "BTC": Decimal("0.00001052"), "ETH": Decimal("0.0003125"),
+              "USDT": Decimal("1.0805")}
+
+
 def load_demo(settings: Settings) -> list[str]:
     now = SystemClock().now()
     clock = FrozenClock(now - timedelta(days=22))
@@ -65,6 +75,9 @@ def load_demo(settings: Settings) -> list[str]:
             clock.set(now)
         else:
             fresh = []
+        app.identity.grant_role(OPERATOR, "operator")
+        clock.set(now)
+        app.fx.record(RateSet(dict(DEMO_RATES), now, "demo"))  # fresh rates on every run, so exchange works
         problems = app.ledger.check()
         if problems:
             raise RuntimeError(f"demo ledger check failed: {problems[0]}")

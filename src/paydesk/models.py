@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import paydesk.fees.store
+    import paydesk.fx.store
     import paydesk.identity.store
     import paydesk.ledger.store
     import paydesk.notify.store

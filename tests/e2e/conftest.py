@@ -71,7 +71,7 @@ class Person:
                 return dict(b)
         return {"currency": currency, "available": "0", "pending": "0", "total": "0"}
 
-    def top_up(self, amount: str, currency: str = "USD", method: str = "card") -> Any:
+    def top_up(self, amount: str, currency: str = "USD", method: str = "bank_domestic") -> Any:
         response = self.post("/api/v1/deposits", {"currency": currency, "amount": amount, "method": method})
         assert response.status_code == 201, response.text
         return response.json()

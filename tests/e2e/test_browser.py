@@ -92,7 +92,7 @@ def _journey(page: Page, base: str, recipient: str) -> None:
     expect(items.first).to_contain_text("谢谢你的书")
     expect(items.nth(1)).to_contain_text("+500.00 CNY")
     page.goto(f"{base}/wallet")
-    expect(page.get_by_test_id("available-CNY")).to_contain_text("376.55")
+    expect(page.get_by_test_id("available-CNY")).to_contain_text("369.05")  # 500 − 7.50 card fee (1.5 %) − 123.45
 
 
 def test_turn_on_2_step_log_out_and_log_in_with_a_code(settings: Settings, chromium_path: str) -> None:

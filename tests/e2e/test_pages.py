@@ -134,7 +134,7 @@ def test_security_page_changes_the_email_and_saves_a_destination_used_by_the_wit
     out = client.post("/wallet/withdraw", data={"csrf_token": token(withdraw.text), "key": token(withdraw.text, "key"),
                                                 "currency": "EUR", "amount": "10", "method": "bank_domestic",
                                                 "destination_id": dest["id"]}, follow_redirects=False)
-    assert out.status_code == 303 and alice.balance("EUR")["available"] == "10.00"
+    assert out.status_code == 303 and alice.balance("EUR")["available"] == "9.00"  # 10 + the 1.00 domestic fee
     moved = client.post("/settings/security/email", data={"csrf_token": csrf, "email": "alice.moved@example.com",
                                                           "password": PASSWORD}, follow_redirects=False)
     assert moved.status_code == 303

@@ -145,7 +145,7 @@ def test_saved_destinations_need_a_step_up_and_withdrawals_confirm_like_payments
     assert alice.balance("EUR")["available"] == "500.00"
     out = alice.post("/api/v1/withdrawals", {"currency": "EUR", "amount": "250", "destination_id": dest["id"]})
     assert out.status_code == 201 and out.json()["destination"] == {"iban": IBAN}
-    assert alice.balance("EUR")["total"] == "250.00"
+    assert alice.balance("EUR")["total"] == "249.00"  # 250 and the 1.00 domestic fee
 
     assert client.delete(f"/api/v1/me/destinations/{dest['id']}", headers=alice.auth).status_code == 204
     gone = alice.post("/api/v1/withdrawals", {"currency": "EUR", "amount": "5", "destination_id": dest["id"]})

@@ -47,7 +47,9 @@ def test_register_top_up_send_withdraw_and_see_it_all(client: TestClient, alice:
                                              "destination": {"iban": "DE89 3704 0044 0532 0130 00"}})
     assert out.status_code == 201, out.text
     assert out.json()["status"] == "completed" and out.json()["destination"] == {"iban": IBAN}
-    assert alice.balance("USD") == {"currency": "USD", "available": "107.50", "pending": "0.00", "total": "107.50"}
+    # a domestic bank withdrawal (a German IBAN, Alice's country by default) costs the schedule's fixed 1.00
+    assert out.json()["fee"] == "1.00" and out.json()["fee_rule"] == "1:withdraw-bank-domestic"
+    assert alice.balance("USD") == {"currency": "USD", "available": "106.50", "pending": "0.00", "total": "106.50"}
 
     history = alice.get("/api/v1/transactions").json()["items"]
     assert [t["type"] for t in history] == ["withdrawal", "send", "send", "send", "topup"]
@@ -80,7 +82,8 @@ def test_delayed_rails_settle_by_signed_webhook(client: TestClient, alice: Perso
     out = alice.post("/api/v1/withdrawals", {"currency": "BTC", "amount": "0.2", "method": "btc",
                                              "destination": {"address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}})
     assert out.status_code == 201 and out.json()["status"] == "pending"
-    assert alice.balance("BTC") == {"currency": "BTC", "available": "0.30000000", "pending": "0.20000000",
+    assert out.json()["fee"] == "0.00020000"  # the network fee, held with the amount
+    assert alice.balance("BTC") == {"currency": "BTC", "available": "0.29980000", "pending": "0.20020000",
                                     "total": "0.50000000"}
     failed = event(client, "btc", {"id": "ev2", "type": "withdrawal.failed", "reference": out.json()["reference"]})
     assert failed.json()["transaction"]["status"] == "failed"  # type: ignore[attr-defined]
@@ -105,7 +108,7 @@ def test_webhooks_refuse_bad_signatures_stale_events_and_unknown_references(clie
         assert response.json()["code"] == code  # type: ignore[attr-defined]
     assert alice.balance("USD")["total"] == "0"
     assert event(client, "card", ok).status_code == 200  # type: ignore[attr-defined]
-    assert alice.balance("USD")["total"] == "10.00"
+    assert alice.balance("USD")["total"] == "9.70"  # 10.00 less the card fee's minimum, 0.30
 
 
 def test_a_retry_with_the_same_key_returns_the_first_response(alice: Person, bob: Person) -> None:
@@ -180,7 +183,7 @@ def test_crypto_destinations_are_checked(alice: Person) -> None:
         assert response.json()["code"] == code
     ok = alice.post("/api/v1/withdrawals", {"currency": "USDT", "amount": "5", "method": "tron",
                                             "destination": {"address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}})
-    assert ok.status_code == 201 and alice.balance("USDT")["available"] == "95.000000"
+    assert ok.status_code == 201 and alice.balance("USDT")["available"] == "94.000000"  # 5 + 1 network fee
 
 
 def test_a_user_sees_and_changes_nothing_of_anothers(client: TestClient, alice: Person, bob: Person) -> None:

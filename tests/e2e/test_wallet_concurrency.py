@@ -42,7 +42,7 @@ def test_64_concurrent_spend_everything_requests_succeed_exactly_once(settings: 
         _, alice = _register(http, "alice")
         bob_email, _ = _register(http, "bob")
         deposit = http.post("/api/v1/deposits", headers={**alice, "Idempotency-Key": "d1"},
-                            json={"currency": "USD", "amount": "25.00", "method": "card"})
+                            json={"currency": "USD", "amount": "25.00", "method": "bank_domestic"})
         assert deposit.status_code == 201
 
         sends = _all_at_once(base, lambda h, i: h.post(  # amounts within the step-up exemption
@@ -53,18 +53,18 @@ def test_64_concurrent_spend_everything_requests_succeed_exactly_once(settings: 
 
         _, carol = _register(http, "carol")
         assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d2"},
-                         json={"currency": "EUR", "amount": "30", "method": "card"}).status_code == 201
+                         json={"currency": "EUR", "amount": "30", "method": "bank_domestic"}).status_code == 201
         app.state.container.wallet.providers["bank_domestic"].delayed = True
         outs = _all_at_once(base, lambda h, i: h.post(
             "/api/v1/withdrawals", headers={**carol, "Idempotency-Key": f"out-{i}"},
-            json={"currency": "EUR", "amount": "30", "method": "bank_domestic",
+            json={"currency": "EUR", "amount": "29", "method": "bank_domestic",  # + 1.00 fee = everything
                   "destination": {"iban": "DE89370400440532013000"}}))
         assert sorted(r.status_code for r in outs) == [201] + [422] * (N - 1)
         balances = http.get("/api/v1/wallet", headers=carol).json()["balances"]
         assert balances == [{"currency": "EUR", "available": "0.00", "pending": "30.00", "total": "30.00"}]
 
-        assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d3"},
-                         json={"currency": "USD", "amount": "10", "method": "card"}).status_code == 201
+        assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d3"},  # a rail still answering
+                         json={"currency": "USD", "amount": "10", "method": "bank_international"}).status_code == 201
         same_key = _all_at_once(base, lambda h, _: h.post(
             "/api/v1/transfers", headers={**carol, "Idempotency-Key": "once"},
             json={"to": bob_email, "currency": "USD", "amount": "1"}))
@@ -83,7 +83,7 @@ def test_step_up_confirmations_exemptions_and_daily_limits_hold_under_64_concurr
         alice_email, alice = _register(http, "alice")
         bob_email, _ = _register(http, "bob")
         assert http.post("/api/v1/deposits", headers={**alice, "Idempotency-Key": "d1"},
-                         json={"currency": "EUR", "amount": "1000", "method": "card"}).status_code == 201
+                         json={"currency": "EUR", "amount": "1000", "method": "bank_domestic"}).status_code == 201
         # one confirmed payment, answered 64 times at once (other keys): it pays once
         body = {"to": bob_email, "currency": "EUR", "amount": "100"}
         asked = http.post("/api/v1/transfers", headers={**alice, "Idempotency-Key": "ask"}, json=body).json()
@@ -105,7 +105,7 @@ def test_step_up_confirmations_exemptions_and_daily_limits_hold_under_64_concurr
 
         carol_email, carol = _register(http, "carol")
         assert http.post("/api/v1/deposits", headers={**carol, "Idempotency-Key": "d2"},
-                         json={"currency": "EUR", "amount": "100", "method": "card"}).status_code == 201
+                         json={"currency": "EUR", "amount": "100", "method": "bank_domestic"}).status_code == 201
         app.state.container.settings.daily_limits = {}
         tiny = _all_at_once(base, lambda h, i: h.post(
             "/api/v1/transfers", headers={**carol, "Idempotency-Key": f"t-{i}"},
@@ -125,7 +125,7 @@ def test_paying_someone_while_they_withdraw_never_deadlocks(settings: Settings) 
         bob_email, bob = _register(http, "bob")
         for who, key in ((alice, "da"), (bob, "db")):
             assert http.post("/api/v1/deposits", headers={**who, "Idempotency-Key": key},
-                             json={"currency": "EUR", "amount": "500", "method": "card"}).status_code == 201
+                             json={"currency": "EUR", "amount": "500", "method": "bank_domestic"}).status_code == 201
 
         def one(h: httpx.Client, i: int) -> httpx.Response:
             if i % 2:

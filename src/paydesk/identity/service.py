@@ -14,13 +14,16 @@ from sqlalchemy.orm import Session
 
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
-from paydesk.core.errors import NotFound
+from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.ids import uuid7
 from paydesk.identity import domain, store
 
 # OWASP's Argon2id parameters: t=2, m=19 MiB, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 TOUCH_EVERY = timedelta(seconds=60)  # a session's last-seen time is written at most this often
+
+
+ROLES = ("operator", "agent", "supervisor", "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,18 @@ class IdentityService:
         with self.db.reader() as uow:
             row = store.user_by_id(uow.session, user_id)
             return bool(row and row.totp_enabled)
+
+    def grant_role(self, login: str, role: str) -> User:
+        """Give a user a role (`operator`, `agent`, `supervisor`, `admin`)."""
+        if role not in ROLES:
+            raise InvalidRequest(f"roles are {', '.join(ROLES)}")
+        with self.db.uow() as uow:
+            row = self.find_row(uow.session, login)
+            if row is None:
+                raise NotFound("no such user")
+            row.roles = " ".join(sorted({*row.roles.split(), role}))
+            uow.commit()
+            return user_from_row(row)
 
     def find_user(self, login: str) -> User | None:
         """The user an email or phone number belongs to (for payments), or None."""

@@ -23,6 +23,23 @@ class DepositIn(BaseModel):
     currency: str = Field(max_length=16)
     amount: Any = Field(description='a decimal string such as "12.50"')
     method: str = Field(max_length=32)
+    quote_id: str | None = Field(None, max_length=64)
+
+
+class QuoteIn(BaseModel):
+    operation: Literal["p2p", "topup", "withdraw", "exchange"]
+    currency: str = Field(max_length=16)
+    amount: Any = Field(description='a decimal string such as "12.50"')
+    method: str | None = Field(None, max_length=32, description="the rail, for top-ups and withdrawals")
+    to_currency: str | None = Field(None, max_length=16, description="for an exchange")
+    destination: dict[str, str] | None = Field(None, description="for a withdrawal: decides domestic or not")
+
+
+class ExchangeIn(BaseModel):
+    from_currency: str = Field(max_length=16)
+    to_currency: str = Field(max_length=16)
+    amount: Any = Field(description='how much of `from_currency` to exchange, a decimal string')
+    quote_id: str | None = Field(None, max_length=64)
 
 
 class TransferIn(BaseModel):
@@ -42,6 +59,7 @@ class WithdrawalIn(BaseModel):
     destination: dict[str, str] | None = Field(
         None, description='{"iban": …} / {"iban": …, "bic": …} / {"address": …}; or give `destination_id`')
     destination_id: str | None = Field(None, max_length=64, description="a saved destination")
+    quote_id: str | None = Field(None, max_length=64)
     confirmation_id: str | None = Field(None, max_length=64, description="from a `step_up_required` answer")
     otp: str | None = Field(None, max_length=32, description="the code for that confirmation")
 
@@ -67,7 +85,24 @@ def wallet(who: CurrentPrincipal, app: AppContainer) -> dict[str, Any]:
 @router.post("/deposits", status_code=201)
 def deposit(body: DepositIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
     """Top up through a payment rail; credited when the rail confirms (at once in the sandbox)."""
-    return _json(app.wallet.deposit(who.user, key, currency=body.currency, amount=body.amount, method=body.method))
+    return _json(app.wallet.deposit(who.user, key, currency=body.currency, amount=body.amount, method=body.method,
+                                    quote_id=body.quote_id))
+
+
+@router.post("/quotes", status_code=201)
+def quote(body: QuoteIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, Any]:
+    """The fee (with the rule it comes from), the rate for an exchange, what leaves and what arrives, and
+    `quote_id` valid until `expires_at` (45 s for exchanges, 10 minutes otherwise). Give `quote_id` to the
+    operation to be charged exactly this."""
+    return app.wallet.quote(who.user, operation=body.operation, currency=body.currency, amount=body.amount,
+                            method=body.method, to_currency=body.to_currency, destination=body.destination)
+
+
+@router.post("/exchanges", status_code=201)
+def exchange(body: ExchangeIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
+    """Exchange between your own currencies at the quoted (or current) rate; needs an `Idempotency-Key`."""
+    return _json(app.wallet.exchange(who.user, key, from_currency=body.from_currency, to_currency=body.to_currency,
+                                     amount=body.amount, quote_id=body.quote_id))
 
 
 @router.post("/transfers", status_code=201)
@@ -76,7 +111,8 @@ def transfer(body: TransferIn, who: CurrentPrincipal, app: AppContainer, key: Id
     answer is 401 `step_up_required` with `confirmation_id`: send the same request (same key) again with
     `confirmation_id` and the code as `otp`."""
     return _json(app.wallet.send(who.user, key, to=body.to, currency=body.currency, amount=body.amount,
-                                 note=body.note, confirmation_id=body.confirmation_id, otp=body.otp))
+                                 note=body.note, confirmation_id=body.confirmation_id, otp=body.otp,
+                                 quote_id=body.quote_id))
 
 
 @router.post("/withdrawals", status_code=201)
@@ -86,7 +122,7 @@ def withdraw(body: WithdrawalIn, who: CurrentPrincipal, app: AppContainer, key: 
     return _json(app.wallet.withdraw(who.user, key, currency=body.currency, amount=body.amount,
                                      method=body.method, destination=body.destination,
                                      destination_id=body.destination_id, confirmation_id=body.confirmation_id,
-                                     otp=body.otp))
+                                     otp=body.otp, quote_id=body.quote_id))
 
 
 @router.get("/me/destinations")
@@ -112,7 +148,7 @@ def remove_destination(destination_id: str, who: CurrentPrincipal, app: AppConta
 def transactions(
     who: CurrentPrincipal, app: AppContainer,
     currency: str | None = Query(None, max_length=16),
-    type: Literal["topup", "send", "receive", "withdrawal"] | None = Query(None),
+    type: Literal["topup", "send", "receive", "withdrawal", "exchange"] | None = Query(None),
     status: Literal["pending", "completed", "failed"] | None = Query(None),
     since: date | None = Query(None, description="first day (UTC), inclusive"),
     until: date | None = Query(None, description="last day (UTC), inclusive"),

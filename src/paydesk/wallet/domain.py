@@ -4,7 +4,6 @@ and the one place fees will plug in."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
@@ -20,6 +19,7 @@ class TxType(StrEnum):
     SEND = "send"
     RECEIVE = "receive"
     WITHDRAWAL = "withdrawal"
+    EXCHANGE = "exchange"
 
 
 class TxStatus(StrEnum):
@@ -118,16 +118,3 @@ def owner(user_id: UUID) -> str:
 
 def settlement_code(rail: str) -> str:
     return f"settlement:{rail}"
-
-
-@dataclass(frozen=True, slots=True)
-class Charge:
-    """What an operation costs the user. The fees issue replaces `charge_for`; every operation asks it."""
-
-    fee: int = 0
-    rule: str | None = None
-
-
-def charge_for(operation: str, currency: str, amount: int, method: str | None = None) -> Charge:  # noqa: ARG001
-    """The fee for an operation. No fees yet: the fee schedules come with the fees issue, here."""
-    return Charge()

@@ -19,8 +19,10 @@ from paydesk.config import Settings
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database, retry_on_conflict
+from paydesk.core.errors import InvalidRequest
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currency, format_amount, parse_amount
+from paydesk.fx.service import FX_POOL, SameCurrency
 from paydesk.identity.domain import AccountFrozen
 from paydesk.identity.security import SecurityService
 from paydesk.identity.service import IdentityService, Principal, User
@@ -30,6 +32,7 @@ from paydesk.ledger.service import SYSTEM, AccountView, LedgerService
 from paydesk.notify.service import NotifyService
 from paydesk.wallet import destinations, domain, idempotency, store, views
 from paydesk.wallet.domain import DailyLimitExceeded, TxStatus, TxType
+from paydesk.wallet.pricing import Priced, Pricing
 from paydesk.wallet.rails.base import (
     RAILS,
     AmountOutOfRange,
@@ -65,6 +68,7 @@ class SendJob:
     amount: int
     fee: int
     note: str
+    priced: Priced
     payment: Payment
     confirmation: UUID | None  # a verified step-up confirmation for exactly this payment
     strong: bool  # the caller already authenticated the payer strongly (the demo loader)
@@ -73,13 +77,13 @@ class SendJob:
 class WalletService:
     def __init__(
         self, db: Database, clock: Clock, settings: Settings, ledger: LedgerService, identity: IdentityService,
-        notify: NotifyService, providers: dict[str, Provider], stepup: StepUp,
+        notify: NotifyService, providers: dict[str, Provider], stepup: StepUp, pricing: Pricing,
     ) -> None:
         self.security: SecurityService = stepup.security
         self.db, self.clock, self.settings = db, clock, settings
         self.currencies = settings.currencies
         self.ledger, self.identity, self.notify = ledger, identity, notify
-        self.providers, self.stepup = providers, stepup
+        self.providers, self.stepup, self.pricing = providers, stepup, pricing
         self.settler = Settler(ledger, notify, identity, self.currencies, clock)
         self.sends: Batcher[SendJob, Response] = Batcher(
             "wallet-sends", lambda jobs: process_sends(self, jobs), window_s=settings.group_commit_window_ms / 1000,
@@ -124,9 +128,12 @@ class WalletService:
 
     # --- money in -----------------------------------------------------------------------------------------
 
-    def deposit(self, user: User, key: str | None, *, currency: str, amount: str, method: str) -> Response:
+    def deposit(self, user: User, key: str | None, *, currency: str, amount: str, method: str,
+                quote_id: str | None = None) -> Response:
+        """Top up through a rail; the fee (card top-ups) comes out of what arrives."""
         cur, minor = self._money(currency, amount)
         spec = self._rail(method, cur, minor, deposit=True)
+        priced = self.pricing.priced(quote_id, user, "topup", cur, minor, method=spec.name)
         digest = idempotency.request_hash("deposit", {"c": cur.code, "a": minor, "m": spec.name})
         key = idempotency.check_key(key)
 
@@ -137,8 +144,9 @@ class WalletService:
                     return claim.replay
                 tx_id = claim.resume
                 if tx_id is None:
-                    tx = self._new_tx(user.id, TxType.TOPUP, cur.code, minor, method=spec.name,
-                                      counterparty=spec.name)
+                    tx = self._new_tx(user.id, TxType.TOPUP, cur.code, minor, fee=priced.fee, method=spec.name,
+                                      counterparty=spec.name, fee_rule=priced.fee_rule)
+                    self.pricing.use_in(uow.session, priced)
                     uow.session.add(tx)
                     idempotency.record(uow.session, user.id, key, resource_id=tx.id)
                     uow.commit()
@@ -150,7 +158,8 @@ class WalletService:
     # --- money between people -----------------------------------------------------------------------------
 
     def send(self, user: User, key: str | None, *, to: str, currency: str, amount: str, note: str = "",
-             confirmation_id: str | None = None, otp: str | None = None, strong: bool = False) -> Response:
+             confirmation_id: str | None = None, otp: str | None = None, strong: bool = False,
+             quote_id: str | None = None) -> Response:
         """Pay another wallet. Above the low-value exemption the answer is `step_up_required` with a
         confirmation id; the same request again with `confirmation_id` and the code (`otp`) pays. Concurrent
         sends are group-committed: many share one transaction (each in its own savepoint, so one failing
@@ -159,13 +168,13 @@ class WalletService:
         recipient = self._recipient(to)
         if recipient.user.id == user.id:
             raise domain.CannotSendToSelf()
-        charge = domain.charge_for("p2p", cur.code, minor)
+        priced = self.pricing.priced(quote_id, user, "p2p", cur, minor)
         digest = idempotency.request_hash("send", {"to": str(recipient.user.id), "c": cur.code, "a": minor,
                                                    "n": note})
         payment = Payment("send", cur, minor, str(recipient.user.id), recipient.label)
         confirmed = self._confirmed(user, payment, confirmation_id, otp)
-        job = SendJob(user, idempotency.check_key(key), digest, recipient, cur, minor, charge.fee, note[:280],
-                      payment, confirmed, strong)
+        job = SendJob(user, idempotency.check_key(key), digest, recipient, cur, minor, priced.fee, note[:280],
+                      priced, payment, confirmed, strong)
         try:
             return self.sends.submit(job)
         except StepUpRequired:
@@ -200,13 +209,14 @@ class WalletService:
         self._check_may_pay_in(s, job.user.id, "send", job.currency, job.amount)
         cur, sender, recipient = job.currency, job.user, job.recipient
         sent = self._new_tx(sender.id, TxType.SEND, cur.code, job.amount, fee=job.fee, counterparty=recipient.label,
-                            counterparty_user_id=recipient.user.id, note=job.note)
+                            counterparty_user_id=recipient.user.id, note=job.note, fee_rule=job.priced.fee_rule)
         received = self._new_tx(recipient.user.id, TxType.RECEIVE, cur.code, job.amount,
                                 counterparty=sender.display_name, counterparty_user_id=sender.id, note=job.note,
                                 operation_id=sent.operation_id)
         legs = self._p2p_legs(s, sender.id, recipient.user.id, cur.code, job.amount, job.fee, sent.id)
         self._post_or_raise(s, legs)  # "not enough money" comes before any request for a code
         self._step_up_in(s, sender, job.payment, job.confirmation, job.strong)
+        self.pricing.use_in(s, job.priced)
         for tx in (sent, received):
             tx.status = TxStatus.COMPLETED
             tx.transfer_ids = [str(leg.id) for leg in legs]
@@ -246,6 +256,7 @@ class WalletService:
         self, user: User, key: str | None, *, currency: str, amount: str, method: str | None = None,
         destination: dict[str, str] | None = None, destination_id: str | None = None,
         confirmation_id: str | None = None, otp: str | None = None, strong: bool = False,
+        quote_id: str | None = None,
     ) -> Response:
         """Pay out to a destination given in full or saved before (`destination_id`). Step-up as for `send`,
         bound to the method and the destination."""
@@ -260,7 +271,9 @@ class WalletService:
             raise UnknownMethod(f"choose a payment method: one of {', '.join(RAILS)}")
         spec = self._rail(method, cur, minor, deposit=False)
         target = self._destination(spec, destination or {})
-        charge = domain.charge_for("withdraw", cur.code, minor, spec.name)
+        priced = self.pricing.priced(quote_id, user, "withdraw", cur, minor, method=spec.name,
+                                     region=self.pricing.region(user, spec.name, target))
+        charge = priced
         payee = spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(target.items()))
         payment = Payment("withdraw", cur, minor, payee, _describe(target))
         confirmed = self._confirmed(user, payment, confirmation_id, otp)
@@ -278,10 +291,11 @@ class WalletService:
                     self.identity.lock_users_in(s, [user.id])
                     self._check_may_pay_in(s, user.id, "withdraw", cur, minor)
                     tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, fee=charge.fee, method=spec.name,
-                                      counterparty=_describe(target), destination=target)
+                                      counterparty=_describe(target), destination=target, fee_rule=priced.fee_rule)
                     holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, charge.fee, tx.id)
                     self._post_or_raise(s, holds)
                     self._step_up_in(s, user, payment, confirmed, strong)
+                    self.pricing.use_in(s, priced)
                     tx.transfer_ids = [str(h.id) for h in holds]
                     s.add(tx)
                     idempotency.record(s, user.id, key, resource_id=tx.id)
@@ -293,6 +307,83 @@ class WalletService:
             return retry_on_conflict(attempt)
         except StepUpRequired:
             raise self.stepup.challenge(user.id, payment) from None
+
+    # --- exchange between one's own currencies -------------------------------------------------------------
+
+    def exchange(self, user: User, key: str | None, *, from_currency: str, to_currency: str, amount: str,
+                 quote_id: str | None = None) -> Response:
+        """Convert `amount` of one currency into another at the quoted (or current) rate: the user's source
+        account pays the fx pool (and the fee to `fees`), the fx pool pays the user's target account — one
+        linked group, so all of it happens or none."""
+        cur, minor = self._money(from_currency, amount)
+        target = self.currencies.get_or_raise(to_currency)
+        if target.code == cur.code:
+            raise SameCurrency()
+        priced = self.pricing.priced(quote_id, user, "exchange", cur, minor, to_currency=target)
+        assert priced.to_amount is not None  # noqa: S101 - an exchange is always priced with its target
+        digest = idempotency.request_hash("exchange", {"c": cur.code, "a": minor, "t": target.code})
+        key = idempotency.check_key(key)
+
+        def attempt() -> Response:
+            with self.db.uow() as uow:
+                s = uow.session
+                claim = idempotency.claim(s, user.id, key, digest, self.clock.now())
+                if claim.replay:
+                    return claim.replay
+                self.identity.lock_users_in(s, [user.id])
+                tx = self._new_tx(user.id, TxType.EXCHANGE, cur.code, minor, fee=priced.fee,
+                                  counterparty=f"{cur.code} → {target.code}", fee_rule=priced.fee_rule)
+                tx.to_currency, tx.to_amount, tx.rate = target.code, priced.to_amount, str(priced.rate)
+                legs = self._exchange_legs(s, user.id, priced, tx.id)
+                self._post_or_raise(s, legs)
+                self.pricing.use_in(s, priced)
+                tx.status, tx.transfer_ids = TxStatus.COMPLETED.value, [str(leg.id) for leg in legs]
+                s.add(tx)
+                response = (201, views.transaction(tx, self.currencies))
+                idempotency.record(s, user.id, key, resource_id=tx.id, response=response)
+                uow.commit()
+                return response
+
+        return retry_on_conflict(attempt)
+
+    def _exchange_legs(self, s: Session, user_id: UUID, priced: Priced, tx_id: UUID) -> list[TransferRequest]:
+        assert priced.to_currency is not None and priced.to_amount is not None  # noqa: S101
+        src, dst = priced.currency.code, priced.to_currency.code
+        owner = domain.owner(user_id)
+        source = self.ledger.open_account_in(s, owner, domain.WALLET_CODE, src, USER_FLAGS)
+        target = self.ledger.open_account_in(s, owner, domain.WALLET_CODE, dst, USER_FLAGS)
+        pool_in = self.ledger.open_account_in(s, SYSTEM, FX_POOL, src)
+        pool_out = self.ledger.open_account_in(s, SYSTEM, FX_POOL, dst)
+        legs = [TransferRequest(uuid.uuid5(tx_id, "fx-in"), source, pool_in, priced.amount - priced.fee, src,
+                                "exchange", linked=True)]
+        if priced.fee:
+            fees = self.ledger.open_account_in(s, SYSTEM, "fees", src)
+            legs.append(TransferRequest(uuid.uuid5(tx_id, "fee"), source, fees, priced.fee, src, "fee", linked=True))
+        legs.append(TransferRequest(uuid.uuid5(tx_id, "fx-out"), pool_out, target, priced.to_amount, dst, "exchange"))
+        return legs
+
+    def quote(self, user: User, *, operation: str, currency: str, amount: str, method: str | None = None,
+              to_currency: str | None = None, destination: dict[str, str] | None = None) -> dict[str, Any]:
+        """`POST /quotes`: the fee (and rate) an operation will cost, promised for a while."""
+        cur, minor = self._money(currency, amount)
+        region, target = None, None
+        if operation == "exchange":
+            target = self.currencies.get_or_raise(to_currency)
+            if target.code == cur.code:
+                raise SameCurrency()
+        elif operation in ("topup", "withdraw"):
+            spec = self._rail(method or "", cur, minor, deposit=operation == "topup")
+            method = spec.name
+            if operation == "withdraw" and destination:
+                region = self.pricing.region(user, method, self._destination(spec, destination))
+            elif operation == "withdraw" and method in ("bank_domestic", "bank_international"):
+                region = "domestic" if method == "bank_domestic" else "international"
+        elif operation != "p2p":
+            raise InvalidRequest("`operation` is one of p2p, topup, withdraw, exchange")
+        else:
+            method = None
+        priced = self.pricing.price(operation, cur, minor, method=method, region=region, to_currency=target)
+        return self.pricing.quote(user, priced)
 
     # --- saved withdrawal destinations ----------------------------------------------------------------------
 
@@ -426,8 +517,8 @@ class WalletService:
 
     def _new_tx(self, user_id: UUID, kind: TxType, currency: str, amount: int, *, fee: int = 0,
                 method: str | None = None, counterparty: str = "", counterparty_user_id: UUID | None = None,
-                note: str = "", destination: dict[str, str] | None = None,
-                operation_id: UUID | None = None) -> store.TransactionRow:
+                note: str = "", destination: dict[str, str] | None = None, operation_id: UUID | None = None,
+                fee_rule: str | None = None) -> store.TransactionRow:
         now = self.clock.now()
         tx_id = uuid7()
         return store.TransactionRow(
@@ -435,7 +526,7 @@ class WalletService:
             status=TxStatus.PENDING.value, currency=currency, amount=amount, fee=fee,
             counterparty_user_id=counterparty_user_id, counterparty=counterparty[:320], note=note[:280],
             method=method, destination=destination, reference=uuid7().hex if method else None, transfer_ids=[],
-            failure_code=None, created_at=now, updated_at=now,
+            failure_code=None, fee_rule=fee_rule, created_at=now, updated_at=now,
         )
 
     def _money(self, currency: object, amount: object) -> tuple[Currency, int]:

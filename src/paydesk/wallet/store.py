@@ -40,6 +40,10 @@ class TransactionRow(Base):
     reference: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the rail's reference
     transfer_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # the ledger transfers behind it
     failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fee_rule: Mapped[str | None] = mapped_column(String(80), nullable=True)  # "<schedule version>:<rule id>"
+    to_currency: Mapped[str | None] = mapped_column(String(10), nullable=True)  # an exchange's target
+    to_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rate: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

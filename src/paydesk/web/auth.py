@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from paydesk.container import Container
+from paydesk.core.errors import DomainError
 from paydesk.identity.domain import CsrfFailed, NotAuthenticated
 from paydesk.identity.service import Principal
 
@@ -76,5 +77,20 @@ def principal(request: Request) -> Principal:
     return found
 
 
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+    title = "Your account can't do this"
+
+
+def operator(request: Request) -> Principal:
+    """The signed-in caller, who must have the `operator` (or `admin`) role."""
+    found = principal(request)
+    if not found.user.roles & {"operator", "admin"}:
+        raise Forbidden("this needs the operator role")
+    return found
+
+
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
+OperatorPrincipal = Annotated[Principal, Depends(operator)]
 AppContainer = Annotated[Container, Depends(container)]
