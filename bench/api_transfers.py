@@ -106,7 +106,7 @@ def main() -> int:
                "PAYDESK_SECRET_KEY": uuid.uuid4().hex * 2, "PAYDESK_DB_POOL_SIZE": "20",
                # every payment still passes the exemption check (one UPDATE), but none stops for a code
                "PAYDESK_STEP_UP_COUNT": "1000000000", "PAYDESK_STEP_UP_CUMULATIVE_EUR": "1000000000"}
-        log = open(os.environ.get("PAYDESK_BENCH_SERVER_LOG", os.devnull), "wb")  # noqa: SIM115 - closed below
+        log = open(os.environ.get("PAYDESK_BENCH_SERVER_LOG", os.devnull), "wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "paydesk.cli", "serve", "--no-jobs", "--workers", str(args.workers),
              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)

@@ -23,6 +23,7 @@ from paydesk.container import Container, build
 from paydesk.core.clock import Clock
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.fees import api as fees_api
+from paydesk.fees import pages as fees_pages
 from paydesk.fx import api as fx_api
 from paydesk.identity import api as identity_api
 from paydesk.identity import pages as identity_pages
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(security_pages.router)
     app.include_router(wallet_pages.router)
     app.include_router(notify_pages.router)
+    app.include_router(fees_pages.router)
     return app
 
 

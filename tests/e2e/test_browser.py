@@ -72,6 +72,9 @@ def _journey(page: Page, base: str, recipient: str) -> None:
     page.get_by_label("币种").select_option("CNY")
     page.get_by_label("金额").fill("500")
     page.get_by_role("button", name="确认充值").click()
+    expect(page.get_by_test_id("quote-fee")).to_contain_text("7.50 CNY")  # 1.5 %, shown before confirming
+    expect(page.get_by_test_id("quote-credit")).to_contain_text("492.50 CNY")
+    page.get_by_role("button", name="确认", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("已完成")
 
     page.goto(f"{base}/wallet/send")
@@ -79,20 +82,36 @@ def _journey(page: Page, base: str, recipient: str) -> None:
     page.get_by_label("币种").select_option("CNY")
     page.get_by_label("金额").fill("600")
     page.get_by_role("button", name="确认转账").click()
+    expect(page.get_by_test_id("quote-fee")).to_contain_text("0.00 CNY")
+    page.get_by_role("button", name="确认", exact=True).click()
     expect(page.locator("#e-amount")).to_have_text("可用余额不足。")
     page.get_by_label("金额").fill("123.45")
     page.get_by_label("附言").fill("谢谢你的书")
     page.get_by_role("button", name="确认转账").click()
+    page.get_by_role("button", name="确认", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("123.45 CNY")
+
+    page.goto(f"{base}/wallet/exchange")  # the quote first, then exactly that
+    page.get_by_label("从").select_option("CNY")
+    page.get_by_label("兑换为").select_option("USD")
+    page.get_by_label("金额").fill("100")
+    page.get_by_role("button", name="查看汇率和手续费").click()
+    expect(page.get_by_test_id("quote-rate")).to_contain_text("1 CNY =")
+    quoted = page.get_by_test_id("quote-credit").inner_text().split()[0]
+    page.get_by_role("button", name="确认", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"{quoted} USD")
+    page.goto(f"{base}/wallet")
+    expect(page.get_by_test_id("available-USD")).to_contain_text(quoted)
 
     page.get_by_role("link", name="交易记录", exact=True).click()
     items = page.locator(".tx-list li")
-    expect(items).to_have_count(2)
-    expect(items.first).to_contain_text("−123.45 CNY")
-    expect(items.first).to_contain_text("谢谢你的书")
-    expect(items.nth(1)).to_contain_text("+500.00 CNY")
+    expect(items).to_have_count(3)
+    expect(items.first).to_contain_text(f"−100.00 CNY → +{quoted} USD")
+    expect(items.nth(1)).to_contain_text("−123.45 CNY")
+    expect(items.nth(1)).to_contain_text("谢谢你的书")
+    expect(items.nth(2)).to_contain_text("+500.00 CNY")
     page.goto(f"{base}/wallet")
-    expect(page.get_by_test_id("available-CNY")).to_contain_text("369.05")  # 500 − 7.50 card fee (1.5 %) − 123.45
+    expect(page.get_by_test_id("available-CNY")).to_contain_text("269.05")  # 500 − 7.50 fee − 123.45 − 100
 
 
 def test_turn_on_2_step_log_out_and_log_in_with_a_code(settings: Settings, chromium_path: str) -> None:
@@ -146,11 +165,14 @@ def test_turn_on_2_step_log_out_and_log_in_with_a_code(settings: Settings, chrom
             page.get_by_label("Currency").select_option("EUR")
             page.get_by_label("Amount").fill("200")
             page.get_by_role("button", name="Top up").click()
+            expect(page.get_by_test_id("quote-credit")).to_contain_text("197.00 EUR")  # 200 − 1.5 % card fee
+            page.get_by_role("button", name="Confirm", exact=True).click()
             page.goto(f"{base}/wallet/send")
             page.get_by_label("Recipient").fill("kim@example.com")
             page.get_by_label("Currency").select_option("EUR")
             page.get_by_label("Amount").fill("80")
             page.get_by_role("button", name="Send").click()
+            page.get_by_role("button", name="Confirm", exact=True).click()
             expect(page.get_by_test_id("confirm-summary")).to_contain_text("80.00 EUR")
             page.get_by_label("Code").fill("999999")
             page.get_by_role("button", name="Confirm and pay").click()

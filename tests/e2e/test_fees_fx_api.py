@@ -168,3 +168,21 @@ def test_rates_from_the_future_or_from_strangers_are_refused(client: TestClient,
                        headers=alice.auth).status_code == 403
     assert client.post("/api/v1/admin/rates", json={"per_eur": {"USD": "0"}}, headers=ops.auth).status_code == 422
     assert client.get("/api/v1/rates").json() == {"base": "EUR", "items": []}
+
+
+def test_the_fee_and_rate_pages_come_from_the_live_system(client: TestClient, clock: FrozenClock) -> None:
+    page = client.get("/fees?lang=en")
+    assert page.status_code == 200 and "version 1" in page.text
+    assert "100.00 USD</td><td>1.50 USD" in page.text  # a worked example, priced by the engine
+    assert "Card top-up: 1.5%" in page.text and "0.30 USD" in page.text
+    zh = client.get("/fees?lang=zh-CN")
+    assert "收费标准" in zh.text and "银行卡充值" in zh.text
+    assert "No rates have been set yet." in client.get("/rates?lang=en").text
+    ops = _operator(client)
+    _rates(ops, USD="1.08", CNY="7.8")
+    rates = client.get("/rates?lang=en&base=USD")
+    assert "1 USD → CNY" in rates.text and "7.222222222222" in rates.text and "0.5 %" in rates.text
+    ops.post("/api/v1/admin/fee-schedules", {"rules": [{"id": "all-free", "operation": "p2p"}],
+                                             "effective_at": (clock.now() + timedelta(hours=1)).isoformat()},
+             key=None)
+    assert "Version 2 takes effect" in client.get("/fees?lang=en").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -83,6 +84,19 @@ def test_the_security_page_reports_not_me_and_shows_limits(client: TestClient, a
     assert "Outgoing money is frozen" in client.get("/settings/security").text
 
 
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+
+
+def through_review(client: TestClient, path: str, data: dict[str, str], **kw: Any) -> Any:
+    """Submit a money form, check its review page (fee and numbers), and confirm what it shows."""
+    review = client.post(path, data=data)
+    assert review.status_code == 200 and 'data-testid="quote"' in review.text, review.text[:2000]
+    fields = hidden_fields(review.text)
+    assert fields["quote_id"]
+    return client.post(path, data=fields, **kw)
+
+
 def _sign_in(client: TestClient, who: Person) -> None:
     page = client.get("/login?lang=en")
     assert client.post("/login", data={"login": who.email, "password": PASSWORD, "csrf_token": token(page.text)},
@@ -96,12 +110,11 @@ def test_a_payment_above_the_exemption_is_confirmed_on_its_own_page(client: Test
     send = client.get("/wallet/send")
     form = {"csrf_token": token(send.text), "key": token(send.text, "key"), "to": bob.email, "currency": "USD",
             "amount": "120", "note": "rent"}
-    asked = client.post("/wallet/send", data=form)
+    asked = through_review(client, "/wallet/send", form)
     assert asked.status_code == 401 and "Confirm this payment" in asked.text and "120.00 USD" in asked.text
     assert alice.balance("USD")["total"] == "300.00"
-    names = ("csrf_token", "key", "to", "amount", "note", "confirmation_id", "c_method", "c_amount", "c_currency",
-             "c_payee")
-    carried = {name: token(asked.text, name) for name in names}
+    carried = hidden_fields(asked.text)
+    assert carried["quote_id"] and carried["confirmation_id"]  # the quote is carried through the confirmation
     wrong = client.post("/wallet/send", data={**carried, "currency": "USD", "otp": "12345x"})
     assert wrong.status_code == 401 and 'id="e-otp"' in wrong.text and "120.00 USD" in wrong.text
     code = emailed_code(client.app, alice.email)
@@ -109,7 +122,8 @@ def test_a_payment_above_the_exemption_is_confirmed_on_its_own_page(client: Test
     assert done.status_code == 303 and "/wallet/transactions/" in done.headers["location"]
     assert alice.balance("USD")["total"] == "180.00" and bob.balance("USD")["total"] == "120.00"
     tampered = client.post("/wallet/send", data={**carried, "amount": "200", "currency": "USD", "otp": "000000"})
-    assert tampered.status_code == 422 and "already used" in tampered.text
+    assert tampered.status_code == 422 and "expired" in tampered.text  # the quote was used up by the payment
+    assert alice.balance("USD")["total"] == "180.00"
 
 
 def test_security_page_changes_the_email_and_saves_a_destination_used_by_the_withdraw_page(
@@ -131,9 +145,9 @@ def test_security_page_changes_the_email_and_saves_a_destination_used_by_the_wit
     withdraw = client.get("/wallet/withdraw")
     assert f'value="{dest["id"]}"' in withdraw.text and "Rent account" in withdraw.text
     alice.top_up("20", "EUR")
-    out = client.post("/wallet/withdraw", data={"csrf_token": token(withdraw.text), "key": token(withdraw.text, "key"),
-                                                "currency": "EUR", "amount": "10", "method": "bank_domestic",
-                                                "destination_id": dest["id"]}, follow_redirects=False)
+    out = through_review(client, "/wallet/withdraw", {
+        "csrf_token": token(withdraw.text), "key": token(withdraw.text, "key"), "currency": "EUR", "amount": "10",
+        "method": "bank_domestic", "destination_id": dest["id"]}, follow_redirects=False)
     assert out.status_code == 303 and alice.balance("EUR")["available"] == "9.00"  # 10 + the 1.00 domestic fee
     moved = client.post("/settings/security/email", data={"csrf_token": csrf, "email": "alice.moved@example.com",
                                                           "password": PASSWORD}, follow_redirects=False)

@@ -14,6 +14,7 @@ from paydesk.core import i18n
 from paydesk.core.errors import DomainError
 from paydesk.core.money import format_money
 from paydesk.identity.domain import InvalidOtp, OtpRequired
+from paydesk.identity.service import Principal
 from paydesk.identity.stepup import StepUpRequired
 from paydesk.wallet.rails.base import RAILS
 from paydesk.web.auth import client_of, container
@@ -22,7 +23,10 @@ from paydesk.web.forms import csrf_error, field_error
 from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
 
 router = APIRouter(prefix="/wallet", include_in_schema=False)
-FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "address", "key", "destination_id")
+FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "address", "key", "destination_id",
+               "to_currency", "quote_id")
+FORMS = ("topup", "send", "withdraw", "exchange")
+OPERATION = {"topup": "topup", "send": "p2p", "withdraw": "withdraw", "exchange": "exchange"}
 CONFIRMATION_FIELDS = ("method", "amount", "currency", "payee")
 
 
@@ -150,18 +154,19 @@ def statement(request: Request) -> Response:
 # The form routes come last: `/{form}` would otherwise also match /transactions and /statement.csv.
 @router.get("/{form}", response_class=HTMLResponse)
 def form_page(form: str, request: Request) -> Response:
-    if form not in ("topup", "send", "withdraw"):
+    if form not in FORMS:
         return render(request, "not_found.html", {}, 404)
     if page_principal(request) is None:
         return _login_redirect(request)
     defaults = {"currency": request.query_params.get("currency", "USD"),
-                "method": "card" if form == "topup" else "bank_domestic"}
+                "method": "card" if form == "topup" else "bank_domestic",
+                "to_currency": "CNY" if request_locale(request) == "zh-CN" else "EUR"}
     return _form_page(request, f"{form}.html", defaults, {})
 
 
 @router.post("/{form}", response_class=HTMLResponse)
 async def submit(form: str, request: Request) -> Response:
-    if form not in ("topup", "send", "withdraw"):
+    if form not in FORMS:
         return render(request, "not_found.html", {}, 404)
     data = dict(await request.form())
     return await run_in_threadpool(_submit, form, request, data)  # the database and the rail: off the loop
@@ -178,20 +183,26 @@ def _submit(form: str, request: Request, data: dict[str, Any]) -> Response:
     app = container(request)
     confirmation_id = str(data.get("confirmation_id", "")).strip() or None
     otp = str(data.get("otp", "")).strip() or None
+    if not values["quote_id"]:  # first the numbers: every fee and rate is seen before anything is confirmed
+        return _review(form, request, who, values)
     try:
-        if form == "topup":
+        if form == "exchange":
+            _, tx = app.wallet.exchange(who.user, values["key"], from_currency=values["currency"],
+                                        to_currency=values["to_currency"], amount=values["amount"],
+                                        quote_id=values["quote_id"])
+        elif form == "topup":
             _, tx = app.wallet.deposit(who.user, values["key"], currency=values["currency"], amount=values["amount"],
-                                       method=values["method"])
+                                       method=values["method"], quote_id=values["quote_id"])
         elif form == "send":
             _, tx = app.wallet.send(who.user, values["key"], to=values["to"], currency=values["currency"],
                                     amount=values["amount"], note=values["note"], confirmation_id=confirmation_id,
-                                    otp=otp)
+                                    otp=otp, quote_id=values["quote_id"])
         else:
             destination = {k: values[k] for k in ("iban", "bic", "address") if values[k]}
             _, tx = app.wallet.withdraw(who.user, values["key"], currency=values["currency"], amount=values["amount"],
                                         method=values["method"], destination=destination,
                                         destination_id=values["destination_id"] or None,
-                                        confirmation_id=confirmation_id, otp=otp)
+                                        confirmation_id=confirmation_id, otp=otp, quote_id=values["quote_id"])
     except StepUpRequired as exc:  # the code is asked on its own page, the payment's fields carried along
         return render(request, "confirm.html", {"form": form, "values": values, "errors": {},
                                                 "confirmation": exc.extra}, 401)
@@ -203,8 +214,41 @@ def _submit(form: str, request: Request, data: dict[str, Any]) -> Response:
         return render(request, "confirm.html", {"form": form, "values": values, "confirmation": shown,
                                                 "errors": field_error(exc, locale)}, 401)
     except DomainError as exc:
-        return _form_page(request, f"{form}.html", values, field_error(exc, locale), 422)
+        return _form_page(request, f"{form}.html", {**values, "quote_id": ""}, field_error(exc, locale), 422)
     return redirect(f"/wallet/transactions/{tx['id']}?done=1")
+
+
+def _review(form: str, request: Request, who: Principal, values: dict[str, Any]) -> Response:
+    """The quote for what the form asks: fee (and the rule it comes from), rate, what leaves, what arrives."""
+    app, locale = container(request), request_locale(request)
+    method: str | None = values["method"] if form in ("topup", "withdraw") else None
+    destination = {k: values[k] for k in ("iban", "bic", "address") if values[k]}
+    try:
+        payee = app.wallet.recipient_label(who.user, values["to"]) if form == "send" else ""
+        if form == "withdraw" and values["destination_id"]:
+            saved = app.wallet.saved_destination(who.user.id, values["destination_id"])
+            method, destination = saved.method, dict(saved.destination)
+        quote = app.wallet.quote(who.user, operation=OPERATION[form], currency=values["currency"],
+                                 amount=values["amount"], method=method,
+                                 to_currency=values["to_currency"] if form == "exchange" else None,
+                                 destination=destination if form == "withdraw" else None)
+    except DomainError as exc:
+        return _form_page(request, f"{form}.html", values, field_error(exc, locale), 422)
+    label = _rule_label(request, quote.get("fee_rule"))
+    return render(request, "review.html", {"form": form, "values": {**values, "quote_id": quote["quote_id"]},
+                                           "quote": quote, "rule_label": label, "payee": payee, "errors": {}})
+
+
+def _rule_label(request: Request, fee_rule: str | None) -> str:
+    """The fee rule's description in the visitor's language ("1:topup-card" → "Card top-up: 1.5%, …")."""
+    if not fee_rule:
+        return ""
+    version, _, rule_id = fee_rule.partition(":")
+    schedule = container(request).fees.version(int(version)) if version.isdigit() else None
+    rule = next((r for r in schedule.rules if r.id == rule_id), None) if schedule else None
+    if rule is None:
+        return rule_id
+    return rule.label.get(request_locale(request)) or rule.label.get("en") or rule_id
 
 
 def _date(value: str | None) -> date | None:

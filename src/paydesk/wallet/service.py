@@ -568,6 +568,13 @@ class WalletService:
             return {"address": destinations.tron_address(field("address"))}
         raise MethodNotAvailable(f"{spec.name} does not pay out")
 
+    def recipient_label(self, payer: User, to: str) -> str:
+        """Who a payment to `to` would reach, as shown before confirming (their name, and how they were named)."""
+        found = self._recipient(to)
+        if found.user.id == payer.id:
+            raise domain.CannotSendToSelf()
+        return f"{found.user.display_name} ({found.label})" if found.user.display_name else found.label
+
     def _recipient(self, to: str) -> Recipient:
         public_id = domain.parse_wallet_id(to)
         if public_id is not None:
