@@ -26,7 +26,8 @@ REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
 TABLES = (
     "ledger_failures", "ledger_transfers", "ledger_accounts", "outbox", "rail_events", "idempotency_keys",
     "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_resets", "recovery_codes",
-    "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates", "users",
+    "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates",
+    "promotion_redemptions", "promotions", "users",
 )
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]

@@ -9,6 +9,7 @@ from paydesk.core.clock import Clock, SystemClock
 from paydesk.core.db import Database
 from paydesk.core.jobs import JobRunner, PeriodicTask
 from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
+from paydesk.fees.promotions import Promotions
 from paydesk.fees.service import FeeService
 from paydesk.fx.service import FxService
 from paydesk.identity.security import SecurityService
@@ -40,6 +41,7 @@ class Container:
     rail_events: RailEvents
     fees: FeeService
     fx: FxService
+    promotions: Promotions
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -69,10 +71,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     security = SecurityService(db, clock, settings, identity, notify)
     fees = FeeService(db, clock, settings.currencies, list(RAILS))
     fx = FxService(db, clock, settings, ledger)
+    promotions = Promotions(db, clock, settings.currencies, list(RAILS))
     wallet = WalletService(db, clock, settings, ledger, identity, notify, providers,
-                           StepUp(db, clock, settings, security), Pricing(db, clock, settings, fees, fx))
+                           StepUp(db, clock, settings, security),
+                           Pricing(db, clock, settings, fees, fx, promotions))
     history = History(db, settings.currencies)
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
-                     security, wallet, history, events, fees, fx)
+                     security, wallet, history, events, fees, fx, promotions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import paydesk.fees.promotions
     import paydesk.fees.store
     import paydesk.fx.store
     import paydesk.identity.store

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx2 as httpx
 
@@ -141,3 +142,28 @@ def test_paying_someone_while_they_withdraw_never_deadlocks(settings: Settings) 
         answers = _all_at_once(base, one)
         assert [r.status_code for r in answers] == [201] * N, [r.text for r in answers if r.status_code != 201]
         assert not app.state.container.ledger.check()
+
+
+def test_a_single_use_promotion_code_is_redeemed_once_by_64_concurrent_requests(settings: Settings) -> None:
+    roomy = settings.model_copy(update={"step_up_count": 10_000, "step_up_cumulative_eur": 10**9})
+    app = create_app(roomy, run_jobs=False)
+    container = app.state.container
+    now = container.clock.now()
+    container.promotions.create({"code": "ONCE", "label": {"en": "One free withdrawal"}, "percent_off": "100",
+                                 "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=1)).isoformat(),
+                                 "per_user_limit": 64, "total_limit": 1})
+    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        _, dora = _register(http, "dora")
+        assert http.post("/api/v1/deposits", headers={**dora, "Idempotency-Key": "d"},
+                         json={"currency": "EUR", "amount": "500", "method": "bank_domestic"}).status_code == 201
+        answers = _all_at_once(base, lambda h, i: h.post(
+            "/api/v1/withdrawals", headers={**dora, "Idempotency-Key": f"p-{i}"},
+            json={"currency": "EUR", "amount": "1", "method": "bank_domestic", "promo_code": "ONCE",
+                  "destination": {"iban": "DE89370400440532013000"}}))
+        codes = sorted(r.status_code for r in answers)
+        assert codes.count(201) == 1, [r.text for r in answers if r.status_code != 201][:3]
+        assert {r.json()["code"] for r in answers if r.status_code != 201} <= {"promotion_used_up",
+                                                                               "promotion_invalid"}
+        assert [r.json()["fee"] for r in answers if r.status_code == 201] == ["0.00"]
+        assert container.promotions.list()[0]["used"] == 1
+        assert not container.ledger.check()

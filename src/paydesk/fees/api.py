@@ -38,3 +38,16 @@ def schedules(_: OperatorPrincipal, app: AppContainer) -> dict[str, Any]:
 def publish(body: ScheduleIn, who: OperatorPrincipal, app: AppContainer) -> dict[str, Any]:
     """A new version of the schedule, from `effective_at` on; earlier fees keep the rule they were charged by."""
     return app.fees.as_json(app.fees.publish(body.rules, body.effective_at, body.note, who.user.id))
+
+
+@router.get("/admin/promotions")
+def promotions(_: OperatorPrincipal, app: AppContainer) -> dict[str, Any]:
+    return {"items": app.promotions.list()}
+
+
+@router.post("/admin/promotions", status_code=201)
+def create_promotion(body: dict[str, Any], _: OperatorPrincipal, app: AppContainer) -> dict[str, Any]:
+    """`{code?, label, starts_at, ends_at, operation?, currency?, method?, new_users_days?, first_n?,
+    percent_off (100 waives the fee), cap: {CUR: amount}, per_user_limit (1), total_limit?}`; no code means
+    it applies by itself to everyone eligible."""
+    return app.promotions.create(body)

@@ -41,6 +41,8 @@ class QuoteRow(Base):
     to_currency: Mapped[str | None] = mapped_column(String(10), nullable=True)
     to_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rate: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    promotion_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
+    fee_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the fee before the promotion
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

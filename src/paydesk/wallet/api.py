@@ -24,6 +24,7 @@ class DepositIn(BaseModel):
     amount: Any = Field(description='a decimal string such as "12.50"')
     method: str = Field(max_length=32)
     quote_id: str | None = Field(None, max_length=64)
+    promo_code: str | None = Field(None, max_length=40, description="a promotion code")
 
 
 class QuoteIn(BaseModel):
@@ -33,6 +34,7 @@ class QuoteIn(BaseModel):
     method: str | None = Field(None, max_length=32, description="the rail, for top-ups and withdrawals")
     to_currency: str | None = Field(None, max_length=16, description="for an exchange")
     destination: dict[str, str] | None = Field(None, description="for a withdrawal: decides domestic or not")
+    promo_code: str | None = Field(None, max_length=40, description="a promotion code")
 
 
 class ExchangeIn(BaseModel):
@@ -40,6 +42,7 @@ class ExchangeIn(BaseModel):
     to_currency: str = Field(max_length=16)
     amount: Any = Field(description='how much of `from_currency` to exchange, a decimal string')
     quote_id: str | None = Field(None, max_length=64)
+    promo_code: str | None = Field(None, max_length=40, description="a promotion code")
 
 
 class TransferIn(BaseModel):
@@ -50,6 +53,7 @@ class TransferIn(BaseModel):
     quote_id: str | None = Field(None, max_length=64)
     confirmation_id: str | None = Field(None, max_length=64, description="from a `step_up_required` answer")
     otp: str | None = Field(None, max_length=32, description="the code for that confirmation")
+    promo_code: str | None = Field(None, max_length=40, description="a promotion code")
 
 
 class WithdrawalIn(BaseModel):
@@ -62,6 +66,7 @@ class WithdrawalIn(BaseModel):
     quote_id: str | None = Field(None, max_length=64)
     confirmation_id: str | None = Field(None, max_length=64, description="from a `step_up_required` answer")
     otp: str | None = Field(None, max_length=32, description="the code for that confirmation")
+    promo_code: str | None = Field(None, max_length=40, description="a promotion code")
 
 
 class DestinationIn(BaseModel):
@@ -86,7 +91,7 @@ def wallet(who: CurrentPrincipal, app: AppContainer) -> dict[str, Any]:
 def deposit(body: DepositIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
     """Top up through a payment rail; credited when the rail confirms (at once in the sandbox)."""
     return _json(app.wallet.deposit(who.user, key, currency=body.currency, amount=body.amount, method=body.method,
-                                    quote_id=body.quote_id))
+                                    quote_id=body.quote_id, promo_code=body.promo_code))
 
 
 @router.post("/quotes", status_code=201)
@@ -95,14 +100,15 @@ def quote(body: QuoteIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, 
     `quote_id` valid until `expires_at` (45 s for exchanges, 10 minutes otherwise). Give `quote_id` to the
     operation to be charged exactly this."""
     return app.wallet.quote(who.user, operation=body.operation, currency=body.currency, amount=body.amount,
-                            method=body.method, to_currency=body.to_currency, destination=body.destination)
+                            method=body.method, to_currency=body.to_currency, destination=body.destination,
+                            promo_code=body.promo_code)
 
 
 @router.post("/exchanges", status_code=201)
 def exchange(body: ExchangeIn, who: CurrentPrincipal, app: AppContainer, key: IdempotencyKey = None) -> JSONResponse:
     """Exchange between your own currencies at the quoted (or current) rate; needs an `Idempotency-Key`."""
     return _json(app.wallet.exchange(who.user, key, from_currency=body.from_currency, to_currency=body.to_currency,
-                                     amount=body.amount, quote_id=body.quote_id))
+                                     amount=body.amount, quote_id=body.quote_id, promo_code=body.promo_code))
 
 
 @router.post("/transfers", status_code=201)
@@ -112,7 +118,7 @@ def transfer(body: TransferIn, who: CurrentPrincipal, app: AppContainer, key: Id
     `confirmation_id` and the code as `otp`."""
     return _json(app.wallet.send(who.user, key, to=body.to, currency=body.currency, amount=body.amount,
                                  note=body.note, confirmation_id=body.confirmation_id, otp=body.otp,
-                                 quote_id=body.quote_id))
+                                 quote_id=body.quote_id, promo_code=body.promo_code))
 
 
 @router.post("/withdrawals", status_code=201)
@@ -122,7 +128,7 @@ def withdraw(body: WithdrawalIn, who: CurrentPrincipal, app: AppContainer, key: 
     return _json(app.wallet.withdraw(who.user, key, currency=body.currency, amount=body.amount,
                                      method=body.method, destination=body.destination,
                                      destination_id=body.destination_id, confirmation_id=body.confirmation_id,
-                                     otp=body.otp, quote_id=body.quote_id))
+                                     otp=body.otp, quote_id=body.quote_id, promo_code=body.promo_code))
 
 
 @router.get("/me/destinations")

@@ -8,7 +8,7 @@ expired); an operation without a quote calls `price` itself, so the two can't di
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from paydesk.core.errors import Conflict, DomainError
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currency, format_amount
 from paydesk.fees import store as fee_store
+from paydesk.fees.promotions import Discount, Promotions
 from paydesk.fees.service import FeeService
 from paydesk.fx.service import FxService
 from paydesk.identity.service import User
@@ -71,6 +72,12 @@ class Priced:
     to_amount: int | None = None
     rate: Decimal | None = None
     quote_id: UUID | None = None
+    promotion: Discount | None = None
+    fee_before: int | None = None  # when a promotion lowered the fee
+
+    @property
+    def promotion_id(self) -> UUID | None:
+        return self.promotion.promotion_id if self.promotion else None
 
     def binding(self) -> str:
         text = "\n".join(str(x) for x in (self.operation, self.currency.code, self.amount, self.method, self.region,
@@ -86,6 +93,10 @@ class Priced:
             "fee": format_amount(self.fee, cur), "fee_rule": self.fee_rule, "region": self.region,
             "method": self.method, "debit": format_amount(debit, cur),
         }
+        if self.promotion is not None and self.fee_before is not None:
+            out["fee_before_promotion"] = format_amount(self.fee_before, cur)
+            out["promotion"] = {"id": str(self.promotion.promotion_id), "label": self.promotion.label,
+                                "discount": format_amount(self.promotion.amount, cur)}
         if self.to_currency is not None and self.to_amount is not None:
             out.update({"to_currency": self.to_currency.code, "rate": str(self.rate),
                         "credit": format_amount(self.to_amount, self.to_currency)})
@@ -95,8 +106,10 @@ class Priced:
 
 
 class Pricing:
-    def __init__(self, db: Database, clock: Clock, settings: Settings, fees: FeeService, fx: FxService) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, fees: FeeService, fx: FxService,
+                 promotions: Promotions) -> None:
         self.db, self.clock, self.settings, self.fees, self.fx = db, clock, settings, fees, fx
+        self.promotions = promotions
 
     def region(self, user: User, method: str | None, destination: dict[str, str] | None) -> str | None:
         """`domestic` when a bank account is in the user's country (from their phone number, else the house's
@@ -111,14 +124,22 @@ class Pricing:
         return "domestic" if destination["iban"][:2].upper() == home.upper() else "international"
 
     def price(self, operation: str, currency: Currency, amount: int, *, method: str | None = None,
-              region: str | None = None, to_currency: Currency | None = None) -> Priced:
+              region: str | None = None, to_currency: Currency | None = None, user: User | None = None,
+              promo_code: str | None = None) -> Priced:
         region = "domestic" if operation == "p2p" else region
         charge = self.fees.charge(operation, currency, amount, method, region)
+        discount, full = None, charge.fee
+        if user is not None:
+            discount = self.promotions.best(user.id, user.created_at, operation, currency, method, charge.fee,
+                                            promo_code)
+        if discount is not None:
+            charge = replace(charge, fee=full - discount.amount)
         if operation == "topup" and charge.fee >= amount:
             raise AmountBelowFee(f"the fee is {format_amount(charge.fee, currency)} {currency.code}",
                                  fee=format_amount(charge.fee, currency))
+        promo: dict[str, Any] = {"promotion": discount, "fee_before": full} if discount is not None else {}
         if operation != "exchange" or to_currency is None:
-            return Priced(operation, currency, amount, charge.fee, charge.rule, region, method)
+            return Priced(operation, currency, amount, charge.fee, charge.rule, region, method, **promo)
         if charge.fee >= amount:
             raise AmountBelowFee(f"the fee is {format_amount(charge.fee, currency)} {currency.code}")
         price = self.fx.price(currency.code, to_currency.code)
@@ -127,18 +148,19 @@ class Pricing:
             raise AmountBelowFee(f"{format_amount(amount, currency)} {currency.code} buys less than the smallest "
                                  f"unit of {to_currency.code}")
         return Priced(operation, currency, amount, charge.fee, charge.rule, region, method, to_currency, to_amount,
-                      price.rate)
+                      price.rate, **promo)
 
     def priced(self, quote_id: str | None, user: User, operation: str, currency: Currency, amount: int, *,
-               method: str | None = None, region: str | None = None,
-               to_currency: Currency | None = None) -> Priced:
+               method: str | None = None, region: str | None = None, to_currency: Currency | None = None,
+               promo_code: str | None = None) -> Priced:
         """The numbers for an operation: the quote's when one is given (it must be for this very operation),
         else computed now."""
         if quote_id:
             wanted = Priced(operation, currency, amount, 0, None, "domestic" if operation == "p2p" else region,
                             method, to_currency)
             return self.from_quote(user, quote_id, wanted)
-        return self.price(operation, currency, amount, method=method, region=region, to_currency=to_currency)
+        return self.price(operation, currency, amount, method=method, region=region, to_currency=to_currency,
+                          user=user, promo_code=promo_code)
 
     def quote(self, user: User, priced: Priced) -> dict[str, Any]:
         now = self.clock.now()
@@ -148,7 +170,8 @@ class Pricing:
             currency=priced.currency.code, amount=priced.amount, fee=priced.fee, fee_rule=priced.fee_rule,
             to_currency=priced.to_currency.code if priced.to_currency else None, to_amount=priced.to_amount,
             rate=str(priced.rate) if priced.rate is not None else None, created_at=now, expires_at=now + lifetime,
-            used_at=None,
+            used_at=None, promotion_id=priced.promotion.promotion_id if priced.promotion else None,
+            fee_before=priced.fee_before,
         )
         with self.db.uow() as uow:
             uow.session.add(row)
@@ -170,10 +193,17 @@ class Pricing:
         if row.binding != wanted.binding():
             raise QuoteMismatch()
         rate = Decimal(row.rate) if row.rate is not None else None
+        promotion = None
+        if row.promotion_id is not None and row.fee_before is not None:
+            promotion = Discount(row.promotion_id, row.fee_before - row.fee, {})
         return Priced(wanted.operation, wanted.currency, row.amount, row.fee, row.fee_rule, wanted.region,
-                      wanted.method, wanted.to_currency, row.to_amount, rate, qid)
+                      wanted.method, wanted.to_currency, row.to_amount, rate, qid, promotion, row.fee_before)
 
-    def use_in(self, s: Session, priced: Priced) -> None:
-        """Use the quote behind these numbers (if any) in the operation's transaction: once."""
+    def use_in(self, s: Session, priced: Priced, user_id: UUID) -> None:
+        """In the operation's transaction (holding the person's row lock): use the quote behind these numbers
+        (if any), once, and redeem their promotion (if any), within its limits."""
         if priced.quote_id is not None and not fee_store.use_quote(s, priced.quote_id, self.clock.now()):
             raise QuoteExpired()
+        if priced.promotion is not None:
+            self.promotions.redeem_in(s, priced.promotion.promotion_id, user_id, priced.currency.code,
+                                      priced.promotion.amount)

@@ -129,11 +129,11 @@ class WalletService:
     # --- money in -----------------------------------------------------------------------------------------
 
     def deposit(self, user: User, key: str | None, *, currency: str, amount: str, method: str,
-                quote_id: str | None = None) -> Response:
+                quote_id: str | None = None, promo_code: str | None = None) -> Response:
         """Top up through a rail; the fee (card top-ups) comes out of what arrives."""
         cur, minor = self._money(currency, amount)
         spec = self._rail(method, cur, minor, deposit=True)
-        priced = self.pricing.priced(quote_id, user, "topup", cur, minor, method=spec.name)
+        priced = self.pricing.priced(quote_id, user, "topup", cur, minor, method=spec.name, promo_code=promo_code)
         digest = idempotency.request_hash("deposit", {"c": cur.code, "a": minor, "m": spec.name})
         key = idempotency.check_key(key)
 
@@ -145,8 +145,10 @@ class WalletService:
                 tx_id = claim.resume
                 if tx_id is None:
                     tx = self._new_tx(user.id, TxType.TOPUP, cur.code, minor, fee=priced.fee, method=spec.name,
-                                      counterparty=spec.name, fee_rule=priced.fee_rule)
-                    self.pricing.use_in(uow.session, priced)
+                                      counterparty=spec.name, fee_rule=priced.fee_rule,
+                                      promotion_id=priced.promotion_id)
+                    self.identity.lock_users_in(uow.session, [user.id])
+                    self.pricing.use_in(uow.session, priced, user.id)
                     uow.session.add(tx)
                     idempotency.record(uow.session, user.id, key, resource_id=tx.id)
                     uow.commit()
@@ -159,7 +161,7 @@ class WalletService:
 
     def send(self, user: User, key: str | None, *, to: str, currency: str, amount: str, note: str = "",
              confirmation_id: str | None = None, otp: str | None = None, strong: bool = False,
-             quote_id: str | None = None) -> Response:
+             quote_id: str | None = None, promo_code: str | None = None) -> Response:
         """Pay another wallet. Above the low-value exemption the answer is `step_up_required` with a
         confirmation id; the same request again with `confirmation_id` and the code (`otp`) pays. Concurrent
         sends are group-committed: many share one transaction (each in its own savepoint, so one failing
@@ -168,7 +170,7 @@ class WalletService:
         recipient = self._recipient(to)
         if recipient.user.id == user.id:
             raise domain.CannotSendToSelf()
-        priced = self.pricing.priced(quote_id, user, "p2p", cur, minor)
+        priced = self.pricing.priced(quote_id, user, "p2p", cur, minor, promo_code=promo_code)
         digest = idempotency.request_hash("send", {"to": str(recipient.user.id), "c": cur.code, "a": minor,
                                                    "n": note})
         payment = Payment("send", cur, minor, str(recipient.user.id), recipient.label)
@@ -209,14 +211,15 @@ class WalletService:
         self._check_may_pay_in(s, job.user.id, "send", job.currency, job.amount)
         cur, sender, recipient = job.currency, job.user, job.recipient
         sent = self._new_tx(sender.id, TxType.SEND, cur.code, job.amount, fee=job.fee, counterparty=recipient.label,
-                            counterparty_user_id=recipient.user.id, note=job.note, fee_rule=job.priced.fee_rule)
+                            counterparty_user_id=recipient.user.id, note=job.note, fee_rule=job.priced.fee_rule,
+                            promotion_id=job.priced.promotion_id)
         received = self._new_tx(recipient.user.id, TxType.RECEIVE, cur.code, job.amount,
                                 counterparty=sender.display_name, counterparty_user_id=sender.id, note=job.note,
                                 operation_id=sent.operation_id)
         legs = self._p2p_legs(s, sender.id, recipient.user.id, cur.code, job.amount, job.fee, sent.id)
         self._post_or_raise(s, legs)  # "not enough money" comes before any request for a code
         self._step_up_in(s, sender, job.payment, job.confirmation, job.strong)
-        self.pricing.use_in(s, job.priced)
+        self.pricing.use_in(s, job.priced, job.user.id)
         for tx in (sent, received):
             tx.status = TxStatus.COMPLETED
             tx.transfer_ids = [str(leg.id) for leg in legs]
@@ -256,7 +259,7 @@ class WalletService:
         self, user: User, key: str | None, *, currency: str, amount: str, method: str | None = None,
         destination: dict[str, str] | None = None, destination_id: str | None = None,
         confirmation_id: str | None = None, otp: str | None = None, strong: bool = False,
-        quote_id: str | None = None,
+        quote_id: str | None = None, promo_code: str | None = None,
     ) -> Response:
         """Pay out to a destination given in full or saved before (`destination_id`). Step-up as for `send`,
         bound to the method and the destination."""
@@ -272,7 +275,7 @@ class WalletService:
         spec = self._rail(method, cur, minor, deposit=False)
         target = self._destination(spec, destination or {})
         priced = self.pricing.priced(quote_id, user, "withdraw", cur, minor, method=spec.name,
-                                     region=self.pricing.region(user, spec.name, target))
+                                     region=self.pricing.region(user, spec.name, target), promo_code=promo_code)
         charge = priced
         payee = spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(target.items()))
         payment = Payment("withdraw", cur, minor, payee, _describe(target))
@@ -291,11 +294,12 @@ class WalletService:
                     self.identity.lock_users_in(s, [user.id])
                     self._check_may_pay_in(s, user.id, "withdraw", cur, minor)
                     tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, fee=charge.fee, method=spec.name,
-                                      counterparty=_describe(target), destination=target, fee_rule=priced.fee_rule)
+                                      counterparty=_describe(target), destination=target, fee_rule=priced.fee_rule,
+                                      promotion_id=priced.promotion_id)
                     holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, charge.fee, tx.id)
                     self._post_or_raise(s, holds)
                     self._step_up_in(s, user, payment, confirmed, strong)
-                    self.pricing.use_in(s, priced)
+                    self.pricing.use_in(s, priced, user.id)
                     tx.transfer_ids = [str(h.id) for h in holds]
                     s.add(tx)
                     idempotency.record(s, user.id, key, resource_id=tx.id)
@@ -311,7 +315,7 @@ class WalletService:
     # --- exchange between one's own currencies -------------------------------------------------------------
 
     def exchange(self, user: User, key: str | None, *, from_currency: str, to_currency: str, amount: str,
-                 quote_id: str | None = None) -> Response:
+                 quote_id: str | None = None, promo_code: str | None = None) -> Response:
         """Convert `amount` of one currency into another at the quoted (or current) rate: the user's source
         account pays the fx pool (and the fee to `fees`), the fx pool pays the user's target account — one
         linked group, so all of it happens or none."""
@@ -319,7 +323,8 @@ class WalletService:
         target = self.currencies.get_or_raise(to_currency)
         if target.code == cur.code:
             raise SameCurrency()
-        priced = self.pricing.priced(quote_id, user, "exchange", cur, minor, to_currency=target)
+        priced = self.pricing.priced(quote_id, user, "exchange", cur, minor, to_currency=target,
+                                     promo_code=promo_code)
         assert priced.to_amount is not None  # noqa: S101 - an exchange is always priced with its target
         digest = idempotency.request_hash("exchange", {"c": cur.code, "a": minor, "t": target.code})
         key = idempotency.check_key(key)
@@ -332,11 +337,12 @@ class WalletService:
                     return claim.replay
                 self.identity.lock_users_in(s, [user.id])
                 tx = self._new_tx(user.id, TxType.EXCHANGE, cur.code, minor, fee=priced.fee,
-                                  counterparty=f"{cur.code} → {target.code}", fee_rule=priced.fee_rule)
+                                  counterparty=f"{cur.code} → {target.code}", fee_rule=priced.fee_rule,
+                                      promotion_id=priced.promotion_id)
                 tx.to_currency, tx.to_amount, tx.rate = target.code, priced.to_amount, str(priced.rate)
                 legs = self._exchange_legs(s, user.id, priced, tx.id)
                 self._post_or_raise(s, legs)
-                self.pricing.use_in(s, priced)
+                self.pricing.use_in(s, priced, user.id)
                 tx.status, tx.transfer_ids = TxStatus.COMPLETED.value, [str(leg.id) for leg in legs]
                 s.add(tx)
                 response = (201, views.transaction(tx, self.currencies))
@@ -363,7 +369,8 @@ class WalletService:
         return legs
 
     def quote(self, user: User, *, operation: str, currency: str, amount: str, method: str | None = None,
-              to_currency: str | None = None, destination: dict[str, str] | None = None) -> dict[str, Any]:
+              to_currency: str | None = None, destination: dict[str, str] | None = None,
+              promo_code: str | None = None) -> dict[str, Any]:
         """`POST /quotes`: the fee (and rate) an operation will cost, promised for a while."""
         cur, minor = self._money(currency, amount)
         region, target = None, None
@@ -382,7 +389,8 @@ class WalletService:
             raise InvalidRequest("`operation` is one of p2p, topup, withdraw, exchange")
         else:
             method = None
-        priced = self.pricing.price(operation, cur, minor, method=method, region=region, to_currency=target)
+        priced = self.pricing.price(operation, cur, minor, method=method, region=region, to_currency=target,
+                                    user=user, promo_code=promo_code)
         return self.pricing.quote(user, priced)
 
     # --- saved withdrawal destinations ----------------------------------------------------------------------
@@ -518,7 +526,7 @@ class WalletService:
     def _new_tx(self, user_id: UUID, kind: TxType, currency: str, amount: int, *, fee: int = 0,
                 method: str | None = None, counterparty: str = "", counterparty_user_id: UUID | None = None,
                 note: str = "", destination: dict[str, str] | None = None, operation_id: UUID | None = None,
-                fee_rule: str | None = None) -> store.TransactionRow:
+                fee_rule: str | None = None, promotion_id: UUID | None = None) -> store.TransactionRow:
         now = self.clock.now()
         tx_id = uuid7()
         return store.TransactionRow(
@@ -526,7 +534,7 @@ class WalletService:
             status=TxStatus.PENDING.value, currency=currency, amount=amount, fee=fee,
             counterparty_user_id=counterparty_user_id, counterparty=counterparty[:320], note=note[:280],
             method=method, destination=destination, reference=uuid7().hex if method else None, transfer_ids=[],
-            failure_code=None, fee_rule=fee_rule, created_at=now, updated_at=now,
+            failure_code=None, fee_rule=fee_rule, promotion_id=promotion_id, created_at=now, updated_at=now,
         )
 
     def _money(self, currency: object, amount: object) -> tuple[Currency, int]:

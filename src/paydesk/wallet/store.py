@@ -44,6 +44,7 @@ class TransactionRow(Base):
     to_currency: Mapped[str | None] = mapped_column(String(10), nullable=True)  # an exchange's target
     to_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rate: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    promotion_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -16,7 +16,8 @@ def transaction(row: TransactionRow, currencies: Currencies) -> dict[str, Any]:
         "amount": format_amount(row.amount, currency), "fee": format_amount(row.fee, currency),
         "counterparty": row.counterparty or None, "note": row.note or None, "method": row.method,
         "destination": row.destination, "reference": row.reference, "failure_code": row.failure_code,
-        "fee_rule": row.fee_rule, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+        "fee_rule": row.fee_rule, "promotion_id": str(row.promotion_id) if row.promotion_id else None,
+        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
     } | ({"to_currency": row.to_currency, "to_amount": format_amount(row.to_amount, currencies[row.to_currency]),
           "rate": row.rate} if row.to_currency and row.to_amount is not None else {})
 
