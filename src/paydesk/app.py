@@ -22,6 +22,7 @@ from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import Clock
 from paydesk.core.pubsub import RedisPubSub
+from paydesk.fees import admin_pages as fees_admin_pages
 from paydesk.fees import api as fees_api
 from paydesk.fees import pages as fees_pages
 from paydesk.fx import api as fx_api
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(wallet_pages.router)
     app.include_router(notify_pages.router)
     app.include_router(fees_pages.router)
+    app.include_router(fees_admin_pages.router)
     return app
 
 

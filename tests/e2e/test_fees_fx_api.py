@@ -186,3 +186,61 @@ def test_the_fee_and_rate_pages_come_from_the_live_system(client: TestClient, cl
                                              "effective_at": (clock.now() + timedelta(hours=1)).isoformat()},
              key=None)
     assert "Version 2 takes effect" in client.get("/fees?lang=en").text
+
+
+def _sign_in_page(client: TestClient, who: Person) -> None:
+    import re
+
+    page = client.get("/login?lang=en")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    client.post("/login", data={"login": who.email, "password": PASSWORD, "csrf_token": token.group(1)})
+
+
+def test_operators_publish_on_the_admin_page_and_read_the_revenue_report(client: TestClient,
+                                                                         alice: Person) -> None:
+    import re
+
+    alice.top_up("300", "EUR")
+    for _ in range(2):
+        assert alice.post("/api/v1/withdrawals", {"currency": "EUR", "amount": "10", "method": "bank_domestic",
+                                                  "destination": {"iban": IBAN_DE}}).status_code == 201
+    alice.post("/api/v1/deposits", {"currency": "USD", "amount": "100", "method": "card"})
+    _sign_in_page(client, alice)
+    assert client.get("/admin/fees").status_code == 404  # not an operator: nothing to see here
+    ops = _operator(client)
+    _sign_in_page(client, ops)
+    page = client.get("/admin/fees?lang=en")
+    assert page.status_code == 200 and "Version 1" in page.text and "withdraw-bank-domestic" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    broken = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": "[{", "effective_at":
+                                              "2026-11-29T10:00"})
+    assert broken.status_code == 422 and "JSON" in broken.text
+    invalid = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": '[{"id": "a", "operation": '
+                                               '"p2p", "percent": "101"}]', "effective_at": "2026-11-29T10:00"})
+    assert invalid.status_code == 422 and "between 0 and 100" in invalid.text
+    done = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": '[{"id": "free", "operation": '
+                                            '"p2p"}]', "effective_at": "2026-11-29T10:00", "note": "test"},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/admin/fees?saved=2"
+    assert "Version 2" in client.get("/admin/fees?lang=en").text
+    report = client.get("/admin/reports/fees?lang=en&currency=EUR")
+    assert report.status_code == 200 and "<svg" in report.text
+    assert "1:withdraw-bank-domestic</code></td><td>2</td><td>2.00" in report.text
+    csv_text = client.get("/admin/reports/fees.csv").text
+    assert csv_text.splitlines()[0] == "day,currency,rule,count,fees"
+    assert "2026-11-29,EUR,1:withdraw-bank-domestic,2,2.00" in csv_text
+    assert "2026-11-29,USD,1:topup-card,1,1.50" in csv_text
+
+
+def test_the_dashboard_totals_every_balance_in_one_currency(client: TestClient, alice: Person) -> None:
+    ops = _operator(client)
+    _rates(ops, USD="1.25", CNY="7.5")
+    alice.top_up("100", "EUR")
+    alice.top_up("150", "CNY")
+    _sign_in_page(client, alice)
+    page = client.get("/wallet?lang=en&total=USD")
+    assert "≈ $150.00" in page.text  # 100 EUR = 125 USD, 150 CNY = 25 USD, at mid rates
+    alice.post("/api/v1/deposits", {"currency": "BTC", "amount": "0.1", "method": "btc"})
+    assert "Not counted (no current rate): BTC." in client.get("/wallet?lang=en&total=USD").text

@@ -122,6 +122,25 @@ class FxService:
         crypto = any(self.currencies[c].kind == "crypto" for c in (source, target))
         return Decimal(str(spreads.get("crypto" if crypto else "default", "0.5")))
 
+    def value_in(self, amounts: dict[str, int], target: str) -> tuple[int, list[str]]:
+        """What these balances (minor units per currency) are worth in `target` at mid-market rates, rounded
+        down; and the currencies left out for want of a fresh rate."""
+        rows = self.latest()
+        goal = self.currencies[target]
+        total, missing = 0, []
+        for code, minor in sorted(amounts.items()):
+            if code == target:
+                total += minor
+                continue
+            try:
+                price = self.price(code, target, rows)
+            except (RateUnavailable, RateStale):
+                missing.append(code)
+                continue
+            total += Price(code, target, price.mid, price.mid, Decimal(0), price.as_of).convert(
+                minor, self.currencies[code], goal)
+        return total, missing
+
     def public_rates(self, base: str) -> dict[str, Any]:
         """What one unit of `base` buys in every other currency: mid, the rate a customer gets, and ages."""
         self.currencies.get_or_raise(base)

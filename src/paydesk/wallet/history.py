@@ -55,6 +55,27 @@ class History:
             raise TransactionNotFound()
         return views.transaction(row, self.currencies)
 
+    def fee_revenue(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Fee revenue per day, currency and rule (for operators): count, and total in minor units."""
+        totals: dict[tuple[str, str, str], list[int]] = {}
+        with self.db.reader() as uow:
+            for moment, currency, rule, fee in store.charged_fees(uow.session, since, until):
+                entry = totals.setdefault((moment.date().isoformat(), currency, rule or "-"), [0, 0])
+                entry[0] += 1
+                entry[1] += fee
+        return [{"day": day, "currency": cur, "rule": rule, "count": n, "fees_minor": total,
+                 "fees": format_amount(total, self.currencies[cur])}
+                for (day, cur, rule), (n, total) in sorted(totals.items())]
+
+    @staticmethod
+    def fee_revenue_csv(rows: list[dict[str, Any]]) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["day", "currency", "rule", "count", "fees"])
+        for r in rows:
+            writer.writerow([r["day"], r["currency"], r["rule"], r["count"], r["fees"]])
+        return out.getvalue()
+
     def statement_csv(self, user_id: UUID, since: datetime, until: datetime) -> str:
         """Every transaction in [since, until], oldest first; amounts signed (money out is negative)."""
         out = io.StringIO()

@@ -62,8 +62,15 @@ def dashboard(request: Request) -> Response:
                                    last=format_money(series[-1][1], main, locale))
             chart = line_chart(series, label=label)
     recent = app.history.page(who.user.id, filters={}, cursor=None, limit=6)["items"]
+    total = None
+    if accounts:  # everything in one currency: the visitor's choice (?total=USD), else their language's
+        asked = request.query_params.get("total", "").upper()
+        home = asked if asked in app.settings.currencies else ("CNY" if locale == "zh-CN" else "USD")
+        value, missing = app.fx.value_in({c: a.posted_balance for c, a in accounts.items()}, home)
+        total = {"text": format_money(value, app.settings.currencies[home], locale), "currency": home,
+                 "missing": missing}
     return render(request, "dashboard.html", {"wallet_id": wallet_id, "cards": cards, "chart": chart, "recent": recent,
-                                              "chart_currency": main.code if accounts else ""})
+                                              "chart_currency": main.code if accounts else "", "total": total})
 
 
 def _form_page(request: Request, template: str, values: dict[str, Any], errors: dict[str, str],

@@ -180,3 +180,14 @@ def idempotency(session: Session, user_id: UUID, key: str) -> IdempotencyRow | N
 
 def rail_event_seen(session: Session, rail: str, event_id: str) -> bool:
     return session.get(RailEventRow, (rail, event_id)) is not None
+
+
+def charged_fees(session: Session, since: datetime, until: datetime) -> list[tuple[datetime, str, str | None, int]]:
+    """(when, currency, fee rule, fee) of every completed transaction that charged a fee in [since, until]."""
+    rows = session.execute(
+        select(TransactionRow.created_at, TransactionRow.currency, TransactionRow.fee_rule, TransactionRow.fee)
+        .where(TransactionRow.fee > 0, TransactionRow.status == "completed", TransactionRow.created_at >= since,
+               TransactionRow.created_at <= until)
+        .order_by(TransactionRow.created_at)
+    )
+    return [(r[0], r[1], r[2], int(r[3])) for r in rows]
