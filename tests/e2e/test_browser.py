@@ -95,6 +95,7 @@ def _journey(page: Page, base: str, recipient: str) -> None:
     page.get_by_label("从").select_option("CNY")
     page.get_by_label("兑换为").select_option("USD")
     page.get_by_label("金额").fill("100")
+    expect(page.get_by_test_id("live-quote")).to_contain_text("1 CNY =")  # live, as the amount is typed
     page.get_by_role("button", name="查看汇率和手续费").click()
     expect(page.get_by_test_id("quote-rate")).to_contain_text("1 CNY =")
     quoted = page.get_by_test_id("quote-credit").inner_text().split()[0]

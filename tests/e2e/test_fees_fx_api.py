@@ -226,7 +226,7 @@ def test_operators_publish_on_the_admin_page_and_read_the_revenue_report(client:
     assert done.status_code == 303 and done.headers["location"] == "/admin/fees?saved=2"
     assert "Version 2" in client.get("/admin/fees?lang=en").text
     report = client.get("/admin/reports/fees?lang=en&currency=EUR")
-    assert report.status_code == 200 and "<svg" in report.text
+    assert report.status_code == 200 and "<svg" in report.text and "No exchanges yet." in report.text
     assert "1:withdraw-bank-domestic</code></td><td>2</td><td>2.00" in report.text
     csv_text = client.get("/admin/reports/fees.csv").text
     assert csv_text.splitlines()[0] == "day,currency,rule,count,fees"

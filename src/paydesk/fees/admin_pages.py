@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError
+from paydesk.core.money import format_amount
 from paydesk.identity.service import Principal
 from paydesk.web.auth import container
 from paydesk.web.charts import line_chart
@@ -112,8 +113,12 @@ def revenue(request: Request) -> Response:
                    per_day.get((since + timedelta(days=i)).isoformat(), 0))
                   for i in range((until - since).days + 1)]
         chart = line_chart(points, label=f"fee revenue per day in {chosen}, {since} to {until}")
+    app = container(request)
+    positions = [{"currency": p["currency"], "amount": format_amount(int(p["position_minor"]),
+                                                                    app.settings.currencies[str(p["currency"])])}
+                 for p in app.fx.positions()]
     return render(request, "admin_revenue.html", {"rows": rows, "since": since, "until": until, "chart": chart,
-                                                  "currencies": currencies, "chosen": chosen})
+                                                  "currencies": currencies, "chosen": chosen, "positions": positions})
 
 
 @router.get("/reports/fees.csv")

@@ -34,6 +34,7 @@ class QuoteIn(BaseModel):
     method: str | None = Field(None, max_length=32, description="the rail, for top-ups and withdrawals")
     to_currency: str | None = Field(None, max_length=16, description="for an exchange")
     destination: dict[str, str] | None = Field(None, description="for a withdrawal: decides domestic or not")
+    destination_id: str | None = Field(None, max_length=64, description="or a saved destination")
     promo_code: str | None = Field(None, max_length=40, description="a promotion code")
 
 
@@ -101,7 +102,7 @@ def quote(body: QuoteIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, 
     operation to be charged exactly this."""
     return app.wallet.quote(who.user, operation=body.operation, currency=body.currency, amount=body.amount,
                             method=body.method, to_currency=body.to_currency, destination=body.destination,
-                            promo_code=body.promo_code)
+                            destination_id=body.destination_id, promo_code=body.promo_code)
 
 
 @router.post("/exchanges", status_code=201)

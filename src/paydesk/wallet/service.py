@@ -370,9 +370,12 @@ class WalletService:
 
     def quote(self, user: User, *, operation: str, currency: str, amount: str, method: str | None = None,
               to_currency: str | None = None, destination: dict[str, str] | None = None,
-              promo_code: str | None = None) -> dict[str, Any]:
+              destination_id: str | None = None, promo_code: str | None = None) -> dict[str, Any]:
         """`POST /quotes`: the fee (and rate) an operation will cost, promised for a while."""
         cur, minor = self._money(currency, amount)
+        if operation == "withdraw" and destination_id:
+            saved = self.saved_destination(user.id, destination_id)
+            method, destination = saved.method, dict(saved.destination)
         region, target = None, None
         if operation == "exchange":
             target = self.currencies.get_or_raise(to_currency)
