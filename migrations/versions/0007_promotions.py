@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('user_id', UUIDType(), nullable=False),
     sa.Column('discount', sa.Integer(), nullable=False),
     sa.Column('currency', sa.String(length=10), nullable=False),
+    sa.Column('transaction_id', UUIDType(), nullable=True),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['promotion_id'], ['promotions.id'],
                             name=op.f('fk_promotion_redemptions_promotion_id_promotions')),

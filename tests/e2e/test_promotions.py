@@ -120,3 +120,39 @@ def test_only_operators_make_promotions_and_bad_ones_are_refused(ops: Person,
         made = ops.post("/api/v1/admin/promotions", bad, key=None)
         assert made.status_code == 422 and made.json()["code"] == "promotion_invalid", bad
     assert ops.get("/api/v1/admin/promotions").json()["items"] == []
+
+
+def test_a_failed_top_up_gives_its_promotion_back_and_a_free_operation_uses_none(
+    client: TestClient, ops: Person, alice: Person, bob: Person, clock: FrozenClock,
+) -> None:
+    _promote(ops, code="CARD1", method="card", per_user_limit=1, total_limit=1)
+    container = client.app.state.container  # type: ignore[attr-defined]
+    container.wallet.providers["card"].delayed = True
+    pending = alice.post("/api/v1/deposits", {"currency": "USD", "amount": "100", "method": "card",
+                                              "promo_code": "CARD1"}).json()
+    assert pending["status"] == "pending" and pending["fee"] == "0.00"
+    from tests.e2e.test_wallet_api import event
+
+    declined = event(client, "card", {"id": "e1", "type": "deposit.failed", "reference": pending["reference"]},
+                     at=int(clock.now().timestamp()))
+    assert declined.json()["transaction"]["status"] == "failed"  # type: ignore[attr-defined]
+    assert ops.get("/api/v1/admin/promotions").json()["items"][0]["used"] == 0  # given back
+    container.wallet.providers["card"].delayed = False
+    again = alice.post("/api/v1/deposits", {"currency": "USD", "amount": "100", "method": "card",
+                                            "promo_code": "CARD1"})
+    assert again.status_code == 201 and again.json()["fee"] == "0.00"
+    _promote(ops, code="FREEP2P", per_user_limit=1)
+    free = alice.post("/api/v1/transfers", {"to": bob.email, "currency": "USD", "amount": "1",
+                                            "promo_code": "FREEP2P"}).json()
+    assert free["fee"] == "0.00" and free["promotion_id"] is None  # nothing to take off: nothing used
+    assert {p["code"]: p["used"] for p in ops.get("/api/v1/admin/promotions").json()["items"]}["FREEP2P"] == 0
+
+
+def test_operator_mistakes_are_422_not_500(ops: Person) -> None:
+    naive = ops.post("/api/v1/admin/fee-schedules", {"rules": [{"id": "a", "operation": "p2p"}],
+                                                     "effective_at": "2026-12-01T00:00:00"}, key=None)
+    assert naive.status_code == 422
+    body = {"label": {"en": "x"}, "starts_at": START.isoformat(), "ends_at": (START + timedelta(days=1)).isoformat()}
+    assert ops.post("/api/v1/admin/promotions", {**body, "cap": "lots"}, key=None).status_code == 422
+    assert ops.post("/api/v1/admin/promotions", {**body, "code": "TWICE"}, key=None).status_code == 201
+    assert ops.post("/api/v1/admin/promotions", {**body, "code": "twice"}, key=None).status_code == 409

@@ -145,7 +145,8 @@ def test_paying_someone_while_they_withdraw_never_deadlocks(settings: Settings) 
 
 
 def test_a_single_use_promotion_code_is_redeemed_once_by_64_concurrent_requests(settings: Settings) -> None:
-    roomy = settings.model_copy(update={"step_up_count": 10_000, "step_up_cumulative_eur": 10**9})
+    roomy = settings.model_copy(update={"step_up_count": 10_000, "step_up_cumulative_eur": 10**9,
+                                        "daily_limits": {}})
     app = create_app(roomy, run_jobs=False)
     container = app.state.container
     now = container.clock.now()
@@ -164,6 +165,31 @@ def test_a_single_use_promotion_code_is_redeemed_once_by_64_concurrent_requests(
         assert codes.count(201) == 1, [r.text for r in answers if r.status_code != 201][:3]
         assert {r.json()["code"] for r in answers if r.status_code != 201} <= {"promotion_used_up",
                                                                                "promotion_invalid"}
+        assert codes.count(201) + codes.count(409) + codes.count(422) == N
         assert [r.json()["fee"] for r in answers if r.status_code == 201] == ["0.00"]
+        assert container.promotions.list()[0]["used"] == 1
+        assert not container.ledger.check()
+
+
+def test_an_automatic_offer_that_runs_out_mid_flight_just_does_not_apply(settings: Settings) -> None:
+    roomy = settings.model_copy(update={"step_up_count": 10_000, "step_up_cumulative_eur": 10**9,
+                                        "daily_limits": {}})
+    app = create_app(roomy, run_jobs=False)
+    container = app.state.container
+    now = container.clock.now()
+    container.promotions.create({"label": {"en": "One free withdrawal, first come"}, "percent_off": "100",
+                                 "operation": "withdraw", "starts_at": now.isoformat(),
+                                 "ends_at": (now + timedelta(days=1)).isoformat(), "per_user_limit": 64,
+                                 "total_limit": 1})
+    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        _, eve = _register(http, "eve")
+        assert http.post("/api/v1/deposits", headers={**eve, "Idempotency-Key": "d"},
+                         json={"currency": "EUR", "amount": "500", "method": "bank_domestic"}).status_code == 201
+        answers = _all_at_once(base, lambda h, i: h.post(
+            "/api/v1/withdrawals", headers={**eve, "Idempotency-Key": f"w-{i}"},
+            json={"currency": "EUR", "amount": "1", "method": "bank_domestic",
+                  "destination": {"iban": "DE89370400440532013000"}}))
+        assert [r.status_code for r in answers] == [201] * N, {r.text for r in answers if r.status_code != 201}
+        assert sorted(r.json()["fee"] for r in answers) == ["0.00"] + ["1.00"] * (N - 1)
         assert container.promotions.list()[0]["used"] == 1
         assert not container.ledger.check()

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paydesk.core.money import Currencies
-from paydesk.fees.domain import InvalidSchedule, Rule, Schedule, charge, parse_rules
+from paydesk.fees.domain import AmountBelowFee, InvalidSchedule, Rule, Schedule, charge, parse_rules
 from paydesk.fees.service import default_rules
 from paydesk.wallet.rails.base import RAILS
 
@@ -35,26 +35,32 @@ def rules(draw: st.DrawFn) -> Rule:
 
 
 @given(rule=rules(), amount=money)
-def test_a_fee_is_exact_never_negative_and_within_its_bounds(rule: Rule, amount: int) -> None:
+def test_a_fee_is_exact_never_negative_within_its_bounds_and_never_above_the_amount_unless_allowed(
+    rule: Rule, amount: int,
+) -> None:
     code = next(iter(rule.fixed))
     fee = rule.fee(CUR[code], amount)
     assert fee >= 0 and isinstance(fee, int)
     exact = Fraction(amount) * Fraction(rule.percent) / 100  # the percentage, exactly, then the stated rounding
     mode = {"half_up": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}[rule.rounding]
-    rounded = int((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal(1), rounding=mode)) \
-        if exact.denominator < 10**30 else None
-    expected = max(rounded + rule.fixed[code], rule.min[code]) if rounded is not None else None
-    if expected is not None:
-        if code in rule.max:
-            expected = min(expected, rule.max[code])
-        expected += rule.network_fee.get(code, 0)
-        if not rule.may_exceed_amount:
-            expected = min(expected, amount)
-        assert fee == expected
-    if not rule.may_exceed_amount:
-        assert fee <= amount
-    elif code in rule.max:
-        assert fee <= rule.max[code] + rule.network_fee.get(code, 0)
+    rounded = int((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal(1), rounding=mode))
+    expected = max(rounded + rule.fixed[code], rule.min[code])
+    if code in rule.max:
+        expected = min(expected, rule.max[code])
+    assert fee == expected + rule.network_fee.get(code, 0)
+    schedule = Schedule(9, datetime(2000, 1, 1, tzinfo=UTC), (rule,))
+    if fee > amount and not rule.may_exceed_amount:
+        with pytest.raises(AmountBelowFee):
+            charge(schedule, CUR[code], "withdraw", amount)
+    else:
+        assert charge(schedule, CUR[code], "withdraw", amount).fee == fee
+
+
+def test_small_crypto_withdrawals_below_the_network_fee_are_refused() -> None:
+    with pytest.raises(AmountBelowFee):
+        charge(DEFAULT, CUR["USDT"], "withdraw", 1_000, "eth")  # 0.001 USDT against a 3 USDT network fee
+    with pytest.raises(AmountBelowFee):
+        charge(DEFAULT, CUR["USD"], "withdraw", 1_000, "bank_international", "international")  # 10 < min 15
 
 
 @pytest.mark.parametrize(("currency", "operation", "amount", "method", "region", "fee", "rule"), [

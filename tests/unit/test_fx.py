@@ -47,7 +47,8 @@ def test_csv_rates() -> None:
     rates = parse_csv("currency,per_eur,as_of\nusd,1.07,2026-11-28\nBTC,0.0000104,\n", NOW)
     assert rates.per_eur == {"USD": Decimal("1.07"), "BTC": Decimal("0.0000104")}
     assert rates.as_of == datetime(2026, 11, 28, tzinfo=UTC)
-    for bad in ("", "USD\n", "USD,0\n", "USD,x\n", "US D,1\n", "USD,1,not-a-date\n", "USD,1,2,3\n"):
+    for bad in ("", "USD\n", "USD,0\n", "USD,x\n", "US D,1\n", "USD,1,not-a-date\n", "USD,1,2,3\n",
+                "USD,1.05,2020-01-01\nGBP,0.85,2026-11-29\n"):  # an old rate can't borrow a newer date
         with pytest.raises(InvalidRates):
             parse_csv(bad, NOW)
 

@@ -41,5 +41,6 @@ def test_the_binding_changes_with_amount_currency_payee_and_kind_but_not_the_lab
     same = Payment("send", CUR["EUR"], 5000, "user-1", "PD-AAAA-BBBB")
     assert base.binding() == same.binding()
     for other in (Payment("send", CUR["EUR"], 5001, "user-1", ""), Payment("send", CUR["USD"], 5000, "user-1", ""),
-                  Payment("send", CUR["EUR"], 5000, "user-2", ""), Payment("withdraw", CUR["EUR"], 5000, "user-1", "")):
+                  Payment("send", CUR["EUR"], 5000, "user-2", ""), Payment("withdraw", CUR["EUR"], 5000, "user-1", ""),
+                  Payment("send", CUR["EUR"], 5000, "user-1", "", fee=1)):
         assert other.binding() != base.binding()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from paydesk.web.auth import AppContainer, OperatorPrincipal
 
@@ -24,7 +23,7 @@ def fees(app: AppContainer) -> dict[str, Any]:
 
 class ScheduleIn(BaseModel):
     rules: list[dict[str, Any]] = Field(description="the rules, in order (see GET /api/v1/fees)")
-    effective_at: datetime = Field(description="when it takes effect (now or later), with a time zone")
+    effective_at: AwareDatetime = Field(description="when it takes effect (now or later), with a time zone")
     note: str = Field("", max_length=300)
 
 

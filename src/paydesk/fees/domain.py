@@ -7,10 +7,10 @@ method (rail), currencies, a region (`domestic` / `international`) and an amount
 
     fee = clamp(round(amount × percent / 100) + fixed, min, max) + network fee
 
-in the currency's minor units. The percentage is rounded to the minor unit by the rule's `rounding`
-(`half_up` unless it says `up` or `down`); money fields are per currency (`{"USD": "0.30", "CNY": "2"}`) and a
-currency missing from one counts as 0 (no minimum, no maximum). A fee never exceeds the amount unless the rule
-says `may_exceed_amount`."""
+in the currency's minor units. The percentage is rounded to the minor unit by the rule's `rounding` (`up`,
+in the house's favour, unless it says `half_up` or `down`); money fields are per currency (`{"USD": "0.30",
+"CNY": "2"}`) and a currency missing from one counts as 0 (no minimum, no maximum). A fee above the amount
+refuses the operation (`amount_below_fee`) unless the rule says `may_exceed_amount`."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class Rule:
     currencies: frozenset[str] | None = None
     region: str | None = None
     percent: Decimal = Decimal(0)
-    rounding: str = "half_up"
+    rounding: str = "up"
     may_exceed_amount: bool = False
     # per currency, in minor units
     fixed: Mapping[str, int] = field(default_factory=dict)
@@ -81,8 +81,6 @@ class Rule:
         if code in self.max:
             fee = min(fee, self.max[code])
         fee += self.network_fee.get(code, 0)
-        if not self.may_exceed_amount:
-            fee = min(fee, amount)
         return max(fee, 0)
 
     def to_json(self, currencies: Currencies) -> dict[str, Any]:
@@ -95,7 +93,7 @@ class Rule:
             out["region"] = self.region
         if self.percent:
             out["percent"] = str(self.percent)
-        if self.rounding != "half_up":
+        if self.rounding != "up":
             out["rounding"] = self.rounding
         if self.may_exceed_amount:
             out["may_exceed_amount"] = True
@@ -131,10 +129,22 @@ class Charge:
 
 def charge(schedule: Schedule, currency: Currency, operation: str, amount: int, method: str | None = None,
            region: str | None = None) -> Charge:
+    """The fee for an operation; an amount smaller than its fee is refused (`amount_below_fee`) unless the rule
+    allows it — the house never quietly pays a minimum or a network fee."""
     rule = schedule.rule_for(operation, currency.code, amount, method, region)
     if rule is None:
         return Charge(0, None, schedule.version)
-    return Charge(rule.fee(currency, amount), f"{schedule.version}:{rule.id}", schedule.version)
+    fee = rule.fee(currency, amount)
+    if fee > amount and not rule.may_exceed_amount:
+        shown = format_amount(fee, currency)
+        raise AmountBelowFee(f"the fee for this is {shown} {currency.code}, more than the amount", fee=shown)
+    return Charge(fee, f"{schedule.version}:{rule.id}", schedule.version)
+
+
+class AmountBelowFee(DomainError):
+    code = "amount_below_fee"
+    status = 422
+    title = "The amount doesn't cover the fee"
 
 
 def parse_rules(raw: object, currencies: Currencies, methods: Sequence[str]) -> tuple[Rule, ...]:
@@ -183,7 +193,7 @@ def _parse_rule(item: dict[str, Any], rule_id: str, where: str, n: int, currenci
         raise bad("`percent` is not a number") from None
     if not percent.is_finite() or not Decimal(0) <= percent <= Decimal(100):
         raise bad("`percent` must be between 0 and 100")
-    rounding = item.get("rounding", "half_up")
+    rounding = item.get("rounding", "up")
     if rounding not in ROUNDINGS:
         raise bad("`rounding` must be half_up, up or down")
     money: dict[str, dict[str, int]] = {}

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.clock import Clock
@@ -66,6 +67,7 @@ class RedemptionRow(Base):
     user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"))
     discount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(10))
+    transaction_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)  # released if it fails
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_promotion_redemptions_promotion_user", "promotion_id", "user_id"),)
@@ -97,7 +99,10 @@ class Promotions:
             if row.code and uow.session.scalars(select(PromotionRow).where(PromotionRow.code == row.code)).first():
                 raise Conflict(f"the code {row.code} is taken")
             uow.session.add(row)
-            uow.commit()
+            try:
+                uow.commit()
+            except IntegrityError:
+                raise Conflict(f"the code {row.code} is taken") from None
             return self.view(row)
 
     def list(self) -> list[dict[str, Any]]:
@@ -120,7 +125,8 @@ class Promotions:
                 reason = self._ineligible(s, row, user_id, user_since, operation, currency, method, now)
                 if reason:
                     raise PromotionInvalid(reason)
-                return Discount(row.id, discount_for(row, currency, fee), dict(row.label))
+                amount = discount_for(row, currency, fee)
+                return Discount(row.id, amount, dict(row.label)) if amount > 0 else None  # nothing to take off
             found: Discount | None = None
             for row in s.scalars(select(PromotionRow).where(PromotionRow.code.is_(None), PromotionRow.active)):
                 if self._ineligible(s, row, user_id, user_since, operation, currency, method, now):
@@ -130,22 +136,35 @@ class Promotions:
                     found = Discount(row.id, amount, dict(row.label))
             return found
 
-    def redeem_in(self, s: Session, promotion_id: UUID, user_id: UUID, currency: str, discount: int) -> None:
-        """Count one use, in the operation's transaction (the caller holds the person's row lock)."""
+    def redeem_in(self, s: Session, promotion_id: UUID, user_id: UUID, operation: str, currency: str,
+                  discount: int, transaction_id: UUID) -> str | None:
+        """Count one use in the operation's transaction (the caller holds the person's row lock); None when
+        redeemed, else why not (the limits are checked again here: pricing ran before the lock)."""
         row = s.get(PromotionRow, promotion_id)
         assert row is not None  # noqa: S101 - priced from it a moment ago; promotions are never deleted
         mine = s.scalar(select(func.count()).select_from(RedemptionRow).where(
             RedemptionRow.promotion_id == promotion_id, RedemptionRow.user_id == user_id)) or 0
         if mine >= row.per_user_limit:
-            raise PromotionUsedUp("you have used this promotion as often as it allows")
+            return "you have used this promotion as often as it allows"
+        if row.first_n is not None and self._operations_so_far(s, user_id, operation) >= row.first_n:
+            return f"this promotion is for your first {row.first_n}"
         counted = s.execute(update(PromotionRow).where(
             PromotionRow.id == promotion_id,
             (PromotionRow.total_limit.is_(None)) | (PromotionRow.used < PromotionRow.total_limit),
         ).values(used=PromotionRow.used + 1))
         if counted.rowcount != 1:  # type: ignore[attr-defined]
-            raise PromotionUsedUp()
+            return "this promotion has been used up"
         s.add(RedemptionRow(id=uuid7(), promotion_id=promotion_id, user_id=user_id, discount=discount,
-                            currency=currency, created_at=self.clock.now()))
+                            currency=currency, transaction_id=transaction_id, created_at=self.clock.now()))
+        return None
+
+    def release_in(self, s: Session, transaction_id: UUID) -> None:
+        """The operation failed (a declined card, a withdrawal the rail refused or never paid): give the use
+        back."""
+        for row in s.scalars(select(RedemptionRow).where(RedemptionRow.transaction_id == transaction_id)):
+            s.execute(update(PromotionRow).where(PromotionRow.id == row.promotion_id, PromotionRow.used > 0)
+                      .values(used=PromotionRow.used - 1))
+            s.delete(row)
 
     def _ineligible(self, s: Session, row: PromotionRow, user_id: UUID, user_since: datetime, operation: str,
                     currency: Currency, method: str | None, now: datetime) -> str | None:
@@ -204,7 +223,10 @@ class Promotions:
         if not percent.is_finite() or not 0 < percent <= 100:
             raise bad("`percent_off` is more than 0 and at most 100")
         cap: dict[str, int] = {}
-        for cur, text in dict(data.get("cap") or {}).items():
+        raw_cap = data.get("cap") or {}
+        if not isinstance(raw_cap, dict):
+            raise bad("`cap` maps currency codes to amounts")
+        for cur, text in raw_cap.items():
             if cur not in self.currencies:
                 raise bad(f"`cap` names an unknown currency {cur!r}")
             cap[cur] = parse_amount(str(text), self.currencies[cur])

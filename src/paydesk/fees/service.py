@@ -10,8 +10,11 @@ from importlib import resources
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.exc import IntegrityError
+
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
+from paydesk.core.errors import Conflict
 from paydesk.core.money import Currencies, Currency
 from paydesk.fees import store
 from paydesk.fees.domain import Charge, InvalidSchedule, Schedule, charge, parse_rules
@@ -68,6 +71,8 @@ class FeeService:
     def publish(self, rules: object, effective_at: datetime, note: str = "", by: UUID | None = None) -> Schedule:
         """A new version that takes effect at `effective_at` (now or later: history is never rewritten)."""
         now = self.clock.now()
+        if effective_at.tzinfo is None:
+            raise InvalidSchedule("`effective_at` needs a time zone (for example 2026-12-01T00:00:00+00:00)")
         if effective_at < now.replace(microsecond=0):
             raise InvalidSchedule("a new schedule takes effect now or later, never in the past")
         parsed = parse_rules(rules, self.currencies, self.methods)
@@ -77,7 +82,10 @@ class FeeService:
                 version=number, effective_at=effective_at, rules=[r.to_json(self.currencies) for r in parsed],
                 note=note[:300], created_at=now, created_by=by,
             ))
-            uow.commit()
+            try:
+                uow.commit()
+            except IntegrityError:
+                raise Conflict("another version was published at the same moment; look again and retry") from None
         with self._lock:
             self._cache = None
         return Schedule(number, effective_at, parsed, note)

@@ -74,6 +74,8 @@ class FxService:
         kept, skipped = [], []
         with self.db.uow() as uow:
             for code, per_eur in sorted(rates.per_eur.items()):
+                if code == "EUR":  # the unit itself: always 1, never stored (so it can't go stale or drift)
+                    continue
                 if code not in self.currencies:
                     skipped.append(code)
                     continue
@@ -94,7 +96,7 @@ class FxService:
         per_eur: dict[str, Decimal] = {}
         as_of = self.clock.now()
         for code in (source, target):
-            if code == "EUR" and code not in rows:
+            if code == "EUR":
                 per_eur[code] = Decimal(1)
                 continue
             row = rows.get(code)

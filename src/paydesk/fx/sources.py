@@ -67,9 +67,10 @@ def parse_ecb(xml: bytes) -> RateSet:
 
 
 def parse_csv(text: str, now: datetime) -> RateSet:
-    """`currency,per_eur[,as_of]` rows (a header line is allowed); as_of is an ISO date or time, else now."""
+    """`currency,per_eur[,as_of]` rows (a header line is allowed); as_of is an ISO date or time, else now. One
+    file is one set of rates: rows with different dates are refused rather than all stamped with one."""
     rates: dict[str, Decimal] = {}
-    as_of = now
+    dates: set[datetime] = set()
     for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or not "".join(row).strip() or (n == 1 and row[0].strip().lower() == "currency"):
             continue
@@ -84,9 +85,11 @@ def parse_csv(text: str, now: datetime) -> RateSet:
                 stamp = datetime.fromisoformat(row[2].strip())
             except ValueError:
                 raise InvalidRates(f"line {n}: {row[2]!r} is not an ISO date") from None
-            as_of = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+            dates.add(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
         if len(rates) > MAX_RATES:
             raise InvalidRates("too many rates in one file")
     if not rates:
         raise InvalidRates("no rates in the file")
-    return RateSet(rates, as_of, "csv")
+    if len(dates) > 1:
+        raise InvalidRates("the rows carry different dates; import one date per file")
+    return RateSet(rates, dates.pop() if dates else now, "csv")

@@ -69,9 +69,10 @@ class Payment:
     amount: int
     payee: str
     payee_label: str
+    fee: int = 0  # bound too: what leaves is amount + fee
 
     def binding(self) -> str:
-        text = f"{self.kind}\n{self.currency.code}\n{self.amount}\n{self.payee}"
+        text = f"{self.kind}\n{self.currency.code}\n{self.amount}\n{self.fee}\n{self.payee}"
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -110,7 +111,8 @@ class StepUp:
         now = self.clock.now()
         amount = format_amount(payment.amount, payment.currency)
         summary = {"kind": payment.kind, "amount": amount, "currency": payment.currency.code,
-                   "payee": payment.payee_label}
+                   "payee": payment.payee_label, "fee": format_amount(payment.fee, payment.currency),
+                   "total": format_amount(payment.amount + payment.fee, payment.currency)}
         with self.db.uow() as uow:
             s = uow.session
             row = store.user_by_id(s, user_id)
@@ -131,7 +133,8 @@ class StepUp:
             + ("a code from your authenticator app" if challenge.method == "totp"
                else f"the code we sent by {'email' if challenge.method == 'email' else 'SMS'}"),
             confirmation_id=str(challenge.id), method=challenge.method, expires_at=challenge.expires_at.isoformat(),
-            amount=amount, currency=payment.currency.code, payee=payment.payee_label,
+            amount=amount, currency=payment.currency.code, payee=payment.payee_label, fee=summary["fee"],
+            total=summary["total"],
         )
 
     def verify(self, user_id: UUID, confirmation_id: UUID, code: str | None, payment: Payment) -> None:

@@ -81,12 +81,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "payment_confirmation": {
         "en": ("Your code to pay {amount} {currency} to {payee}",
-               "Hello {name},\n\nTo confirm paying {amount} {currency} to {payee}, enter this code:\n\n"
+               "Hello {name},\n\nTo confirm paying {amount} {currency} to {payee} (with the fee of {fee}, "
+               "{total} {currency} leave your wallet), enter this code:\n\n"
                "    {code}\n\nIt works for this payment only, for 5 minutes. Never tell it to anyone, including "
                "people who say they are from Paydesk. If you are not making this payment, ignore this message and "
                "change your password.\n\nPaydesk"),
         "zh-CN": ("向 {payee} 支付 {amount} {currency} 的验证码",
-                  "{name}，您好：\n\n您正在向 {payee} 支付 {amount} {currency}，请输入验证码：\n\n    {code}\n\n"
+                  "{name}，您好：\n\n您正在向 {payee} 支付 {amount} {currency}（含手续费 {fee}，共从钱包扣除 "
+                  "{total} {currency}），请输入验证码：\n\n    {code}\n\n"
                   "此验证码仅用于这笔付款，5 分钟内有效。请勿告诉任何人，包括自称 Paydesk 工作人员的人。"
                   "如果不是您本人在付款，请忽略本邮件并修改密码。\n\nPaydesk"),
     },

@@ -27,7 +27,7 @@ FORM_FIELDS = ("currency", "amount", "method", "to", "note", "iban", "bic", "add
                "to_currency", "quote_id")
 FORMS = ("topup", "send", "withdraw", "exchange")
 OPERATION = {"topup": "topup", "send": "p2p", "withdraw": "withdraw", "exchange": "exchange"}
-CONFIRMATION_FIELDS = ("method", "amount", "currency", "payee")
+CONFIRMATION_FIELDS = ("method", "amount", "currency", "payee", "fee", "total")
 
 
 def _login_redirect(request: Request) -> Response:

@@ -24,7 +24,8 @@ from paydesk.core.errors import Conflict, DomainError
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currency, format_amount
 from paydesk.fees import store as fee_store
-from paydesk.fees.promotions import Discount, Promotions
+from paydesk.fees.domain import AmountBelowFee
+from paydesk.fees.promotions import Discount, Promotions, PromotionUsedUp
 from paydesk.fees.service import FeeService
 from paydesk.fx.service import FxService
 from paydesk.identity.service import User
@@ -50,12 +51,6 @@ class QuoteNotFound(DomainError):
     title = "No such quote"
 
 
-class AmountBelowFee(DomainError):
-    code = "amount_below_fee"
-    status = 422
-    title = "The amount doesn't cover the fee"
-
-
 @dataclass(frozen=True, slots=True)
 class Priced:
     """An operation's numbers, all in minor units: `debit` leaves the user's `currency` account, `credit`
@@ -74,6 +69,7 @@ class Priced:
     quote_id: UUID | None = None
     promotion: Discount | None = None
     fee_before: int | None = None  # when a promotion lowered the fee
+    promo_code: str | None = None  # the code the person gave, if any
 
     @property
     def promotion_id(self) -> UUID | None:
@@ -138,6 +134,7 @@ class Pricing:
             raise AmountBelowFee(f"the fee is {format_amount(charge.fee, currency)} {currency.code}",
                                  fee=format_amount(charge.fee, currency))
         promo: dict[str, Any] = {"promotion": discount, "fee_before": full} if discount is not None else {}
+        promo["promo_code"] = promo_code
         if operation != "exchange" or to_currency is None:
             return Priced(operation, currency, amount, charge.fee, charge.rule, region, method, **promo)
         if charge.fee >= amount:
@@ -199,11 +196,31 @@ class Pricing:
         return Priced(wanted.operation, wanted.currency, row.amount, row.fee, row.fee_rule, wanted.region,
                       wanted.method, wanted.to_currency, row.to_amount, rate, qid, promotion, row.fee_before)
 
-    def use_in(self, s: Session, priced: Priced, user_id: UUID) -> None:
-        """In the operation's transaction (holding the person's row lock): use the quote behind these numbers
-        (if any), once, and redeem their promotion (if any), within its limits."""
+    def settle_in(self, s: Session, priced: Priced, user_id: UUID, transaction_id: UUID) -> Priced:
+        """In the operation's transaction, holding the person's row lock, before anything is posted: use the
+        quote (once) and redeem the promotion (within its limits). Returns the numbers to charge. A quote or a
+        code that can no longer be honoured fails the operation; an automatic offer that ran out meanwhile
+        just doesn't apply (the person asked for neither)."""
         if priced.quote_id is not None and not fee_store.use_quote(s, priced.quote_id, self.clock.now()):
             raise QuoteExpired()
-        if priced.promotion is not None:
-            self.promotions.redeem_in(s, priced.promotion.promotion_id, user_id, priced.currency.code,
-                                      priced.promotion.amount)
+        if priced.promotion is None:
+            return priced
+        why = self.promotions.redeem_in(s, priced.promotion.promotion_id, user_id, priced.operation,
+                                        priced.currency.code, priced.promotion.amount, transaction_id)
+        if why is None:
+            return priced
+        if priced.quote_id is not None or priced.promo_code:
+            raise PromotionUsedUp(why)
+        assert priced.fee_before is not None  # noqa: S101 - set with every promotion
+        full = replace(priced, fee=priced.fee_before, promotion=None, fee_before=None)
+        if full.to_currency is not None and full.rate is not None:  # the fee comes out of what is exchanged
+            if full.fee >= full.amount:
+                raise AmountBelowFee()
+            price = self.fx.price(full.currency.code, full.to_currency.code)
+            full = replace(full, to_amount=price.convert(full.amount - full.fee, full.currency, full.to_currency),
+                           rate=price.rate)
+        return full
+
+    def release_in(self, s: Session, transaction_id: UUID) -> None:
+        """A failed operation gives its promotion's use back."""
+        self.promotions.release_in(s, transaction_id)

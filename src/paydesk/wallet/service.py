@@ -7,7 +7,7 @@ second transaction — the same settlement a webhook performs when the rail answ
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -84,7 +84,7 @@ class WalletService:
         self.currencies = settings.currencies
         self.ledger, self.identity, self.notify = ledger, identity, notify
         self.providers, self.stepup, self.pricing = providers, stepup, pricing
-        self.settler = Settler(ledger, notify, identity, self.currencies, clock)
+        self.settler = Settler(ledger, notify, identity, self.currencies, clock, on_failure=pricing.release_in)
         self.sends: Batcher[SendJob, Response] = Batcher(
             "wallet-sends", lambda jobs: process_sends(self, jobs), window_s=settings.group_commit_window_ms / 1000,
             max_size=256,
@@ -144,11 +144,10 @@ class WalletService:
                     return claim.replay
                 tx_id = claim.resume
                 if tx_id is None:
-                    tx = self._new_tx(user.id, TxType.TOPUP, cur.code, minor, fee=priced.fee, method=spec.name,
-                                      counterparty=spec.name, fee_rule=priced.fee_rule,
-                                      promotion_id=priced.promotion_id)
                     self.identity.lock_users_in(uow.session, [user.id])
-                    self.pricing.use_in(uow.session, priced, user.id)
+                    tx = self._new_tx(user.id, TxType.TOPUP, cur.code, minor, method=spec.name,
+                                      counterparty=spec.name, fee_rule=priced.fee_rule)
+                    self._final_price_in(uow.session, tx, priced, user.id)
                     uow.session.add(tx)
                     idempotency.record(uow.session, user.id, key, resource_id=tx.id)
                     uow.commit()
@@ -173,7 +172,7 @@ class WalletService:
         priced = self.pricing.priced(quote_id, user, "p2p", cur, minor, promo_code=promo_code)
         digest = idempotency.request_hash("send", {"to": str(recipient.user.id), "c": cur.code, "a": minor,
                                                    "n": note})
-        payment = Payment("send", cur, minor, str(recipient.user.id), recipient.label)
+        payment = Payment("send", cur, minor, str(recipient.user.id), recipient.label, priced.fee)
         confirmed = self._confirmed(user, payment, confirmation_id, otp)
         job = SendJob(user, idempotency.check_key(key), digest, recipient, cur, minor, priced.fee, note[:280],
                       priced, payment, confirmed, strong)
@@ -210,16 +209,16 @@ class WalletService:
             return claim.replay
         self._check_may_pay_in(s, job.user.id, "send", job.currency, job.amount)
         cur, sender, recipient = job.currency, job.user, job.recipient
-        sent = self._new_tx(sender.id, TxType.SEND, cur.code, job.amount, fee=job.fee, counterparty=recipient.label,
-                            counterparty_user_id=recipient.user.id, note=job.note, fee_rule=job.priced.fee_rule,
-                            promotion_id=job.priced.promotion_id)
+        sent = self._new_tx(sender.id, TxType.SEND, cur.code, job.amount, counterparty=recipient.label,
+                            counterparty_user_id=recipient.user.id, note=job.note, fee_rule=job.priced.fee_rule)
+        final = self._final_price_in(s, sent, job.priced, sender.id)
         received = self._new_tx(recipient.user.id, TxType.RECEIVE, cur.code, job.amount,
                                 counterparty=sender.display_name, counterparty_user_id=sender.id, note=job.note,
                                 operation_id=sent.operation_id)
-        legs = self._p2p_legs(s, sender.id, recipient.user.id, cur.code, job.amount, job.fee, sent.id)
+        legs = self._p2p_legs(s, sender.id, recipient.user.id, cur.code, job.amount, final.fee, sent.id)
         self._post_or_raise(s, legs)  # "not enough money" comes before any request for a code
-        self._step_up_in(s, sender, job.payment, job.confirmation, job.strong)
-        self.pricing.use_in(s, job.priced, job.user.id)
+        payment = job.payment if final.fee == job.payment.fee else replace(job.payment, fee=final.fee)
+        self._step_up_in(s, sender, payment, job.confirmation, job.strong)
         for tx in (sent, received):
             tx.status = TxStatus.COMPLETED
             tx.transfer_ids = [str(leg.id) for leg in legs]
@@ -231,7 +230,8 @@ class WalletService:
 
     def accounts_for(self, s: Session, job: SendJob) -> set[UUID]:
         """The ledger accounts a payment touches (opened if new), to lock them all up front."""
-        return {a for a in self._p2p_accounts(s, job.user.id, job.recipient.user.id, job.currency.code, job.fee)
+        fee = max(job.fee, job.priced.fee_before or 0)  # (the full fee, should an offer run out meanwhile)
+        return {a for a in self._p2p_accounts(s, job.user.id, job.recipient.user.id, job.currency.code, fee)
                 if a is not None}
 
     def _p2p_accounts(
@@ -276,9 +276,8 @@ class WalletService:
         target = self._destination(spec, destination or {})
         priced = self.pricing.priced(quote_id, user, "withdraw", cur, minor, method=spec.name,
                                      region=self.pricing.region(user, spec.name, target), promo_code=promo_code)
-        charge = priced
         payee = spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(target.items()))
-        payment = Payment("withdraw", cur, minor, payee, _describe(target))
+        payment = Payment("withdraw", cur, minor, payee, _describe(target), priced.fee)
         confirmed = self._confirmed(user, payment, confirmation_id, otp)
         digest = idempotency.request_hash("withdraw", {"c": cur.code, "a": minor, "m": spec.name, "d": target})
         key = idempotency.check_key(key)
@@ -293,13 +292,13 @@ class WalletService:
                 if tx_id is None:
                     self.identity.lock_users_in(s, [user.id])
                     self._check_may_pay_in(s, user.id, "withdraw", cur, minor)
-                    tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, fee=charge.fee, method=spec.name,
-                                      counterparty=_describe(target), destination=target, fee_rule=priced.fee_rule,
-                                      promotion_id=priced.promotion_id)
-                    holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, charge.fee, tx.id)
+                    tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, method=spec.name,
+                                      counterparty=_describe(target), destination=target, fee_rule=priced.fee_rule)
+                    final = self._final_price_in(s, tx, priced, user.id)
+                    holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, final.fee, tx.id)
                     self._post_or_raise(s, holds)
-                    self._step_up_in(s, user, payment, confirmed, strong)
-                    self.pricing.use_in(s, priced, user.id)
+                    self._step_up_in(s, user, payment if final.fee == payment.fee else replace(payment, fee=final.fee),
+                                     confirmed, strong)
                     tx.transfer_ids = [str(h.id) for h in holds]
                     s.add(tx)
                     idempotency.record(s, user.id, key, resource_id=tx.id)
@@ -336,13 +335,12 @@ class WalletService:
                 if claim.replay:
                     return claim.replay
                 self.identity.lock_users_in(s, [user.id])
-                tx = self._new_tx(user.id, TxType.EXCHANGE, cur.code, minor, fee=priced.fee,
-                                  counterparty=f"{cur.code} → {target.code}", fee_rule=priced.fee_rule,
-                                      promotion_id=priced.promotion_id)
-                tx.to_currency, tx.to_amount, tx.rate = target.code, priced.to_amount, str(priced.rate)
-                legs = self._exchange_legs(s, user.id, priced, tx.id)
+                tx = self._new_tx(user.id, TxType.EXCHANGE, cur.code, minor,
+                                  counterparty=f"{cur.code} → {target.code}", fee_rule=priced.fee_rule)
+                tx.to_currency = target.code
+                final = self._final_price_in(s, tx, priced, user.id)
+                legs = self._exchange_legs(s, user.id, final, tx.id)
                 self._post_or_raise(s, legs)
-                self.pricing.use_in(s, priced, user.id)
                 tx.status, tx.transfer_ids = TxStatus.COMPLETED.value, [str(leg.id) for leg in legs]
                 s.add(tx)
                 response = (201, views.transaction(tx, self.currencies))
@@ -351,6 +349,14 @@ class WalletService:
                 return response
 
         return retry_on_conflict(attempt)
+
+    def _final_price_in(self, s: Session, tx: store.TransactionRow, priced: Priced, user_id: UUID) -> Priced:
+        """Use the quote and redeem the promotion (`Pricing.settle_in`), and write the final numbers on `tx`."""
+        final = self.pricing.settle_in(s, priced, user_id, tx.id)
+        tx.fee, tx.promotion_id = final.fee, final.promotion_id
+        if final.to_amount is not None:
+            tx.to_amount, tx.rate = final.to_amount, str(final.rate)
+        return final
 
     def _exchange_legs(self, s: Session, user_id: UUID, priced: Priced, tx_id: UUID) -> list[TransferRequest]:
         assert priced.to_currency is not None and priced.to_amount is not None  # noqa: S101

@@ -4,6 +4,7 @@ asking the rail and by the signed webhook, so both paths do exactly the same thi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import structlog
 from sqlalchemy.orm import Session
@@ -48,9 +49,11 @@ def _check_consistent(tx: TransactionRow, outcome: Outcome) -> None:
 
 class Settler:
     def __init__(self, ledger: LedgerService, notify: NotifyService, identity: IdentityService,
-                 currencies: Currencies, clock: Clock) -> None:
+                 currencies: Currencies, clock: Clock,
+                 on_failure: Callable[[Session, uuid.UUID], None] | None = None) -> None:
         self.ledger, self.notify, self.identity = ledger, notify, identity
         self.currencies, self.clock = currencies, clock
+        self.on_failure = on_failure  # what else a failed operation gives back (its promotion's use)
 
     def settle_in(self, s: Session, tx: TransactionRow, outcome: Outcome) -> None:
         """Apply `outcome` to a pending top-up or withdrawal (a settled one is left as it is)."""
@@ -63,6 +66,8 @@ class Settler:
             self._settle_topup(s, tx, outcome)
         elif tx.type == TxType.WITHDRAWAL:
             self._settle_withdrawal(s, tx, outcome)
+        if tx.status == TxStatus.FAILED and self.on_failure is not None:
+            self.on_failure(s, tx.id)
         tx.updated_at = self.clock.now()
 
     def _settle_topup(self, s: Session, tx: TransactionRow, outcome: Outcome) -> None:
