@@ -27,7 +27,8 @@ TABLES = (
     "ledger_failures", "ledger_transfers", "ledger_accounts", "outbox", "rail_events", "idempotency_keys",
     "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_resets", "recovery_codes",
     "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates",
-    "promotion_redemptions", "promotions", "users",
+    "promotion_redemptions", "promotions", "support_messages", "support_conversations", "support_contacts",
+    "support_agents", "users",
 )
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]

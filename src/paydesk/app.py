@@ -30,6 +30,8 @@ from paydesk.identity import api as identity_api
 from paydesk.identity import pages as identity_pages
 from paydesk.identity import security_pages
 from paydesk.notify import pages as notify_pages
+from paydesk.support import api as support_api
+from paydesk.support import ws as support_ws
 from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
 from paydesk.web import api, pages
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(wallet_api.router)
     app.include_router(fees_api.router)
     app.include_router(fx_api.router)
+    app.include_router(support_api.router)
+    app.include_router(support_ws.router)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.include_router(security_pages.router)

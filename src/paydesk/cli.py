@@ -103,6 +103,20 @@ def grant_role(login: str, role: str) -> None:
     console.print(f"{login}: {' '.join(sorted(user.roles))}")
 
 
+@app.command("create-agent")
+def create_agent(login: str, team: Annotated[str, typer.Option(help="the agent's team")] = "general",
+                 capacity: Annotated[int, typer.Option(help="most chats at once")] = 5) -> None:
+    """Make a registered user a support agent (role `agent`) in a team, with a chat capacity."""
+    from paydesk.container import build
+
+    container = build(Settings())
+    try:
+        agent = container.support.create_agent(login, team, capacity)
+    finally:
+        container.close()
+    console.print(f"{login}: agent in team {agent['team']}, up to {agent['capacity']} chats")
+
+
 @app.command("import-rates")
 def import_rates(path: Path, format: Annotated[str, typer.Option(help="ecb (eurofxref-daily.xml) or csv")] = "ecb",
                  ) -> None:

@@ -18,6 +18,7 @@ from paydesk.identity.stepup import StepUp
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
 from paydesk.notify.service import NotifyService, senders_from
+from paydesk.support.service import SupportService
 from paydesk.wallet.events import RailEvents
 from paydesk.wallet.history import History
 from paydesk.wallet.pricing import Pricing
@@ -42,6 +43,7 @@ class Container:
     fees: FeeService
     fx: FxService
     promotions: Promotions
+    support: SupportService
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +51,7 @@ class Container:
             PeriodicTask("ledger-expire-pending", self.settings.expiry_interval_s, self.ledger.expire_pending),
             PeriodicTask("notify-deliver", self.settings.notify_interval_s, self.notify.deliver_due),
             PeriodicTask("wallet-expired-withdrawals", 60.0, self.wallet.fail_expired_withdrawals),
+            PeriodicTask("support-wake-snoozed", 30.0, self.support.wake_snoozed),
         ])
 
     def close(self) -> None:
@@ -79,4 +82,4 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
-                     security, wallet, history, events, fees, fx, promotions)
+                     security, wallet, history, events, fees, fx, promotions, SupportService(db, clock, identity))

@@ -10,4 +10,5 @@ def import_all_models() -> None:
     import paydesk.identity.store
     import paydesk.ledger.store
     import paydesk.notify.store
+    import paydesk.support.store
     import paydesk.wallet.store  # noqa: F401

@@ -1,0 +1,273 @@
+"""Support desk use cases: agents and their availability, a visitor's conversation, numbered messages,
+assignment, status changes. Each returns the realtime events to publish (`(channel, event)` pairs); the
+WebSocket layer publishes them after the transaction has committed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from paydesk.core.clock import Clock
+from paydesk.core.db import Database
+from paydesk.core.errors import DomainError, InvalidRequest, NotFound
+from paydesk.core.ids import uuid7
+from paydesk.identity.service import IdentityService, User
+from paydesk.support import domain, store
+from paydesk.support.domain import Status
+
+Event = tuple[str, dict[str, Any]]
+DEFAULT_TEAM = "general"
+MAX_BODY = 5000
+
+
+class NotAnAgent(DomainError):
+    code = "not_an_agent"
+    status = 403
+    title = "This needs a support agent's account"
+
+
+def conversation_channel(conversation_id: UUID | str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def agent_channel(user_id: UUID | str) -> str:
+    return f"agent:{user_id}"
+
+
+def team_channel(team: str) -> str:
+    return f"team:{team}"
+
+
+def message_view(row: store.MessageRow) -> dict[str, Any]:
+    return {"type": "message", "conversation_id": str(row.conversation_id), "seq": row.seq, "kind": row.kind,
+            "author": row.author_name, "body": row.body, "data": row.data, "at": row.created_at.isoformat()}
+
+
+class SupportService:
+    def __init__(self, db: Database, clock: Clock, identity: IdentityService) -> None:
+        self.db, self.clock, self.identity = db, clock, identity
+
+    # --- agents ---------------------------------------------------------------------------------------------
+
+    def create_agent(self, login: str, team: str = DEFAULT_TEAM, capacity: int = 5) -> dict[str, Any]:
+        if not team.strip() or len(team) > 40 or not 1 <= capacity <= 100:
+            raise InvalidRequest("a team name of at most 40 characters and a capacity from 1 to 100")
+        user = self.identity.grant_role(login, "agent")
+        with self.db.uow() as uow:
+            row = uow.session.get(store.AgentRow, user.id)
+            if row is None:
+                row = store.AgentRow(user_id=user.id, team=team.strip(), capacity=capacity, manual_status="online",
+                                     connections=0, last_assigned_at=None)
+                uow.session.add(row)
+            else:
+                row.team, row.capacity = team.strip(), capacity
+            uow.commit()
+        return {"user_id": str(user.id), "team": team.strip(), "capacity": capacity}
+
+    def agent(self, user: User) -> store.AgentRow:
+        with self.db.reader() as uow:
+            row = uow.session.get(store.AgentRow, user.id)
+        if row is None or not user.roles & {"agent", "supervisor", "admin"}:
+            raise NotAnAgent()
+        return row
+
+    def connected(self, user_id: UUID, delta: int) -> list[Event]:
+        """An agent's console opened (+1) or closed (−1). The first connection serves the waiting queue."""
+        with self.db.uow() as uow:
+            s = uow.session
+            row = s.scalars(select(store.AgentRow).where(store.AgentRow.user_id == user_id).with_for_update()).one()
+            row.connections = max(0, row.connections + delta)
+            events: list[Event] = []
+            if delta > 0:
+                events = self._serve_queue_in(s, row.team)
+            uow.commit()
+        return events
+
+    def set_status(self, user_id: UUID, status: str) -> list[Event]:
+        if status not in ("online", "away", "offline"):
+            raise InvalidRequest("status is online, away or offline")
+        with self.db.uow() as uow:
+            row = uow.session.get(store.AgentRow, user_id)
+            if row is None:
+                raise NotAnAgent()
+            row.manual_status = status
+            events = self._serve_queue_in(uow.session, row.team) if status == "online" else []
+            uow.commit()
+        return events
+
+    # --- visitors -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def new_visitor_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    def visitor_conversation(self, token: str, user: User | None = None, name: str = "") -> dict[str, Any]:
+        """The visitor's current conversation (opened on first contact). A signed-in visitor's contact is linked
+        to their wallet user by the session — never by anything they type."""
+        if not 20 <= len(token) <= 100:
+            raise InvalidRequest("a visitor token from POST /api/v1/support/visitors")
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            contact = s.scalars(select(store.ContactRow).where(store.ContactRow.channel == "webchat",
+                                                               store.ContactRow.external_id == digest)).first()
+            if contact is None:
+                contact = store.ContactRow(id=uuid7(), channel="webchat", external_id=digest,
+                                           user_id=user.id if user else None,
+                                           name=(user.display_name if user else name)[:100], created_at=now)
+                s.add(contact)
+                s.flush()
+            elif user is not None and contact.user_id is None:
+                contact.user_id = user.id
+            conversation = s.scalars(
+                select(store.ConversationRow).where(store.ConversationRow.contact_id == contact.id,
+                                                    store.ConversationRow.status != Status.CLOSED.value)
+                .order_by(store.ConversationRow.created_at.desc())
+            ).first()
+            if conversation is None:
+                conversation = store.ConversationRow(
+                    id=uuid7(), contact_id=contact.id, channel="webchat", kind="question", subject="",
+                    status=Status.OPEN.value, priority="normal", team=DEFAULT_TEAM, assignee_id=None, labels=[],
+                    last_seq=0, snoozed_until=None, waiting_since=now, created_at=now, updated_at=now,
+                )
+                s.add(conversation)
+            uow.commit()
+            return {"conversation_id": str(conversation.id), "last_seq": conversation.last_seq,
+                    "status": conversation.status, "assigned": conversation.assignee_id is not None}
+
+    # --- messages -------------------------------------------------------------------------------------------
+
+    def post(self, conversation_id: UUID, *, kind: str, body: str, author: User | None,
+             author_name: str = "") -> list[Event]:
+        """Add a message (`inbound` from the customer, `outbound` from an agent, `note` agents only) and say
+        who must hear of it: the conversation's subscribers, and an agent newly assigned."""
+        text = body.strip()
+        if not text or len(text) > MAX_BODY:
+            raise InvalidRequest(f"a message is 1 to {MAX_BODY} characters")
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            if kind == "inbound":
+                conversation.status = domain.after_customer_message(Status(conversation.status)).value
+            elif conversation.status == Status.CLOSED.value:
+                raise domain.BadMove("the conversation is closed")
+            message = self._append_in(s, conversation, kind, text, author.id if author else None,
+                                      author.display_name if author else author_name, now)
+            events: list[Event] = [(conversation_channel(conversation.id), message_view(message))]
+            if kind == "inbound" and conversation.assignee_id is None:
+                events += self._assign_in(s, conversation, now)
+            if kind == "outbound":
+                conversation.waiting_since = now
+            uow.commit()
+            return events
+
+    def messages_after(self, conversation_id: UUID, after: int, *, with_notes: bool) -> list[dict[str, Any]]:
+        with self.db.reader() as uow:
+            return [message_view(m) for m in store.messages_after(uow.session, conversation_id, max(after, 0),
+                                                                 with_notes=with_notes)]
+
+    # --- agents at work ------------------------------------------------------------------------------------
+
+    def may_see(self, agent: User, conversation_id: UUID) -> bool:
+        """Supervisors and admins see every conversation; an agent those of their team and their own."""
+        with self.db.reader() as uow:
+            conversation = uow.session.get(store.ConversationRow, conversation_id)
+            row = uow.session.get(store.AgentRow, agent.id)
+        if conversation is None or row is None:
+            return False
+        if agent.roles & {"supervisor", "admin"}:
+            return True
+        return conversation.team == row.team or conversation.assignee_id == agent.id
+
+    def change_status(self, conversation_id: UUID, status: str, agent: User,
+                      snoozed_until: datetime | None = None) -> list[Event]:
+        now = self.clock.now()
+        try:
+            wanted = Status(status)
+        except ValueError:
+            raise InvalidRequest("status is open, pending, snoozed, resolved or closed") from None
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            conversation.status = domain.move(Status(conversation.status), wanted).value
+            conversation.snoozed_until = snoozed_until if wanted == Status.SNOOZED else None
+            message = self._append_in(s, conversation, "event", f"status: {wanted.value}", agent.id,
+                                      agent.display_name, now, {"status": wanted.value})
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message))]
+
+    def wake_snoozed(self) -> int:
+        """Reopen snoozed conversations whose time has come (a job)."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            rows = uow.session.scalars(select(store.ConversationRow).where(
+                store.ConversationRow.status == Status.SNOOZED.value, store.ConversationRow.snoozed_until <= now))
+            woken = 0
+            for row in rows:
+                row.status = domain.wake(Status(row.status), row.snoozed_until, now).value
+                self._append_in(uow.session, row, "event", "status: open (snooze ended)", None, "", now,
+                                {"status": "open"})
+                woken += 1
+            uow.commit()
+        return woken
+
+    # --- inside a transaction ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _conversation_for_update(s: Any, conversation_id: UUID) -> store.ConversationRow:
+        row = s.scalars(select(store.ConversationRow).where(store.ConversationRow.id == conversation_id)
+                        .with_for_update()).first()
+        if row is None:
+            raise NotFound("no such conversation")
+        return row  # type: ignore[no-any-return]
+
+    def _append_in(self, s: Any, conversation: store.ConversationRow, kind: str, body: str, author_id: UUID | None,
+                   author_name: str, now: datetime, data: dict[str, Any] | None = None) -> store.MessageRow:
+        seq = store.next_seq(s, conversation.id, now)
+        conversation.last_seq = seq
+        row = store.MessageRow(id=uuid7(), conversation_id=conversation.id, seq=seq, kind=kind, author_id=author_id,
+                               author_name=author_name[:100], body=body, data=data, created_at=now)
+        s.add(row)
+        s.flush()
+        return row
+
+    def _loads(self, s: Any) -> list[domain.AgentLoad]:
+        counts = store.active_counts(s)
+        return [domain.AgentLoad(a.user_id, a.team, a.manual_status == "online" and a.connections > 0, a.capacity,
+                                 counts.get(a.user_id, 0), a.last_assigned_at)
+                for a in s.scalars(select(store.AgentRow))]
+
+    def _assign_in(self, s: Any, conversation: store.ConversationRow, now: datetime) -> list[Event]:
+        chosen = domain.pick_agent(self._loads(s), conversation.team)
+        if chosen is None:
+            return [(team_channel(conversation.team), {"type": "queued", "conversation_id": str(conversation.id)})]
+        agent = s.get(store.AgentRow, chosen.user_id)
+        agent.last_assigned_at = now
+        conversation.assignee_id = chosen.user_id
+        name = self.identity.user_in(s, chosen.user_id).display_name
+        message = self._append_in(s, conversation, "event", f"assigned to {name}", chosen.user_id, name, now,
+                                  {"assignee": str(chosen.user_id)})
+        return [(conversation_channel(conversation.id), message_view(message)),
+                (agent_channel(chosen.user_id), {"type": "assigned", "conversation_id": str(conversation.id)})]
+
+    def _serve_queue_in(self, s: Any, team: str) -> list[Event]:
+        """Give waiting conversations of `team` to free agents, oldest first."""
+        now = self.clock.now()
+        events: list[Event] = []
+        waiting = s.scalars(select(store.ConversationRow).where(
+            store.ConversationRow.team == team, store.ConversationRow.assignee_id.is_(None),
+            store.ConversationRow.status == Status.OPEN.value, store.ConversationRow.last_seq > 0,
+        ).order_by(store.ConversationRow.waiting_since).with_for_update()).all()
+        for conversation in waiting:
+            given = self._assign_in(s, conversation, now)
+            if conversation.assignee_id is None:
+                break
+            events += given
+        return events

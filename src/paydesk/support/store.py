@@ -1,0 +1,105 @@
+"""Agents, contacts, conversations and their numbered messages. Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from paydesk.core.db import Base, UTCDateTime, UUIDType
+
+
+class AgentRow(Base):
+    __tablename__ = "support_agents"
+
+    user_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("users.id"), primary_key=True)
+    team: Mapped[str] = mapped_column(String(40))
+    capacity: Mapped[int] = mapped_column(Integer)
+    manual_status: Mapped[str] = mapped_column(String(10))  # online, away, offline: what the agent chose
+    connections: Mapped[int] = mapped_column(Integer, default=0)  # open console sockets, all processes
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ContactRow(Base):
+    """A person on a channel: a chat visitor (by the hash of their visitor token), later an email address or
+    a phone number; linked to a wallet user when identified by their session."""
+
+    __tablename__ = "support_contacts"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[UUID | None] = mapped_column(UUIDType(), ForeignKey("users.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_support_contacts_channel_external"),)
+
+
+class ConversationRow(Base):
+    __tablename__ = "support_conversations"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    contact_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("support_contacts.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="question")
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(10))
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    team: Mapped[str] = mapped_column(String(40))
+    assignee_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_support_conversations_contact", "contact_id"),
+                      Index("ix_support_conversations_assignee_status", "assignee_id", "status"))
+
+
+class MessageRow(Base):
+    """One entry of a conversation: numbered 1, 2, 3 … per conversation, so a client that reconnects asks for
+    what came after the last number it saw."""
+
+    __tablename__ = "support_messages"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    conversation_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("support_conversations.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))  # inbound, outbound, note, event
+    author_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
+    author_name: Mapped[str] = mapped_column(String(100), default="")
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("conversation_id", "seq", name="uq_support_messages_conversation_seq"),)
+
+
+def next_seq(session: Session, conversation_id: UUID, now: datetime) -> int:
+    """Claim the conversation's next message number (the row lock orders concurrent writers)."""
+    session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
+                    .values(last_seq=ConversationRow.last_seq + 1, updated_at=now))
+    return int(session.scalar(select(ConversationRow.last_seq).where(ConversationRow.id == conversation_id)) or 0)
+
+
+def messages_after(session: Session, conversation_id: UUID, after: int, *, with_notes: bool,
+                   limit: int = 500) -> list[MessageRow]:
+    query = select(MessageRow).where(MessageRow.conversation_id == conversation_id, MessageRow.seq > after)
+    if not with_notes:
+        query = query.where(MessageRow.kind != "note")
+    return list(session.scalars(query.order_by(MessageRow.seq).limit(limit)))
+
+
+def active_counts(session: Session) -> dict[UUID, int]:
+    rows = session.execute(
+        select(ConversationRow.assignee_id, func.count()).where(
+            ConversationRow.assignee_id.is_not(None), ConversationRow.status.in_(("open", "pending", "snoozed")))
+        .group_by(ConversationRow.assignee_id)
+    )
+    return {r[0]: int(r[1]) for r in rows if r[0] is not None}

@@ -1,0 +1,221 @@
+"""Live chat over WebSockets (docs/chat-protocol.md): `/ws/chat` for visitors, `/ws/agent` for agents.
+
+Every message of a conversation has a number. A client connects (or joins) with the last number it saw
+(`after`); the server sends what came after from the database, then live messages from pub/sub. A live
+message that would leave a gap (it raced the catch-up) makes the server read the gap from the database
+first, so nothing is lost and nothing is sent twice on one connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from paydesk.container import Container
+from paydesk.core.errors import DomainError
+from paydesk.identity.domain import NotAuthenticated
+from paydesk.identity.service import User
+from paydesk.support.service import Event, agent_channel, conversation_channel
+from paydesk.web.auth import SESSION_COOKIE
+
+router = APIRouter()
+POLL_S = 1.0
+
+
+class Outbox:
+    """What one connection sends, in order, with the per-conversation high-water mark that drops repeats and
+    fills gaps."""
+
+    def __init__(self, ws: WebSocket, app: Container, *, with_notes: bool) -> None:
+        self.ws, self.app, self.with_notes = ws, app, with_notes
+        self.sent: dict[str, int] = {}
+        self.lock = asyncio.Lock()
+
+    async def catch_up(self, conversation_id: str, after: int) -> None:
+        async with self.lock:
+            self.sent[conversation_id] = max(self.sent.get(conversation_id, 0), after)
+            await self._fill(conversation_id)
+
+    async def live(self, event: dict[str, Any]) -> None:
+        async with self.lock:
+            conversation_id = str(event.get("conversation_id", ""))
+            if event.get("type") != "message":
+                await self.ws.send_json(event)  # typing, read receipts, assignment: not numbered
+                return
+            if conversation_id not in self.sent:
+                return  # arrived before this connection's catch-up, which reads it from the database
+            seq = int(event["seq"])
+            if seq <= self.sent[conversation_id]:
+                return  # already sent (by the catch-up)
+            if seq > self.sent[conversation_id] + 1:
+                await self._fill(conversation_id)  # a gap: read it from the database
+                return
+            if event["kind"] != "note" or self.with_notes:
+                await self.ws.send_json(event)
+            self.sent[conversation_id] = seq
+
+    async def _fill(self, conversation_id: str) -> None:
+        missed = await run_in_threadpool(self.app.support.messages_after, UUID(conversation_id),
+                                         self.sent[conversation_id], with_notes=True)
+        for message in missed:
+            if message["kind"] != "note" or self.with_notes:
+                await self.ws.send_json(message)
+            self.sent[conversation_id] = message["seq"]
+
+
+async def _publish(app: Container, events: list[Event]) -> None:
+    for channel, event in events:
+        await app.pubsub.publish(channel, event)
+
+
+async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Event) -> None:
+    async with app.pubsub.subscribe(channel) as subscription:
+        ready.set()
+        while True:
+            event = await subscription.get(POLL_S)
+            if event is not None:
+                await out.live(event)
+
+
+async def _listen(app: Container, channel: str, out: Outbox, tasks: list[asyncio.Task[None]]) -> None:
+    """Subscribe to a channel (and wait until the subscription is live, so a catch-up after it misses nothing)."""
+    ready = asyncio.Event()
+    tasks.append(asyncio.create_task(_forward(app, channel, out, ready)))
+    await asyncio.wait_for(ready.wait(), 10)
+
+
+def _after(value: object) -> int:
+    try:
+        return max(0, int(str(value)))
+    except ValueError:
+        return 0
+
+
+def _session_user(app: Container, ws: WebSocket) -> User | None:
+    token = ws.query_params.get("token") or ws.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return app.identity.authenticate(token).user
+    except NotAuthenticated:
+        return None
+
+
+@router.websocket("/ws/chat")
+async def chat(ws: WebSocket) -> None:
+    app: Container = ws.app.state.container
+    token = ws.query_params.get("visitor_token", "")
+    user = await run_in_threadpool(_session_user, app, ws)
+    await ws.accept()
+    try:
+        conversation = await run_in_threadpool(app.support.visitor_conversation, token, user)
+    except DomainError as exc:
+        await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await ws.close(code=4400)
+        return
+    cid = conversation["conversation_id"]
+    out = Outbox(ws, app, with_notes=False)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await _listen(app, conversation_channel(cid), out, tasks)
+        await ws.send_json({"type": "hello", **conversation})
+        await out.catch_up(cid, _after(ws.query_params.get("after", "0")))
+        while True:
+            command = await ws.receive_json()
+            kind = command.get("type") if isinstance(command, dict) else None
+            if kind == "message":
+                try:
+                    events = await run_in_threadpool(app.support.post, UUID(cid), kind="inbound",
+                                                     body=str(command.get("body", "")), author=user,
+                                                     author_name=(user.display_name if user else "Visitor"))
+                except DomainError as exc:
+                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+                    continue
+                await _publish(app, events)
+            elif kind in ("typing", "read"):
+                await app.pubsub.publish(conversation_channel(cid), {"type": kind, "conversation_id": cid,
+                                                                     "who": "visitor", "seq": command.get("seq")})
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+@router.websocket("/ws/agent")
+async def agent(ws: WebSocket) -> None:
+    app: Container = ws.app.state.container
+    user = await run_in_threadpool(_session_user, app, ws)
+    await ws.accept()
+    if user is None or not user.roles & {"agent", "supervisor", "admin"}:
+        await ws.send_json({"type": "error", "code": "not_an_agent", "detail": "sign in with an agent's account"})
+        await ws.close(code=4403)
+        return
+    try:
+        await run_in_threadpool(app.support.agent, user)
+    except DomainError as exc:
+        await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await ws.close(code=4403)
+        return
+    out = Outbox(ws, app, with_notes=True)
+    tasks: list[asyncio.Task[None]] = []
+    joined: set[str] = set()
+    try:
+        await _listen(app, agent_channel(user.id), out, tasks)
+        await ws.send_json({"type": "hello", "agent": str(user.id)})
+        await _publish(app, await run_in_threadpool(app.support.connected, user.id, 1))
+        while True:
+            command = await ws.receive_json()
+            if not isinstance(command, dict):
+                continue
+            try:
+                await _agent_command(app, user, command, out, tasks, joined, ws)
+            except DomainError as exc:
+                await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+            except ValueError:
+                await ws.send_json({"type": "error", "code": "invalid_request", "detail": "bad conversation id"})
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await run_in_threadpool(app.support.connected, user.id, -1)
+
+
+async def _agent_command(app: Container, user: User, command: dict[str, Any], out: Outbox,
+                         tasks: list[asyncio.Task[None]], joined: set[str], ws: WebSocket) -> None:
+    kind = command.get("type")
+    cid = str(command.get("conversation_id", ""))
+    if kind not in ("join", "message", "status", "typing", "read"):
+        await ws.send_json({"type": "error", "code": "invalid_request", "detail": f"unknown command {kind!r}"})
+        return
+    conversation_id = UUID(cid)
+    if not await run_in_threadpool(app.support.may_see, user, conversation_id):
+        await ws.send_json({"type": "error", "code": "not_found", "detail": "no such conversation"})
+        return
+    if kind == "join":
+        if cid not in joined:
+            joined.add(cid)
+            await _listen(app, conversation_channel(cid), out, tasks)
+        await out.catch_up(cid, _after(command.get("after", 0)))
+    elif kind == "message":
+        events = await run_in_threadpool(app.support.post, conversation_id,
+                                         kind="note" if command.get("private") else "outbound",
+                                         body=str(command.get("body", "")), author=user)
+        await _publish(app, events)
+    elif kind == "status":
+        await _publish(app, await run_in_threadpool(app.support.change_status, conversation_id,
+                                                    str(command.get("status", "")), user))
+    else:
+        await app.pubsub.publish(conversation_channel(cid), {"type": kind, "conversation_id": cid,
+                                                             "who": user.display_name, "seq": command.get("seq")})

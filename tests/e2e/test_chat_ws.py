@@ -1,0 +1,158 @@
+"""Live chat with real WebSocket clients against a running server: visitor → agent → visitor, a reconnect
+that resumes from the last number seen, private notes, and visitors kept apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from paydesk.app import create_app
+from paydesk.config import Settings
+from tests.e2e.conftest import PASSWORD
+from tests.e2e.server import free_port, serve
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[tuple[str, Any]]:
+    app = create_app(settings, run_jobs=False)
+    with serve(app) as base:
+        yield base, app
+
+
+def _token(http: httpx.Client, email: str) -> str:
+    assert http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD,
+                                                    "display_name": email.split("@")[0].title()}).status_code == 201
+    return str(http.post("/api/v1/auth/login", json={"login": email, "password": PASSWORD}).json()["access_token"])
+
+
+def _until(ws: ClientConnection, wanted: str, **match: Any) -> dict[str, Any]:
+    """The next event of type `wanted` (matching `match`), skipping others."""
+    while True:
+        event = json.loads(ws.recv(timeout=10))
+        if event["type"] == wanted and all(event.get(k) == v for k, v in match.items()):
+            return dict(event)
+
+
+def _ws(base: str, path: str) -> str:
+    return base.replace("http://", "ws://") + path
+
+
+def test_visitor_agent_visitor_with_a_resume_after_a_gap(server: tuple[str, Any]) -> None:
+    base, app = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, "mei@example.com")
+        app.state.container.support.create_agent("mei@example.com", "general", 3)
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+        stranger = http.post("/api/v1/support/visitors").json()["visitor_token"]
+
+    with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws:
+        assert _until(agent_ws, "hello")["agent"]
+        with connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+            hello = _until(chat, "hello")
+            cid = hello["conversation_id"]
+            chat.send(json.dumps({"type": "message", "body": "我的提现还没到账"}))
+            first = _until(chat, "message", kind="inbound")
+            assert first["seq"] == 1 and first["body"] == "我的提现还没到账"
+            assigned = _until(agent_ws, "assigned")
+            assert assigned["conversation_id"] == cid
+            agent_ws.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
+            got = _until(agent_ws, "message", seq=1)
+            assert got["body"] == "我的提现还没到账"
+            assert _until(agent_ws, "message", seq=2)["kind"] == "event"  # "assigned to Mei"
+            agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "我来查一下"}))
+            reply = _until(chat, "message", kind="outbound")
+            assert reply["body"] == "我来查一下" and reply["author"] == "Mei"
+            seen = reply["seq"]
+        # the visitor is away: two replies and a private note meanwhile
+        agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "找到了，银行处理中"}))
+        agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "VIP? check KYC",
+                                  "private": True}))
+        agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "预计明天到账"}))
+        last = _until(agent_ws, "message", body="预计明天到账")["seq"]
+        with connect(_ws(base, f"/ws/chat?visitor_token={visitor}&after={seen}")) as again:
+            assert _until(again, "hello")["conversation_id"] == cid
+            missed = [_until(again, "message") for _ in range(2)]
+            assert [m["body"] for m in missed] == ["找到了，银行处理中", "预计明天到账"]  # in order, no note
+            assert missed[-1]["seq"] == last and all(m["seq"] > seen for m in missed)
+            again.send(json.dumps({"type": "message", "body": "谢谢"}))
+            thanks = _until(again, "message", kind="inbound")
+            assert thanks["seq"] == last + 1  # nothing doubled: the next number is the next message
+        with connect(_ws(base, f"/ws/chat?visitor_token={stranger}")) as other:
+            mine = _until(other, "hello")
+            assert mine["conversation_id"] != cid and mine["last_seq"] == 0  # a new conversation of their own
+        # an agent joining a conversation id that doesn't exist learns nothing
+        agent_ws.send(json.dumps({"type": "join", "conversation_id": "00000000-0000-0000-0000-000000000000"}))
+        assert _until(agent_ws, "error")["code"] == "not_found"
+
+
+def test_a_visitor_without_a_token_or_a_customer_on_the_agent_socket_is_turned_away(
+    server: tuple[str, Any],
+) -> None:
+    base, _ = server
+    with connect(_ws(base, "/ws/chat")) as chat:
+        assert _until(chat, "error")["code"] == "invalid_request"
+    with httpx.Client(base_url=base, timeout=30) as http:
+        customer = _token(http, "pat@example.com")
+    with connect(_ws(base, f"/ws/agent?token={customer}")) as ws:
+        assert _until(ws, "error")["code"] == "not_an_agent"
+    with connect(_ws(base, "/ws/agent")) as ws:
+        assert _until(ws, "error")["code"] == "not_an_agent"
+
+
+REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs PAYDESK_TEST_REDIS_URL (CI sets it)")
+def test_two_server_processes_share_a_conversation_over_redis(tmp_path: Path) -> None:
+    """The visitor talks to one process, the agent to another; Redis carries the messages between them."""
+    env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "PAYDESK_REDIS_URL":
+           str(REDIS_URL), "PAYDESK_ENV": "test", "PAYDESK_SECRET_KEY": "s" * 40}
+    paydesk = [sys.executable, "-m", "paydesk.cli"]
+    assert subprocess.run([*paydesk, "migrate"], env=env, capture_output=True, timeout=120).returncode == 0
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen([*paydesk, "serve", "--no-jobs", "--port", str(p)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
+    try:
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        for base in bases:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "a server did not start"
+                time.sleep(0.2)
+        with httpx.Client(base_url=bases[1], timeout=30) as http:
+            agent_token = _token(http, "lin@example.com")
+            visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+        made = subprocess.run([*paydesk, "create-agent", "lin@example.com", "--team", "general"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        with connect(_ws(bases[1], f"/ws/agent?token={agent_token}")) as agent_ws, \
+                connect(_ws(bases[0], f"/ws/chat?visitor_token={visitor}")) as chat:
+            _until(agent_ws, "hello")
+            cid = _until(chat, "hello")["conversation_id"]
+            chat.send(json.dumps({"type": "message", "body": "hello from process A"}))
+            assert _until(agent_ws, "assigned")["conversation_id"] == cid  # published by A, heard on B
+            agent_ws.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
+            assert _until(agent_ws, "message", seq=1)["body"] == "hello from process A"
+            agent_ws.send(json.dumps({"type": "typing", "conversation_id": cid}))
+            assert _until(chat, "typing")["who"] == "Lin"
+            agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "hi from process B"}))
+            assert _until(chat, "message", kind="outbound")["body"] == "hi from process B"
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)

@@ -1,0 +1,55 @@
+"""The desk's rules: who gets a conversation, and how statuses move."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from paydesk.support.domain import AgentLoad, BadMove, Status, after_customer_message, move, pick_agent, wake
+
+T0 = datetime(2026, 11, 29, 9, tzinfo=UTC)
+
+
+def agent(n: int, *, team: str = "general", online: bool = True, capacity: int = 3, active: int = 0,
+          last: datetime | None = None) -> AgentLoad:
+    return AgentLoad(uuid.UUID(int=n), team, online, capacity, active, last)
+
+
+def test_the_least_busy_online_agent_of_the_team_with_room_gets_it() -> None:
+    agents = [agent(1, active=2), agent(2, active=1), agent(3, active=0, online=False), agent(4, team="vip"),
+              agent(5, active=3, capacity=3)]
+    assert pick_agent(agents, "general") == agents[1]
+    assert pick_agent(agents, "vip") == agents[3]
+    assert pick_agent([agent(1, active=3, capacity=3), agent(2, online=False)], "general") is None  # → the queue
+    assert pick_agent([], "general") is None
+
+
+def test_ties_go_to_whoever_waited_longest_since_their_last_assignment() -> None:
+    early, late = agent(1, active=1, last=T0), agent(2, active=1, last=T0 + timedelta(minutes=5))
+    fresh = agent(3, active=1, last=None)
+    assert pick_agent([late, early], "general") == early
+    assert pick_agent([late, early, fresh], "general") == fresh
+
+
+@pytest.mark.parametrize(("start", "wanted", "ok"), [
+    (Status.OPEN, Status.RESOLVED, True), (Status.OPEN, Status.CLOSED, False), (Status.RESOLVED, Status.CLOSED, True),
+    (Status.RESOLVED, Status.OPEN, True), (Status.CLOSED, Status.OPEN, False), (Status.SNOOZED, Status.PENDING, True),
+    (Status.PENDING, Status.PENDING, False),
+])
+def test_status_moves(start: Status, wanted: Status, ok: bool) -> None:
+    if ok:
+        assert move(start, wanted) == wanted
+    else:
+        with pytest.raises(BadMove):
+            move(start, wanted)
+
+
+def test_a_customer_reply_reopens_and_a_snooze_ends_on_time() -> None:
+    for status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED):
+        assert after_customer_message(status) == Status.OPEN
+    assert after_customer_message(Status.CLOSED) == Status.CLOSED
+    assert wake(Status.SNOOZED, T0, T0 - timedelta(seconds=1)) == Status.SNOOZED
+    assert wake(Status.SNOOZED, T0, T0) == Status.OPEN
+    assert wake(Status.OPEN, T0, T0 + timedelta(days=1)) == Status.OPEN
