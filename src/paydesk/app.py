@@ -31,6 +31,7 @@ from paydesk.identity import pages as identity_pages
 from paydesk.identity import security_pages
 from paydesk.notify import pages as notify_pages
 from paydesk.support import api as support_api
+from paydesk.support import pages as support_pages
 from paydesk.support import ws as support_ws
 from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(fx_api.router)
     app.include_router(support_api.router)
     app.include_router(support_ws.router)
+    app.include_router(support_pages.router)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.include_router(security_pages.router)

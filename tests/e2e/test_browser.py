@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -184,3 +185,64 @@ def test_turn_on_2_step_log_out_and_log_in_with_a_code(settings: Settings, chrom
             page.screenshot(path=str(ARTIFACTS / f"payment-confirmed-{backend}.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_live(
+    settings: Settings, chromium_path: str, tmp_path: Path,
+) -> None:
+    import http.server
+    import threading
+
+    from tests.e2e.server import free_port
+
+    app = create_app(settings, run_jobs=False)
+    container = app.state.container
+    container.identity.register(email="mei@example.com", phone=None, password="support desk passphrase",
+                                display_name="Mei", locale="zh-CN")
+    container.support.create_agent("mei@example.com", "general", 3)
+    with serve(app) as base, sync_playwright() as pw:
+        # a plain page on another origin that embeds the widget, as a merchant's or a blog's site would
+        (tmp_path / "index.html").write_text(
+            f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>某个网站</title>'
+            f'<style>* {{ font-size: 40px !important; color: red !important; }}</style></head>'
+            f'<body><h1>欢迎</h1><script src="{base}/widget.js" defer></script></body></html>', encoding="utf-8")
+        handler = partial_handler(http.server.SimpleHTTPRequestHandler, str(tmp_path))
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+        try:
+            agent = browser.new_context(locale="zh-CN", viewport={"width": 1100, "height": 800}).new_page()
+            agent.goto(f"{base}/login?next=/agent")
+            agent.get_by_label("电子邮箱或手机号码").fill("mei@example.com")
+            agent.get_by_label("密码").fill("support desk passphrase")
+            agent.get_by_role("button", name="登录").click()
+            expect(agent.get_by_test_id("console")).to_be_visible()
+
+            visitor = browser.new_context(locale="zh-CN", viewport={"width": 420, "height": 760}).new_page()
+            visitor.goto(f"http://127.0.0.1:{site.server_address[1]}/index.html")
+            visitor.get_by_role("button", name="在线客服").click()
+            box = visitor.get_by_role("textbox", name="请输入您的问题…")
+            box.fill("我的提现三天了还没到账")
+            box.press("Enter")
+            expect(visitor.get_by_role("log")).to_contain_text("我的提现三天了还没到账")
+            assert box.evaluate("el => getComputedStyle(el).fontSize") != "40px"  # the host's styles stay out
+
+            expect(agent.get_by_test_id("timeline")).to_contain_text("我的提现三天了还没到账", timeout=10000)
+            agent.get_by_label("回复").fill("您好，我来帮您查一下这笔提现。")
+            agent.get_by_label("回复").press("Control+Enter")
+            expect(visitor.get_by_role("log")).to_contain_text("您好，我来帮您查一下这笔提现。", timeout=10000)
+            expect(agent.get_by_test_id("timeline")).to_contain_text("您好，我来帮您查一下这笔提现。")
+            ARTIFACTS.mkdir(exist_ok=True)
+            backend = "sqlite" if settings.is_sqlite else "postgresql"
+            visitor.screenshot(path=str(ARTIFACTS / f"chat-visitor-{backend}.png"))
+            agent.screenshot(path=str(ARTIFACTS / f"chat-agent-{backend}.png"))
+        finally:
+            browser.close()
+            site.shutdown()
+            site.server_close()
+
+
+def partial_handler(handler: type, directory: str) -> Any:
+    import functools
+
+    return functools.partial(handler, directory=directory)

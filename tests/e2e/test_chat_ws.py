@@ -156,3 +156,29 @@ def test_two_server_processes_share_a_conversation_over_redis(tmp_path: Path) ->
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_the_console_is_for_agents_and_lists_the_inbox(server: tuple[str, Any]) -> None:
+    base, app = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, "ana@example.com")
+        customer_token = _token(http, "bo@example.com")
+        app.state.container.support.create_agent("ana@example.com", "general", 2)
+        assert http.get("/agent", headers={"Authorization": f"Bearer {customer_token}"}).status_code in (303, 404)
+        visitor = http.post("/api/v1/support/visitors")
+        assert visitor.headers["access-control-allow-origin"] == "*"  # the widget runs on other sites
+        with connect(_ws(base, f"/ws/chat?visitor_token={visitor.json()['visitor_token']}")) as chat:
+            cid = _until(chat, "hello")["conversation_id"]
+            chat.send(json.dumps({"type": "message", "body": "nobody is online yet"}))
+            _until(chat, "message", kind="inbound")
+        conversations = app.state.container.support
+        agent_user = app.state.container.identity.find_user("ana@example.com")
+        waiting = conversations.inbox(agent_user, "unassigned")
+        assert [c["id"] for c in waiting] == [cid]  # nobody online: it waits in the queue
+        with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws:
+            _until(agent_ws, "hello")
+            assert _until(agent_ws, "assigned")["conversation_id"] == cid  # coming online serves the queue
+        assert [c["id"] for c in conversations.inbox(agent_user, "mine")] == [cid]
+        widget = http.get("/widget.js")
+        assert widget.status_code == 200 and "attachShadow" in widget.text
+        assert http.get("/api/v1/help/search?q=提现&locale=zh-CN").json() == {"items": []}

@@ -1,16 +1,37 @@
-"""Support over HTTP: a visitor token for the chat widget."""
+"""Support over HTTP: the chat widget's script, a visitor token for it, and the help-article suggestions it
+shows before a conversation starts. The last two answer any origin (the widget runs on other sites)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from pathlib import Path
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
 
 from paydesk.web.auth import AppContainer
 
-router = APIRouter(prefix="/api/v1/support", tags=["support"])
+router = APIRouter(tags=["support"])
+WIDGET = Path(__file__).parent / "static" / "widget.js"
+ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
 
 
-@router.post("/visitors", status_code=201)
-def visitor(app: AppContainer) -> dict[str, str]:
+@router.get("/widget.js", include_in_schema=False)
+def widget() -> Response:
+    """The embeddable chat widget: `<script src="…/widget.js" defer></script>` on any page."""
+    return Response(WIDGET.read_text(encoding="utf-8"), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=300", **ANY_ORIGIN})
+
+
+@router.post("/api/v1/support/visitors", status_code=201)
+def visitor(app: AppContainer) -> JSONResponse:
     """A new visitor token for `/ws/chat?visitor_token=…`: the browser keeps it (it is the visitor's key to
     their conversation; only its hash is stored)."""
-    return {"visitor_token": app.support.new_visitor_token()}
+    return JSONResponse({"visitor_token": app.support.new_visitor_token()}, status_code=201, headers=ANY_ORIGIN)
+
+
+@router.get("/api/v1/help/search")
+def help_search(q: str = Query("", max_length=200), locale: str = Query("en", max_length=8)) -> JSONResponse:
+    """Help-center articles for a question: `{items: [{slug, title, snippet, locale}]}`. The help center (a
+    later change) fills it; until then it finds nothing, and the widget goes straight to an agent."""
+    del q, locale
+    return JSONResponse({"items": []}, headers=ANY_ORIGIN)

@@ -218,6 +218,62 @@ class SupportService:
             uow.commit()
         return woken
 
+    def assign(self, conversation_id: UUID, assignee_id: UUID, by: User) -> list[Event]:
+        """Manual assignment (or taking a conversation: `assignee_id` = oneself)."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            if s.get(store.AgentRow, assignee_id) is None:
+                raise NotAnAgent("that person is not an agent")
+            conversation = self._conversation_for_update(s, conversation_id)
+            conversation.assignee_id = assignee_id
+            name = self.identity.user_in(s, assignee_id).display_name
+            message = self._append_in(s, conversation, "event", f"assigned to {name} by {by.display_name}", by.id,
+                                      by.display_name, now, {"assignee": str(assignee_id)})
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message)),
+                    (agent_channel(assignee_id), {"type": "assigned", "conversation_id": str(conversation.id)})]
+
+    def inbox(self, agent: User, view: str) -> list[dict[str, Any]]:
+        """The agent's lists: `mine` (assigned to them, not resolved), `unassigned` (waiting), `open` (the
+        team's open ones; every team's for supervisors)."""
+        with self.db.reader() as uow:
+            s = uow.session
+            me = s.get(store.AgentRow, agent.id)
+            if me is None:
+                raise NotAnAgent()
+            query = select(store.ConversationRow, store.ContactRow).join(
+                store.ContactRow, store.ContactRow.id == store.ConversationRow.contact_id)
+            active = ("open", "pending", "snoozed")
+            if view == "mine":
+                query = query.where(store.ConversationRow.assignee_id == agent.id,
+                                    store.ConversationRow.status.in_(active))
+            elif view == "unassigned":
+                query = query.where(store.ConversationRow.assignee_id.is_(None),
+                                    store.ConversationRow.status == "open", store.ConversationRow.last_seq > 0)
+            else:
+                query = query.where(store.ConversationRow.status.in_(active))
+            if view != "mine" and not agent.roles & {"supervisor", "admin"}:
+                query = query.where(store.ConversationRow.team == me.team)
+            rows = s.execute(query.order_by(store.ConversationRow.waiting_since).limit(200)).all()
+            return [{"id": str(c.id), "contact": k.name or "Visitor", "status": c.status, "team": c.team,
+                     "assigned": c.assignee_id is not None, "last_seq": c.last_seq,
+                     "waiting_since": c.waiting_since.isoformat()} for c, k in rows]
+
+    def conversation(self, agent: User, conversation_id: UUID) -> dict[str, Any]:
+        if not self.may_see(agent, conversation_id):
+            raise NotFound("no such conversation")
+        with self.db.reader() as uow:
+            s = uow.session
+            c = s.get(store.ConversationRow, conversation_id)
+            assert c is not None  # noqa: S101 - may_see found it
+            contact = s.get(store.ContactRow, c.contact_id)
+            messages = [message_view(m) for m in store.messages_after(s, c.id, 0, with_notes=True)]
+        return {"id": str(c.id), "status": c.status, "team": c.team, "last_seq": c.last_seq,
+                "assignee_id": str(c.assignee_id) if c.assignee_id else None,
+                "contact": (contact.name if contact else "") or "Visitor",
+                "linked_user": str(contact.user_id) if contact and contact.user_id else None, "messages": messages}
+
     # --- inside a transaction ------------------------------------------------------------------------------
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -96,7 +97,15 @@ def _after(value: object) -> int:
 
 
 def _session_user(app: Container, ws: WebSocket) -> User | None:
-    token = ws.query_params.get("token") or ws.cookies.get(SESSION_COOKIE)
+    """The signed-in user: a bearer token in the query, or the session cookie — the cookie only from a page of
+    our own origin, so another site can't open a socket with someone's session (cross-site WebSocket
+    hijacking)."""
+    token = ws.query_params.get("token")
+    if not token:
+        origin = ws.headers.get("origin")
+        if origin and urlsplit(origin).netloc != ws.headers.get("host", ""):
+            return None
+        token = ws.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     try:
@@ -196,7 +205,7 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
                          tasks: list[asyncio.Task[None]], joined: set[str], ws: WebSocket) -> None:
     kind = command.get("type")
     cid = str(command.get("conversation_id", ""))
-    if kind not in ("join", "message", "status", "typing", "read"):
+    if kind not in ("join", "message", "status", "typing", "read", "take"):
         await ws.send_json({"type": "error", "code": "invalid_request", "detail": f"unknown command {kind!r}"})
         return
     conversation_id = UUID(cid)
@@ -213,6 +222,8 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
                                          kind="note" if command.get("private") else "outbound",
                                          body=str(command.get("body", "")), author=user)
         await _publish(app, events)
+    elif kind == "take":
+        await _publish(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
     elif kind == "status":
         await _publish(app, await run_in_threadpool(app.support.change_status, conversation_id,
                                                     str(command.get("status", "")), user))

@@ -19,7 +19,7 @@ from paydesk.web.auth import csrf_token, optional_principal
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Jinja2Templates(directory=[str(ROOT / "web" / "templates"), str(ROOT / "identity" / "templates"),
                                        str(ROOT / "wallet" / "templates"), str(ROOT / "notify" / "templates"),
-                                       str(ROOT / "fees" / "templates")])
+                                       str(ROOT / "fees" / "templates"), str(ROOT / "support" / "templates")])
 ANON_CSRF_COOKIE = "paydesk_csrf"
 
 router = APIRouter(include_in_schema=False)

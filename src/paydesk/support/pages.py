@@ -1,0 +1,36 @@
+"""`/agent`: the agent console — the inbox views, one conversation's timeline, the composer. Live updates
+come over `/ws/agent` (static/console.js); without the script the page still lists and shows everything."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from paydesk.core.errors import DomainError
+from paydesk.web.auth import container
+from paydesk.web.pages import page_principal, redirect, render
+
+router = APIRouter(include_in_schema=False)
+VIEWS = ("mine", "unassigned", "open")
+
+
+@router.get("/agent", response_class=HTMLResponse)
+def console(request: Request) -> Response:
+    who = page_principal(request)
+    if who is None:
+        return redirect("/login?next=/agent")
+    app = container(request)
+    view = request.query_params.get("view", "mine")
+    view = view if view in VIEWS else "mine"
+    try:
+        app.support.agent(who.user)
+        items = app.support.inbox(who.user, view)
+        chosen = request.query_params.get("c")
+        conversation = app.support.conversation(who.user, UUID(chosen)) if chosen else None
+    except (DomainError, ValueError):
+        return render(request, "not_found.html", {}, 404)
+    counts = {v: len(app.support.inbox(who.user, v)) for v in VIEWS}
+    return render(request, "console.html", {"view": view, "items": items, "conversation": conversation,
+                                            "counts": counts, "views": VIEWS})

@@ -1,0 +1,148 @@
+/* Paydesk chat widget. Include with <script src="https://your-paydesk/widget.js" defer></script>: it draws a
+   bubble in the bottom-right corner and a chat panel, in Chinese or English by the page's language, inside a
+   shadow root so that the host page's styles don't reach it (nor its styles the page). Protocol:
+   docs/chat-protocol.md. */
+(function () {
+  "use strict";
+  if (window.__paydeskWidget) { return; }
+  window.__paydeskWidget = true;
+  var script = document.currentScript;
+  var origin = script ? new URL(script.src, location.href).origin : location.origin;
+  var zh = /^zh/i.test(document.documentElement.lang || navigator.language || "");
+  var T = zh ? {
+    open: "在线客服", title: "Paydesk 在线客服", placeholder: "请输入您的问题…", send: "发送", close: "关闭",
+    hello: "您好！请描述您的问题，客服人员会尽快回复。", you: "您", offline: "连接中断，正在重新连接…",
+    suggest: "这些文章也许有帮助：", typing: "客服正在输入…", assigned: "客服 {name} 为您服务",
+    status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
+  } : {
+    open: "Chat with us", title: "Paydesk support", placeholder: "Type your question…", send: "Send", close: "Close",
+    hello: "Hello! Tell us what you need and an agent will answer shortly.", you: "You",
+    offline: "Connection lost, reconnecting…", suggest: "These articles may help:", typing: "An agent is typing…",
+    assigned: "{name} is here to help", status: {pending: "The agent is waiting for your reply",
+    resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
+  };
+  var host = document.createElement("div");
+  host.setAttribute("data-paydesk-widget", "");
+  var root = host.attachShadow({mode: "open"});
+  root.innerHTML =
+    "<style>" +
+    ":host{all:initial}" +
+    ".panel,.bubble{font-size:14px;line-height:1.4;font-weight:400;color:#111;text-align:left;letter-spacing:normal}" +
+    "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Noto Sans CJK SC','PingFang SC',sans-serif}" +
+    ".bubble{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;" +
+    "background:#1d4ed8;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 6px 18px rgba(0,0,0,.25);z-index:2147483000}" +
+    ".panel{position:fixed;right:20px;bottom:92px;width:min(360px,calc(100vw - 40px));height:min(520px,calc(100vh - 120px));" +
+    "background:#fff;color:#111;border-radius:14px;box-shadow:0 10px 30px rgba(0,0,0,.25);display:none;flex-direction:column;" +
+    "overflow:hidden;z-index:2147483000}" +
+    ".panel.open{display:flex}" +
+    "header{background:#1d4ed8;color:#fff;padding:12px 14px;display:flex;justify-content:space-between;align-items:center;font-weight:600;font-size:16px}" +
+    "header button{background:transparent;border:0;color:#fff;font-size:20px;cursor:pointer}" +
+    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f8fafc}" +
+    ".msg{max-width:80%;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.4}" +
+    ".in{align-self:flex-end;background:#1d4ed8;color:#fff}.out{align-self:flex-start;background:#fff;border:1px solid #e2e8f0}" +
+    ".event,.note{align-self:center;color:#64748b;font-size:12px}" +
+    ".who{display:block;font-size:11px;opacity:.75;margin-bottom:2px}" +
+    "form{display:flex;gap:6px;padding:10px;border-top:1px solid #e2e8f0}" +
+    "input{flex:1;padding:9px;border:1px solid #cbd5e1;border-radius:8px;font-size:14px;color:#111;background:#fff}" +
+    ".bubble svg{width:28px;height:28px;fill:#fff;vertical-align:middle}" +
+    "form button{padding:9px 14px;border:0;border-radius:8px;background:#1d4ed8;color:#fff;cursor:pointer}" +
+    ".status{font-size:12px;color:#64748b;padding:0 12px 6px;min-height:1em;background:#f8fafc}" +
+    "</style>" +
+    "<button class='bubble' part='bubble' aria-expanded='false'></button>" +
+    "<section class='panel' role='dialog'><header><span class='title'></span><button class='close'>×</button></header>" +
+    "<div class='log' role='log' aria-live='polite'></div><div class='status'></div>" +
+    "<form><input name='body' autocomplete='off' maxlength='5000'><button type='submit'></button></form></section>";
+  var bubble = root.querySelector(".bubble"), panel = root.querySelector(".panel"), log = root.querySelector(".log");
+  var status = root.querySelector(".status"), form = root.querySelector("form"), input = root.querySelector("input");
+  bubble.innerHTML = "<svg viewBox='0 0 24 24' aria-hidden='true'><path d='M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'/></svg>";
+  bubble.setAttribute("aria-label", T.open); bubble.title = T.open;
+  root.querySelector(".title").textContent = T.title;
+  root.querySelector(".close").setAttribute("aria-label", T.close);
+  panel.setAttribute("aria-label", T.title);
+  input.placeholder = T.placeholder; input.setAttribute("aria-label", T.placeholder);
+  root.querySelector("form button").textContent = T.send;
+
+  var KEY = "paydesk.visitor", SEQ = "paydesk.seq";
+  var socket = null, lastSeq = Number(localStorage.getItem(SEQ) || 0), seen = {}, retry = 500, suggested = false;
+
+  function line(kind, text, who) {
+    var div = document.createElement("div");
+    div.className = "msg " + kind;
+    if (who) { var w = document.createElement("span"); w.className = "who"; w.textContent = who; div.appendChild(w); }
+    div.appendChild(document.createTextNode(text));
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+  }
+  function token() {
+    var known = localStorage.getItem(KEY);
+    if (known) { return Promise.resolve(known); }
+    return fetch(origin + "/api/v1/support/visitors", {method: "POST"})
+      .then(function (r) { return r.json(); })
+      .then(function (d) { localStorage.setItem(KEY, d.visitor_token); return d.visitor_token; });
+  }
+  function connect() {
+    token().then(function (t) {
+      var url = origin.replace(/^http/, "ws") + "/ws/chat?visitor_token=" + encodeURIComponent(t) + "&after=" + lastSeq;
+      socket = new WebSocket(url);
+      socket.onopen = function () { status.textContent = ""; retry = 500; };
+      socket.onmessage = function (e) {
+        var ev = JSON.parse(e.data);
+        if (ev.type === "message") {
+          if (seen[ev.seq] || ev.seq <= lastSeq && lastSeq && seen[lastSeq]) { return; }
+          seen[ev.seq] = true; lastSeq = Math.max(lastSeq, ev.seq); localStorage.setItem(SEQ, String(lastSeq));
+          if (ev.kind === "inbound") { line("in", ev.body, T.you); }
+          else if (ev.kind === "outbound") { line("out", ev.body, ev.author); status.textContent = ""; }
+          else if (ev.kind === "event") {
+            var d = ev.data || {};
+            if (d.assignee) { line("event", T.assigned.replace("{name}", ev.author)); }
+            else if (d.status && T.status[d.status]) { line("event", T.status[d.status]); }
+          }
+        } else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
+        else if (ev.type === "error") { status.textContent = ev.detail; }
+      };
+      socket.onclose = function () {
+        status.textContent = T.offline;
+        setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
+      };
+    });
+  }
+  function suggest(text) {
+    if (suggested) { return; }
+    suggested = true;
+    fetch(origin + "/api/v1/help/search?q=" + encodeURIComponent(text) + "&locale=" + (zh ? "zh-CN" : "en"))
+      .then(function (r) { return r.json(); })
+      .then(function (d) {
+        if (!d.items || !d.items.length) { return; }
+        var div = document.createElement("div"); div.className = "msg event"; div.textContent = T.suggest;
+        d.items.slice(0, 3).forEach(function (a) {
+          var link = document.createElement("a"); link.href = origin + "/help/" + a.slug; link.target = "_blank";
+          link.textContent = a.title; div.appendChild(document.createElement("br")); div.appendChild(link);
+        });
+        log.appendChild(div);
+      }).catch(function () {});
+  }
+  bubble.addEventListener("click", function () {
+    var open = panel.classList.toggle("open");
+    bubble.setAttribute("aria-expanded", String(open));
+    if (open && !socket) { line("event", T.hello); connect(); }
+    if (open) { input.focus(); }
+  });
+  root.querySelector(".close").addEventListener("click", function () {
+    panel.classList.remove("open"); bubble.setAttribute("aria-expanded", "false"); bubble.focus();
+  });
+  var typingSent = 0;
+  input.addEventListener("input", function () {
+    if (socket && socket.readyState === 1 && Date.now() - typingSent > 2000) {
+      typingSent = Date.now(); socket.send(JSON.stringify({type: "typing"}));
+    }
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text || !socket || socket.readyState !== 1) { return; }
+    suggest(text);
+    socket.send(JSON.stringify({type: "message", body: text}));
+    input.value = "";
+  });
+  (document.body || document.documentElement).appendChild(host);
+})();
