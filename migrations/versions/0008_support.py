@@ -36,6 +36,8 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=200), nullable=False),
     sa.Column('user_id', UUIDType(), nullable=True),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=True),
+    sa.Column('locale', sa.String(length=8), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'],
                             name=op.f('fk_support_contacts_user_id_users')),

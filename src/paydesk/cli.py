@@ -108,10 +108,14 @@ def create_agent(login: str, team: Annotated[str, typer.Option(help="the agent's
                  capacity: Annotated[int, typer.Option(help="most chats at once")] = 5) -> None:
     """Make a registered user a support agent (role `agent`) in a team, with a chat capacity."""
     from paydesk.container import build
+    from paydesk.core.errors import DomainError
 
     container = build(Settings())
     try:
         agent = container.support.create_agent(login, team, capacity)
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}[/]: {exc.detail} (the user registers first)")
+        raise typer.Exit(1) from None
     finally:
         container.close()
     console.print(f"{login}: agent in team {agent['team']}, up to {agent['capacity']} chats")

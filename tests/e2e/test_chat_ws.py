@@ -182,3 +182,65 @@ def test_the_console_is_for_agents_and_lists_the_inbox(server: tuple[str, Any]) 
         widget = http.get("/widget.js")
         assert widget.status_code == 200 and "attachShadow" in widget.text
         assert http.get("/api/v1/help/search?q=提现&locale=zh-CN").json() == {"items": []}
+
+
+def test_the_agent_sees_a_signed_in_customers_wallet_beside_the_chat(server: tuple[str, Any]) -> None:
+    import re
+
+    base, app = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        _token(http, "ana@example.com")
+        app.state.container.support.create_agent("ana@example.com", "general", 2)
+        customer = _token(http, "zhou@example.com")
+        auth = {"Authorization": f"Bearer {customer}", "Idempotency-Key": "t1"}
+        assert http.post("/api/v1/deposits", headers=auth, json={"currency": "CNY", "amount": "888",
+                                                                 "method": "bank_domestic"}).status_code == 201
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+        # linked by the session (the bearer token here), never by what the visitor types
+        with connect(_ws(base, f"/ws/chat?visitor_token={visitor}&token={customer}")) as chat:
+            cid = _until(chat, "hello")["conversation_id"]
+            chat.send(json.dumps({"type": "message", "body": "where is my money?"}))
+            _until(chat, "message", kind="inbound")
+        page = http.get("/login?lang=en")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf
+        http.post("/login", data={"login": "ana@example.com", "password": PASSWORD, "csrf_token": csrf.group(1)})
+        console = http.get(f"/agent?view=open&c={cid}&lang=en")
+        assert console.status_code == 200 and 'data-testid="customer-panel"' in console.text
+        assert "CNY 888.00" in console.text and "Zhou" in console.text and "where is my money?" in console.text
+        assert "Signed in" in console.text  # a security event from the customer's activity log
+
+
+def test_nobody_online_the_visitor_leaves_an_email_and_the_reply_goes_there(server: tuple[str, Any]) -> None:
+    base, app = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, "ana@example.com")
+        app.state.container.support.create_agent("ana@example.com", "general", 2)
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    with connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+        hello = _until(chat, "hello")
+        assert hello["agents_online"] is False and hello["email"] is False
+        chat.send(json.dumps({"type": "email", "address": "not an address"}))
+        assert _until(chat, "error")["code"] == "invalid_email"
+        chat.send(json.dumps({"type": "email", "address": "Guest@Example.com", "locale": "zh-CN"}))
+        _until(chat, "message", kind="event")
+        chat.send(json.dumps({"type": "message", "body": "我的卡被锁了"}))
+        _until(chat, "message", kind="inbound")
+    with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws:
+        cid = _until(agent_ws, "assigned")["conversation_id"]
+        agent_ws.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
+        agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "已为您解锁，请重试。"}))
+        _until(agent_ws, "message", kind="outbound")
+    outbox = app.state.container.notify.recent()
+    [mail] = [m for m in outbox if m.template == "support_reply"]
+    assert mail.recipient == "Guest@example.com" and "已为您解锁，请重试。" in mail.body and mail.locale == "zh-CN"
+
+
+def test_the_fan_out_benchmark_runs_and_reports_both_servers() -> None:
+    """A small run of bench/chat_fanout.py: it must deliver every message to both sides on both servers."""
+    result = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "bench" / "chat_fanout.py"),
+                             "--pairs", "5", "--seconds", "2", "--rate", "10"], capture_output=True, text=True,
+                            timeout=240, env={k: v for k, v in os.environ.items() if k != "PAYDESK_TEST_REDIS_URL"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["received"] == line["expected"] > 0 and line["raw_received"] > 0 and line["ratio_p99"] > 0

@@ -7,6 +7,7 @@ session and never commit.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -140,9 +141,10 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 class UnitOfWork:
     """One transaction: `with uow: ...; uow.commit()`. Leaving without commit rolls back."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], lock: threading.RLock | None = None) -> None:
         self._factory = factory
         self._session: Session | None = None
+        self._lock = lock
 
     @property
     def session(self) -> Session:
@@ -151,6 +153,8 @@ class UnitOfWork:
         return self._session
 
     def __enter__(self) -> UnitOfWork:
+        if self._lock is not None:
+            self._lock.acquire()
         self._session = self._factory()
         return self
 
@@ -165,6 +169,8 @@ class UnitOfWork:
             session.rollback()
         finally:
             session.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def commit(self) -> None:
         self.session.commit()
@@ -178,13 +184,16 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue here, in order, instead of in SQLite's
+        # busy handler, which sleeps in growing steps and turns contention into long tail latencies.
+        self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.sessions, self._write_lock)
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or

@@ -6,13 +6,14 @@ Messages are JSON objects. A subscriber sees the messages published after it sub
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 Message = dict[str, Any]
 
@@ -68,45 +69,72 @@ class MemoryPubSub:
         self._subscribers.clear()
 
 
-class _RedisSubscription:
-    def __init__(self, pubsub: Any) -> None:
-        self._pubsub = pubsub
-
-    async def get(self, timeout: float) -> Message | None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
-            # Subscribe confirmations come back as None here; keep waiting for a real message.
-            raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
-            if raw is not None:
-                decoded: Message = json.loads(raw["data"])
-                return decoded
-        return None
-
-
 class RedisPubSub:
-    """Many processes: Redis PUBLISH/SUBSCRIBE with JSON payloads."""
+    """Many processes: Redis PUBLISH/SUBSCRIBE with JSON payloads. A process holds one subscriber connection
+    whatever the number of local subscribers (thousands of chat sockets), subscribes each channel once, and
+    fans what arrives out to its local queues."""
 
     def __init__(self, url: str, prefix: str = "paydesk:") -> None:
-        self._redis: Redis = Redis.from_url(url)
+        # Publishers share a bounded pool and wait for a free connection rather than fail under a burst.
+        self._redis: Redis = Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64,
+                                                                                  timeout=10))
         self._prefix = prefix
+        self._pubsub: Any = None
+        self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def publish(self, channel: str, message: Message) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(message))
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[_RedisSubscription]:
-        pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._prefix + channel)
+    async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
+        subscription = _QueueSubscription()
+        async with self._lock:
+            if self._pubsub is None:
+                self._pubsub = self._redis.pubsub()
+            first = not self._local.get(channel)
+            self._local[channel].add(subscription)
+            if first:
+                await self._pubsub.subscribe(self._prefix + channel)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read())
         try:
-            yield _RedisSubscription(pubsub)
+            yield subscription
         finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            async with self._lock:
+                local = self._local.get(channel)
+                if local is not None:
+                    local.discard(subscription)
+                    if not local:
+                        del self._local[channel]
+                        await self._pubsub.unsubscribe(self._prefix + channel)
+
+    async def _read(self) -> None:
+        skip = len(self._prefix)
+        while self._pubsub is not None:
+            if not self._pubsub.subscribed:
+                await asyncio.sleep(0.05)
+                continue
+            raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if raw is None:
+                continue
+            name = raw["channel"].decode() if isinstance(raw["channel"], bytes) else str(raw["channel"])
+            decoded: Message = json.loads(raw["data"])
+            for subscription in list(self._local.get(name[skip:], ())):
+                subscription.queue.put_nowait(decoded)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
 
     async def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if pubsub is not None:
+            await pubsub.aclose()
         await self._redis.aclose(close_connection_pool=True)
 
 

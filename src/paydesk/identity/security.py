@@ -353,6 +353,15 @@ class SecurityService:
             uow.commit()
         return count
 
+    def locked_until(self, user_id: UUID) -> str | None:
+        """When the account's login lock ends, if it is locked now (for the support desk's view)."""
+        with self.db.reader() as uow:
+            row = store.user_by_id(uow.session, user_id)
+        if row is None:
+            return None
+        state = policy.LockState(row.failed_logins, row.lock_count, row.locked_until)
+        return row.locked_until.isoformat() if state.locked(self.clock.now()) and row.locked_until else None
+
     def activity(self, user_id: UUID, limit: int = 100) -> list[dict[str, Any]]:
         with self.db.reader() as uow:
             rows = store.events(uow.session, user_id, min(max(limit, 1), 500))

@@ -129,6 +129,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                   "{name}，您好：\n\n您的账户于 {when} 添加了提现账户“{label}”（{method}，{destination}）。\n\n"
                   "如果不是您本人操作，请删除该账户、修改密码，并在账户活动页面点击“不是我本人”。\n\nPaydesk"),
     },
+    "support_reply": {
+        "en": ("Paydesk support replied",
+               "Hello {name},\n\n{agent} from Paydesk support answered your chat message:\n\n{body}\n\n"
+               "Open the chat on our website to continue, or reply to this email.\n\nPaydesk"),
+        "zh-CN": ("Paydesk 客服回复了您",
+                  "{name}您好：\n\nPaydesk 客服 {agent} 回复了您在线咨询的问题：\n\n{body}\n\n"
+                  "您可以在网站上打开在线客服继续沟通，或直接回复本邮件。\n\nPaydesk"),
+    },
 }
 
 NOTE_LINE = {"en": "\nTheir note: “{note}”", "zh-CN": "\n附言：“{note}”"}

@@ -3,6 +3,7 @@ come over `/ws/agent` (static/console.js); without the script the page still lis
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -32,5 +33,22 @@ def console(request: Request) -> Response:
     except (DomainError, ValueError):
         return render(request, "not_found.html", {}, 404)
     counts = {v: len(app.support.inbox(who.user, v)) for v in VIEWS}
+    panel = _customer_panel(request, UUID(conversation["linked_user"])) if conversation and conversation[
+        "linked_user"] else None
     return render(request, "console.html", {"view": view, "items": items, "conversation": conversation,
-                                            "counts": counts, "views": VIEWS})
+                                            "counts": counts, "views": VIEWS, "panel": panel})
+
+
+def _customer_panel(request: Request, user_id: UUID) -> dict[str, Any]:
+    """The signed-in customer beside the conversation, read-only and through the wallet's and identity's own
+    services (never their tables): balances, recent transactions, a freeze or a lock, security events."""
+    app = container(request)
+    user = app.identity.user(user_id)
+    return {
+        "name": user.display_name, "email": user.email, "phone": user.phone, "frozen": user.frozen,
+        "locked_until": app.security.locked_until(user_id),
+        "balances": app.wallet.balances(user_id)["balances"],
+        "transactions": app.history.page(user_id, filters={}, cursor=None, limit=5)["items"],
+        "events": app.security.activity(user_id, 5),
+        "wallet_id": app.wallet.ensure_wallet(user_id),
+    }

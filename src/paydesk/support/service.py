@@ -16,7 +16,9 @@ from paydesk.core.clock import Clock
 from paydesk.core.db import Database
 from paydesk.core.errors import DomainError, InvalidRequest, NotFound
 from paydesk.core.ids import uuid7
+from paydesk.identity.domain import normalize_email as domain_email
 from paydesk.identity.service import IdentityService, User
+from paydesk.notify.service import NotifyService
 from paydesk.support import domain, store
 from paydesk.support.domain import Status
 
@@ -49,8 +51,8 @@ def message_view(row: store.MessageRow) -> dict[str, Any]:
 
 
 class SupportService:
-    def __init__(self, db: Database, clock: Clock, identity: IdentityService) -> None:
-        self.db, self.clock, self.identity = db, clock, identity
+    def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService) -> None:
+        self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
 
     # --- agents ---------------------------------------------------------------------------------------------
 
@@ -138,8 +140,25 @@ class SupportService:
                 )
                 s.add(conversation)
             uow.commit()
+            online = any(a.online and a.team == conversation.team for a in self._loads(s))
             return {"conversation_id": str(conversation.id), "last_seq": conversation.last_seq,
-                    "status": conversation.status, "assigned": conversation.assignee_id is not None}
+                    "status": conversation.status, "assigned": conversation.assignee_id is not None,
+                    "agents_online": online, "email": contact.email is not None}
+
+    def leave_email(self, conversation_id: UUID, address: str, locale: str = "en") -> list[Event]:
+        """Nobody was online: the visitor leaves an address, and agents' replies also go there by email."""
+        email = domain_email(address)
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            contact = s.get(store.ContactRow, conversation.contact_id)
+            assert contact is not None  # noqa: S101 - every conversation has its contact
+            contact.email, contact.locale = email, locale if locale in ("en", "zh-CN") else "en"
+            message = self._append_in(s, conversation, "event", "the visitor left an email address for replies",
+                                      None, "", now, {"email_follow_up": True})
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message))]
 
     # --- messages -------------------------------------------------------------------------------------------
 
@@ -165,6 +184,11 @@ class SupportService:
                 events += self._assign_in(s, conversation, now)
             if kind == "outbound":
                 conversation.waiting_since = now
+                contact = s.get(store.ContactRow, conversation.contact_id)
+                if contact is not None and contact.email:  # they left an address: the reply goes there too
+                    self.notify.enqueue_in(s, to=contact.email, locale=contact.locale, template="support_reply",
+                                           context={"agent": message.author_name, "body": text,
+                                                    "name": contact.name or ""})
             uow.commit()
             return events
 

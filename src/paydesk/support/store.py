@@ -34,6 +34,8 @@ class ContactRow(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[UUID | None] = mapped_column(UUIDType(), ForeignKey("users.id"), nullable=True)
     name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)  # for follow-up when nobody was online
+    locale: Mapped[str] = mapped_column(String(8), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_support_contacts_channel_external"),)

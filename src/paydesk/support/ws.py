@@ -145,10 +145,18 @@ async def chat(ws: WebSocket) -> None:
                     await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
                     continue
                 await _publish(app, events)
+            elif kind == "email":
+                try:
+                    events = await run_in_threadpool(app.support.leave_email, UUID(cid),
+                                                     str(command.get("address", "")), str(command.get("locale", "en")))
+                except DomainError as exc:
+                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+                    continue
+                await _publish(app, events)
             elif kind in ("typing", "read"):
                 await app.pubsub.publish(conversation_channel(cid), {"type": kind, "conversation_id": cid,
                                                                      "who": "visitor", "seq": command.get("seq")})
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
         for task in tasks:
@@ -190,7 +198,7 @@ async def agent(ws: WebSocket) -> None:
                 await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
             except ValueError:
                 await ws.send_json({"type": "error", "code": "invalid_request", "detail": "bad conversation id"})
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
         for task in tasks:

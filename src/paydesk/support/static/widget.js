@@ -13,12 +13,16 @@
     open: "在线客服", title: "Paydesk 在线客服", placeholder: "请输入您的问题…", send: "发送", close: "关闭",
     hello: "您好！请描述您的问题，客服人员会尽快回复。", you: "您", offline: "连接中断，正在重新连接…",
     suggest: "这些文章也许有帮助：", typing: "客服正在输入…", assigned: "客服 {name} 为您服务",
+    nobody: "现在没有客服在线。请留下邮箱，我们会把回复发到您的邮箱。", email: "您的邮箱", leave: "留下邮箱",
+    thanks: "好的，客服回复后会同时发到您的邮箱。",
     status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
   } : {
     open: "Chat with us", title: "Paydesk support", placeholder: "Type your question…", send: "Send", close: "Close",
     hello: "Hello! Tell us what you need and an agent will answer shortly.", you: "You",
     offline: "Connection lost, reconnecting…", suggest: "These articles may help:", typing: "An agent is typing…",
-    assigned: "{name} is here to help", status: {pending: "The agent is waiting for your reply",
+    assigned: "{name} is here to help", nobody: "Nobody is online right now. Leave your email and we'll answer there.",
+    email: "Your email", leave: "Leave my email", thanks: "Thanks: replies will also come to your email.",
+    status: {pending: "The agent is waiting for your reply",
     resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
   };
   var host = document.createElement("div");
@@ -87,6 +91,7 @@
       socket.onopen = function () { status.textContent = ""; retry = 500; };
       socket.onmessage = function (e) {
         var ev = JSON.parse(e.data);
+        if (ev.type === "hello" && !ev.agents_online && !ev.assigned && !ev.email) { askEmail(); return; }
         if (ev.type === "message") {
           if (seen[ev.seq] || ev.seq <= lastSeq && lastSeq && seen[lastSeq]) { return; }
           seen[ev.seq] = true; lastSeq = Math.max(lastSeq, ev.seq); localStorage.setItem(SEQ, String(lastSeq));
@@ -104,6 +109,21 @@
         status.textContent = T.offline;
         setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
       };
+    });
+  }
+  function askEmail() {
+    if (root.querySelector(".leave")) { return; }
+    line("event", T.nobody);
+    var f = document.createElement("form"); f.className = "leave";
+    var i = document.createElement("input"); i.type = "email"; i.placeholder = T.email; i.setAttribute("aria-label", T.email);
+    var b = document.createElement("button"); b.type = "submit"; b.textContent = T.leave;
+    f.appendChild(i); f.appendChild(b);
+    log.appendChild(f);
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!i.value.trim() || !socket || socket.readyState !== 1) { return; }
+      socket.send(JSON.stringify({type: "email", address: i.value.trim(), locale: zh ? "zh-CN" : "en"}));
+      f.remove(); line("event", T.thanks);
     });
   }
   function suggest(text) {

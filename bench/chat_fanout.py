@@ -1,0 +1,241 @@
+"""Chat fan-out: N visitor WebSocket clients, each in a conversation with an agent connection joined to it,
+send messages at a steady rate for a fixed time; every message is received by both sides, and the delivery
+latency (send → receive, same clock) is measured at each. The same load runs against a minimal raw
+WebSocket broadcast server (no database, no auth: a room per pair) in the same run. Prints one JSON line per
+pub/sub mode: embedded, and Redis when PAYDESK_TEST_REDIS_URL is set.
+
+    .venv/bin/python bench/chat_fanout.py [--pairs 500] [--seconds 20] [--rate 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW_SERVER = '''
+import asyncio, json, sys
+from collections import defaultdict
+from websockets.asyncio.server import serve
+rooms = defaultdict(set)
+async def handler(ws):
+    room = ws.request.path
+    rooms[room].add(ws)
+    try:
+        async for raw in ws:
+            for peer in list(rooms[room]):
+                try:
+                    await peer.send(raw)
+                except Exception:
+                    pass
+    finally:
+        rooms[room].discard(ws)
+async def main():
+    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None):
+        await asyncio.Future()
+asyncio.run(main())
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def _drain(ws: ClientConnection, latencies: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            raw = await asyncio.wait_for(ws.recv(), 0.5)
+        except TimeoutError:
+            continue
+        except Exception:
+            return
+        event = json.loads(raw)
+        body = event.get("body") if isinstance(event, dict) else None
+        if isinstance(body, str) and body.startswith("t:"):
+            latencies.append(time.perf_counter() - float(body[2:]))
+
+
+async def _sender(ws: ClientConnection, every: float, stop: asyncio.Event, offset: float, raw: bool) -> int:
+    await asyncio.sleep(offset)
+    sent = 0
+    while not stop.is_set():
+        body = f"t:{time.perf_counter()}"
+        await ws.send(json.dumps({"type": "message", "body": body} if not raw else {"body": body}))
+        sent += 1
+        await asyncio.sleep(every)
+    return sent
+
+
+async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], seconds: float, rate: float,
+                   raw: bool) -> dict[str, Any]:
+    latencies: list[float] = []
+    stop = asyncio.Event()
+    every = len(pairs) / rate  # each visitor sends once per `every` seconds: `rate` messages a second in all
+    readers = [asyncio.create_task(_drain(ws, latencies, stop)) for pair in pairs for ws in pair]
+    senders = [asyncio.create_task(_sender(v, every, stop, i * every / len(pairs), raw))
+               for i, (v, _) in enumerate(pairs)]
+    await asyncio.sleep(seconds)
+    stop.set()
+    sent = sum(await asyncio.gather(*senders))
+    await asyncio.sleep(1.0)  # let the last ones arrive
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    def pct(q: float) -> float:
+        return round(latencies[max(int(len(latencies) * q) - 1, 0)] * 1000, 2) if latencies else float("nan")
+
+    return {"sent": sent, "received": len(latencies), "expected": sent * 2, "p50_ms": round(p50, 2),
+            "p90_ms": pct(0.90), "p95_ms": pct(0.95), "p99_ms": round(p99, 2)}
+
+
+async def paydesk_pairs(base: str, count: int, agent_token: str) -> list[tuple[ClientConnection, ClientConnection]]:
+    ws_base = base.replace("http://", "ws://")
+    pairs = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for _ in range(count):
+            token = (await http.post("/api/v1/support/visitors")).json()["visitor_token"]
+            visitor = await connect(f"{ws_base}/ws/chat?visitor_token={token}", max_queue=None)
+            hello = json.loads(await visitor.recv())
+            agent = await connect(f"{ws_base}/ws/agent?token={agent_token}", max_queue=None)
+            json.loads(await agent.recv())  # hello
+            await agent.send(json.dumps({"type": "join", "conversation_id": hello["conversation_id"], "after": 0}))
+            pairs.append((visitor, agent))
+    # Warm-up: each conversation's first message assigns it (and tells the agent's sockets); the measurement
+    # is of steady-state delivery after that.
+    for visitor, _ in pairs:
+        await visitor.send(json.dumps({"type": "message", "body": "hello"}))
+    await asyncio.sleep(3.0)
+    return pairs
+
+
+async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, ClientConnection]]:
+    pairs = []
+    for i in range(count):
+        a = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None)
+        b = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None)
+        pairs.append((a, b))
+    await asyncio.sleep(0.5)
+    return pairs
+
+
+async def close_all(pairs: list[tuple[ClientConnection, ClientConnection]]) -> None:
+    await asyncio.gather(*(ws.close() for pair in pairs for ws in pair), return_exceptions=True)
+
+
+def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{tmp}/chat.db", "PAYDESK_ENV": "production",
+               "PAYDESK_SECRET_KEY": "b" * 48}
+        env.pop("PAYDESK_REDIS_URL", None)
+        if redis_url:
+            env["PAYDESK_REDIS_URL"] = redis_url
+        paydesk = [sys.executable, "-m", "paydesk.cli"]
+        subprocess.run([*paydesk, "migrate"], env=env, check=True, capture_output=True)
+        port = free_port()
+        log = open(os.environ.get("PAYDESK_BENCH_SERVER_LOG", os.devnull), "ab")
+        server = subprocess.Popen([*paydesk, "serve", "--no-jobs", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_up(f"{base}/healthz", server)
+            password = "quiet harbour night 2026"
+            httpx.post(f"{base}/api/v1/auth/register", json={"email": "agent@example.com", "password": password,
+                                                             "display_name": "Agent"}, timeout=30)
+            subprocess.run([*paydesk, "create-agent", "agent@example.com", "--capacity", "100"], env=env, check=True,
+                           capture_output=True)
+            token = httpx.post(f"{base}/api/v1/auth/login", json={"login": "agent@example.com", "password": password},
+                               timeout=30).json()["access_token"]
+
+            async def go() -> dict[str, Any]:
+                pairs = await paydesk_pairs(base, args.pairs, token)
+                try:
+                    return await run_load(pairs, args.seconds, args.rate, raw=False)
+                finally:
+                    await close_all(pairs)
+
+            return asyncio.run(go())
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+
+
+def measure_raw(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", RAW_SERVER, str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the raw server did not start"
+                time.sleep(0.1)
+
+        async def go() -> dict[str, Any]:
+            pairs = await raw_pairs(port, args.pairs)
+            try:
+                return await run_load(pairs, args.seconds, args.rate, raw=True)
+            finally:
+                await close_all(pairs)
+
+        return asyncio.run(go())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=500, help="visitor+agent connection pairs (2 clients each)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
+    args = parser.parse_args()
+    raw = measure_raw(args)
+    modes = [("embedded", None)]
+    if os.environ.get("PAYDESK_TEST_REDIS_URL"):
+        modes.append(("redis", os.environ["PAYDESK_TEST_REDIS_URL"]))
+    for name, url in modes:
+        result = measure_paydesk(args, url)
+        print(json.dumps({"scenario": "chat_fanout", "pubsub": name, "clients": args.pairs * 2,
+                          "rate_per_s": args.rate, "seconds": args.seconds, **result,
+                          "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"], "raw_received": raw["received"],
+                          "ratio_p99": round(result["p99_ms"] / raw["p99_ms"], 2) if raw["p99_ms"] else None}),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
