@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('labels', sa.JSON(), nullable=False),
     sa.Column('last_seq', sa.Integer(), nullable=False),
     sa.Column('snoozed_until', UTCDateTime(), nullable=True),
+    sa.Column('csat', sa.Integer(), nullable=True),
     sa.Column('waiting_since', UTCDateTime(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('updated_at', UTCDateTime(), nullable=False),

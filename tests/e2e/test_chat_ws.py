@@ -244,3 +244,28 @@ def test_the_fan_out_benchmark_runs_and_reports_both_servers() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["received"] == line["expected"] > 0 and line["raw_received"] > 0 and line["ratio_p99"] > 0
+
+
+def test_a_resolved_conversation_asks_for_a_rating_once(server: tuple[str, Any]) -> None:
+    base, app = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, "ana@example.com")
+        app.state.container.support.create_agent("ana@example.com", "general", 2)
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws, \
+            connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+        _until(agent_ws, "hello")
+        cid = _until(chat, "hello")["conversation_id"]
+        chat.send(json.dumps({"type": "csat", "score": 5}))
+        assert _until(chat, "error")["code"] == "status_move_not_allowed"  # not resolved yet
+        chat.send(json.dumps({"type": "message", "body": "thanks, that's all"}))
+        _until(agent_ws, "assigned")
+        agent_ws.send(json.dumps({"type": "status", "conversation_id": cid, "status": "resolved"}))
+        assert _until(chat, "message", kind="event", data={"status": "resolved"})
+        chat.send(json.dumps({"type": "csat", "score": 9}))
+        assert _until(chat, "error")["code"] == "invalid_request"
+        chat.send(json.dumps({"type": "csat", "score": 4, "comment": "quick and kind"}))
+        rated = _until(chat, "message", kind="event", data={"csat": 4})
+        assert rated["body"] == "rated 4/5: quick and kind"
+        chat.send(json.dumps({"type": "csat", "score": 1}))
+        assert _until(chat, "error")["code"] == "status_move_not_allowed"  # once

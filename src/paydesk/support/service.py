@@ -192,6 +192,22 @@ class SupportService:
             uow.commit()
             return events
 
+    def rate(self, conversation_id: UUID, score: object, comment: str = "") -> list[Event]:
+        """The customer's satisfaction with a resolved conversation: 1 to 5, and a comment (once)."""
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise InvalidRequest("a score from 1 to 5")
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            if conversation.status not in (Status.RESOLVED.value, Status.CLOSED.value) or conversation.csat:
+                raise domain.BadMove("ratings are for resolved conversations, once")
+            conversation.csat = score
+            message = self._append_in(s, conversation, "event", f"rated {score}/5" + (f": {comment.strip()[:500]}"
+                                      if comment.strip() else ""), None, "", now, {"csat": score})
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message))]
+
     def messages_after(self, conversation_id: UUID, after: int, *, with_notes: bool) -> list[dict[str, Any]]:
         with self.db.reader() as uow:
             return [message_view(m) for m in store.messages_after(uow.session, conversation_id, max(after, 0),

@@ -56,6 +56,7 @@ class ConversationRow(Base):
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    csat: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1–5, asked when resolved
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

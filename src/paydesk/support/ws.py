@@ -145,6 +145,14 @@ async def chat(ws: WebSocket) -> None:
                     await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
                     continue
                 await _publish(app, events)
+            elif kind == "csat":
+                try:
+                    events = await run_in_threadpool(app.support.rate, UUID(cid), command.get("score"),
+                                                     str(command.get("comment", "")))
+                except DomainError as exc:
+                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+                    continue
+                await _publish(app, events)
             elif kind == "email":
                 try:
                     events = await run_in_threadpool(app.support.leave_email, UUID(cid),

@@ -14,7 +14,8 @@
     hello: "您好！请描述您的问题，客服人员会尽快回复。", you: "您", offline: "连接中断，正在重新连接…",
     suggest: "这些文章也许有帮助：", typing: "客服正在输入…", assigned: "客服 {name} 为您服务",
     nobody: "现在没有客服在线。请留下邮箱，我们会把回复发到您的邮箱。", email: "您的邮箱", leave: "留下邮箱",
-    thanks: "好的，客服回复后会同时发到您的邮箱。",
+    thanks: "好的，客服回复后会同时发到您的邮箱。", rate: "这次服务您满意吗？", rated: "谢谢您的评价！",
+    comment: "还有什么想告诉我们的？（可选）",
     status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
   } : {
     open: "Chat with us", title: "Paydesk support", placeholder: "Type your question…", send: "Send", close: "Close",
@@ -22,6 +23,7 @@
     offline: "Connection lost, reconnecting…", suggest: "These articles may help:", typing: "An agent is typing…",
     assigned: "{name} is here to help", nobody: "Nobody is online right now. Leave your email and we'll answer there.",
     email: "Your email", leave: "Leave my email", thanks: "Thanks: replies will also come to your email.",
+    rate: "How did we do?", rated: "Thank you for your rating!", comment: "Anything else to tell us? (optional)",
     status: {pending: "The agent is waiting for your reply",
     resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
   };
@@ -100,7 +102,10 @@
           else if (ev.kind === "event") {
             var d = ev.data || {};
             if (d.assignee) { line("event", T.assigned.replace("{name}", ev.author)); }
-            else if (d.status && T.status[d.status]) { line("event", T.status[d.status]); }
+            else if (d.status && T.status[d.status]) {
+              line("event", T.status[d.status]);
+              if (d.status === "resolved") { askRating(); }
+            } else if (d.csat) { line("event", T.rated); }
           }
         } else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
         else if (ev.type === "error") { status.textContent = ev.detail; }
@@ -110,6 +115,24 @@
         setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
       };
     });
+  }
+  function askRating() {
+    if (root.querySelector(".rate")) { return; }
+    var f = document.createElement("form"); f.className = "rate";
+    var label = document.createElement("span"); label.textContent = T.rate; f.appendChild(label);
+    var c = document.createElement("input"); c.placeholder = T.comment; c.setAttribute("aria-label", T.comment);
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = document.createElement("button"); b.type = "button"; b.textContent = "★" + n;
+      b.setAttribute("aria-label", n + "/5");
+      b.addEventListener("click", function () {
+        if (socket && socket.readyState === 1) {
+          socket.send(JSON.stringify({type: "csat", score: n, comment: c.value.trim()})); f.remove();
+        }
+      });
+      f.appendChild(b);
+    });
+    f.appendChild(c);
+    log.appendChild(f);
   }
   function askEmail() {
     if (root.querySelector(".leave")) { return; }
