@@ -28,7 +28,7 @@ TABLES = (
     "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_resets", "recovery_codes",
     "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates",
     "promotion_redemptions", "promotions", "support_messages", "support_conversations", "support_contacts",
-    "support_agents", "users",
+    "support_agents", "support_canned", "users",
 )
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]

@@ -19,6 +19,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('support_canned',
+    sa.Column('id', UUIDType(), nullable=False),
+    sa.Column('team', sa.String(length=40), nullable=False),
+    sa.Column('shortcut', sa.String(length=40), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_support_canned')),
+    sa.UniqueConstraint('team', 'shortcut', name='uq_support_canned_team_shortcut')
+    )
     op.create_table('support_agents',
     sa.Column('user_id', UUIDType(), nullable=False),
     sa.Column('team', sa.String(length=40), nullable=False),
@@ -87,6 +96,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('support_canned')
     op.drop_table('support_messages')
     with op.batch_alter_table('support_conversations', schema=None) as batch_op:
         batch_op.drop_index('ix_support_conversations_contact')

@@ -81,6 +81,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     history = History(db, settings.currencies)
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
-    support = SupportService(db, clock, identity, notify)
+    support = SupportService(db, clock, identity, notify, wallet_id_of=wallet.ensure_wallet)
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
                      security, wallet, history, events, fees, fx, promotions, support)

@@ -269,3 +269,37 @@ def test_a_resolved_conversation_asks_for_a_rating_once(server: tuple[str, Any])
         assert rated["body"] == "rated 4/5: quick and kind"
         chat.send(json.dumps({"type": "csat", "score": 1}))
         assert _until(chat, "error")["code"] == "status_move_not_allowed"  # once
+
+
+def test_saved_replies_labels_and_a_transcript_by_email(server: tuple[str, Any]) -> None:
+    base, app = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, "ana@example.com")
+        app.state.container.support.create_agent("ana@example.com", "general", 2)
+        auth = {"Authorization": f"Bearer {agent_token}"}
+        saved = http.post("/api/v1/support/canned", headers=auth,
+                          json={"shortcut": "/hello", "body": "您好 {customer_name}，您的钱包号是 {wallet_id}。"})
+        assert saved.status_code == 201 and saved.json()["shortcut"] == "hello"
+        assert http.post("/api/v1/support/canned", headers=auth, json={"shortcut": "bad key!", "body": "x"}
+                         ).status_code == 422
+        customer = _token(http, "zhou@example.com")
+        wallet_id = http.get("/api/v1/wallet", headers={"Authorization": f"Bearer {customer}"}).json()["wallet_id"]
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws, \
+            connect(_ws(base, f"/ws/chat?visitor_token={visitor}&token={customer}")) as chat:
+        _until(agent_ws, "hello")
+        cid = _until(chat, "hello")["conversation_id"]
+        chat.send(json.dumps({"type": "message", "body": "你好"}))
+        _until(agent_ws, "assigned")
+        agent_ws.send(json.dumps({"type": "canned", "conversation_id": cid, "shortcut": "hello"}))
+        filled = _until(chat, "message", kind="outbound")["body"]
+        assert filled == f"您好 Zhou，您的钱包号是 {wallet_id}。"
+        agent_ws.send(json.dumps({"type": "labels", "conversation_id": cid, "labels": ["Withdrawal", "vip"]}))
+        assert _until(chat, "message", kind="event", body="labels: vip, withdrawal")
+        agent_ws.send(json.dumps({"type": "labels", "conversation_id": cid, "labels": "vip"}))
+        assert _until(agent_ws, "error")["code"] == "invalid_request"
+        agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "secret", "private": True}))
+        chat.send(json.dumps({"type": "transcript", "address": "zhou@example.com", "locale": "zh-CN"}))
+        _until(chat, "transcript_sent")
+    [mail] = [m for m in app.state.container.notify.recent() if m.template == "support_transcript"]
+    assert "你好" in mail.body and filled in mail.body and "secret" not in mail.body

@@ -129,6 +129,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                   "{name}，您好：\n\n您的账户于 {when} 添加了提现账户“{label}”（{method}，{destination}）。\n\n"
                   "如果不是您本人操作，请删除该账户、修改密码，并在账户活动页面点击“不是我本人”。\n\nPaydesk"),
     },
+    "support_transcript": {
+        "en": ("Your Paydesk chat", "Here is your conversation with Paydesk support:\n\n{transcript}\n\nPaydesk"),
+        "zh-CN": ("您的 Paydesk 在线客服记录", "以下是您与 Paydesk 客服的对话记录：\n\n{transcript}\n\nPaydesk"),
+    },
     "support_reply": {
         "en": ("Paydesk support replied",
                "Hello {name},\n\n{agent} from Paydesk support answered your chat message:\n\n{body}\n\n"

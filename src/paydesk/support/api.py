@@ -7,8 +7,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
-from paydesk.web.auth import AppContainer
+from paydesk.web.auth import AppContainer, CurrentPrincipal
 
 router = APIRouter(tags=["support"])
 WIDGET = Path(__file__).parent / "static" / "widget.js"
@@ -27,6 +28,23 @@ def visitor(app: AppContainer) -> JSONResponse:
     """A new visitor token for `/ws/chat?visitor_token=…`: the browser keeps it (it is the visitor's key to
     their conversation; only its hash is stored)."""
     return JSONResponse({"visitor_token": app.support.new_visitor_token()}, status_code=201, headers=ANY_ORIGIN)
+
+
+class CannedIn(BaseModel):
+    shortcut: str = Field(max_length=41)
+    body: str = Field(max_length=5000)
+
+
+@router.get("/api/v1/support/canned")
+def canned(who: CurrentPrincipal, app: AppContainer) -> dict[str, list[dict[str, str]]]:
+    """The saved replies of the agent's team."""
+    return {"items": app.support.canned(who.user)}
+
+
+@router.post("/api/v1/support/canned", status_code=201)
+def save_canned(body: CannedIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
+    """Save a reply for the team: `{customer_name}` and `{wallet_id}` are filled in when it is used."""
+    return app.support.save_canned(who.user, body.shortcut, body.body)
 
 
 @router.get("/api/v1/help/search")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -51,8 +52,10 @@ def message_view(row: store.MessageRow) -> dict[str, Any]:
 
 
 class SupportService:
-    def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService) -> None:
+    def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
+                 wallet_id_of: Callable[[UUID], str] | None = None) -> None:
         self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
+        self.wallet_id_of = wallet_id_of  # the wallet's public id of a user (for canned replies)
 
     # --- agents ---------------------------------------------------------------------------------------------
 
@@ -207,6 +210,70 @@ class SupportService:
                                       if comment.strip() else ""), None, "", now, {"csat": score})
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
+
+    def save_canned(self, agent: User, shortcut: str, body: str) -> dict[str, str]:
+        """A saved reply for the agent's team (replaces one with the same shortcut)."""
+        key = shortcut.strip().lstrip("/").lower()
+        if not key or len(key) > 40 or not key.replace("-", "").isalnum() or not 1 <= len(body.strip()) <= MAX_BODY:
+            raise InvalidRequest("a shortcut of letters, digits and dashes, and a text of 1 to 5000 characters")
+        team = self.agent(agent).team
+        with self.db.uow() as uow:
+            s = uow.session
+            row = s.scalars(select(store.CannedRow).where(store.CannedRow.team == team,
+                                                          store.CannedRow.shortcut == key)).first()
+            if row is None:
+                s.add(store.CannedRow(id=uuid7(), team=team, shortcut=key, body=body.strip(),
+                                      created_at=self.clock.now()))
+            else:
+                row.body = body.strip()
+            uow.commit()
+        return {"shortcut": key, "body": body.strip(), "team": team}
+
+    def canned(self, agent: User) -> list[dict[str, str]]:
+        team = self.agent(agent).team
+        with self.db.reader() as uow:
+            return [{"shortcut": r.shortcut, "body": r.body} for r in uow.session.scalars(
+                select(store.CannedRow).where(store.CannedRow.team == team).order_by(store.CannedRow.shortcut))]
+
+    def fill_canned(self, agent: User, conversation_id: UUID, shortcut: str) -> str:
+        """The saved reply's text for this conversation, placeholders filled in."""
+        team = self.agent(agent).team
+        with self.db.reader() as uow:
+            s = uow.session
+            row = s.scalars(select(store.CannedRow).where(store.CannedRow.team == team, store.CannedRow.shortcut ==
+                                                          shortcut.strip().lstrip("/").lower())).first()
+            conversation = s.get(store.ConversationRow, conversation_id)
+            contact = s.get(store.ContactRow, conversation.contact_id) if conversation else None
+        if row is None or contact is None:
+            raise NotFound("no such saved reply")
+        wallet_id = self.wallet_id_of(contact.user_id) if contact.user_id and self.wallet_id_of else ""
+        return row.body.replace("{customer_name}", contact.name or "").replace("{wallet_id}", wallet_id)
+
+    def set_labels(self, conversation_id: UUID, labels: object, agent: User) -> list[Event]:
+        if not isinstance(labels, list) or len(labels) > 10 or not all(
+                isinstance(x, str) and 0 < len(x.strip()) <= 30 for x in labels):
+            raise InvalidRequest("at most 10 labels of 1 to 30 characters")
+        clean = sorted({x.strip().lower() for x in labels})
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            conversation.labels = clean
+            message = self._append_in(s, conversation, "event", "labels: " + (", ".join(clean) or "none"),
+                                      agent.id, agent.display_name, now, {"labels": clean})
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message))]
+
+    def send_transcript(self, conversation_id: UUID, address: str, locale: str = "en") -> None:
+        """Email the conversation (without private notes) to the visitor who asks for it."""
+        email = domain_email(address)
+        with self.db.uow() as uow:
+            s = uow.session
+            lines = [f"[{m.created_at.strftime('%Y-%m-%d %H:%M')}] {m.author_name or '—'}: {m.body}"
+                     for m in store.messages_after(s, conversation_id, 0, with_notes=False) if m.kind != "event"]
+            self.notify.enqueue_in(s, to=email, locale=locale if locale in ("en", "zh-CN") else "en",
+                                   template="support_transcript", context={"transcript": "\n".join(lines)})
+            uow.commit()
 
     def messages_after(self, conversation_id: UUID, after: int, *, with_notes: bool) -> list[dict[str, Any]]:
         with self.db.reader() as uow:

@@ -84,6 +84,20 @@ class MessageRow(Base):
     __table_args__ = (UniqueConstraint("conversation_id", "seq", name="uq_support_messages_conversation_seq"),)
 
 
+class CannedRow(Base):
+    """A saved reply: `/shortcut` in the composer; `{customer_name}` and `{wallet_id}` are filled in."""
+
+    __tablename__ = "support_canned"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    team: Mapped[str] = mapped_column(String(40))
+    shortcut: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("team", "shortcut", name="uq_support_canned_team_shortcut"),)
+
+
 def next_seq(session: Session, conversation_id: UUID, now: datetime) -> int:
     """Claim the conversation's next message number (the row lock orders concurrent writers)."""
     session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)

@@ -145,6 +145,13 @@ async def chat(ws: WebSocket) -> None:
                     await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
                     continue
                 await _publish(app, events)
+            elif kind == "transcript":
+                try:
+                    await run_in_threadpool(app.support.send_transcript, UUID(cid), str(command.get("address", "")),
+                                            str(command.get("locale", "en")))
+                    await ws.send_json({"type": "transcript_sent"})
+                except DomainError as exc:
+                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
             elif kind == "csat":
                 try:
                     events = await run_in_threadpool(app.support.rate, UUID(cid), command.get("score"),
@@ -221,7 +228,7 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
                          tasks: list[asyncio.Task[None]], joined: set[str], ws: WebSocket) -> None:
     kind = command.get("type")
     cid = str(command.get("conversation_id", ""))
-    if kind not in ("join", "message", "status", "typing", "read", "take"):
+    if kind not in ("join", "message", "status", "typing", "read", "take", "labels", "canned"):
         await ws.send_json({"type": "error", "code": "invalid_request", "detail": f"unknown command {kind!r}"})
         return
     conversation_id = UUID(cid)
@@ -238,6 +245,13 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
                                          kind="note" if command.get("private") else "outbound",
                                          body=str(command.get("body", "")), author=user)
         await _publish(app, events)
+    elif kind == "canned":
+        body = await run_in_threadpool(app.support.fill_canned, user, conversation_id, str(command.get("shortcut", "")))
+        await _publish(app, await run_in_threadpool(app.support.post, conversation_id, kind="outbound", body=body,
+                                                    author=user))
+    elif kind == "labels":
+        await _publish(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
+                                                    user))
     elif kind == "take":
         await _publish(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
     elif kind == "status":

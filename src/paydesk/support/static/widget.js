@@ -70,6 +70,10 @@
 
   var KEY = "paydesk.visitor", SEQ = "paydesk.seq";
   var socket = null, lastSeq = Number(localStorage.getItem(SEQ) || 0), seen = {}, retry = 500, suggested = false;
+  var waiting = [];  // what the visitor sent before the socket was open: sent as soon as it is
+  function send(command) {
+    if (socket && socket.readyState === 1) { socket.send(JSON.stringify(command)); } else { waiting.push(command); }
+  }
 
   function line(kind, text, who) {
     var div = document.createElement("div");
@@ -90,7 +94,10 @@
     token().then(function (t) {
       var url = origin.replace(/^http/, "ws") + "/ws/chat?visitor_token=" + encodeURIComponent(t) + "&after=" + lastSeq;
       socket = new WebSocket(url);
-      socket.onopen = function () { status.textContent = ""; retry = 500; };
+      socket.onopen = function () {
+        status.textContent = ""; retry = 500;
+        while (waiting.length) { socket.send(JSON.stringify(waiting.shift())); }
+      };
       socket.onmessage = function (e) {
         var ev = JSON.parse(e.data);
         if (ev.type === "hello" && !ev.agents_online && !ev.assigned && !ev.email) { askEmail(); return; }
@@ -125,9 +132,7 @@
       var b = document.createElement("button"); b.type = "button"; b.textContent = "★" + n;
       b.setAttribute("aria-label", n + "/5");
       b.addEventListener("click", function () {
-        if (socket && socket.readyState === 1) {
-          socket.send(JSON.stringify({type: "csat", score: n, comment: c.value.trim()})); f.remove();
-        }
+        send({type: "csat", score: n, comment: c.value.trim()}); f.remove();
       });
       f.appendChild(b);
     });
@@ -144,8 +149,8 @@
     log.appendChild(f);
     f.addEventListener("submit", function (e) {
       e.preventDefault();
-      if (!i.value.trim() || !socket || socket.readyState !== 1) { return; }
-      socket.send(JSON.stringify({type: "email", address: i.value.trim(), locale: zh ? "zh-CN" : "en"}));
+      if (!i.value.trim()) { return; }
+      send({type: "email", address: i.value.trim(), locale: zh ? "zh-CN" : "en"});
       f.remove(); line("event", T.thanks);
     });
   }
@@ -182,9 +187,9 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value.trim();
-    if (!text || !socket || socket.readyState !== 1) { return; }
+    if (!text) { return; }
     suggest(text);
-    socket.send(JSON.stringify({type: "message", body: text}));
+    send({type: "message", body: text});
     input.value = "";
   });
   (document.body || document.documentElement).appendChild(host);

@@ -22,12 +22,16 @@
     timeline.appendChild(li);
     li.scrollIntoView({block: "nearest"});
   }
-  function send(command) { if (socket && socket.readyState === 1) { socket.send(JSON.stringify(command)); } }
+  var waiting = [];  // commands given before the socket was open: sent as soon as it is
+  function send(command) {
+    if (socket && socket.readyState === 1) { socket.send(JSON.stringify(command)); } else { waiting.push(command); }
+  }
   function connect() {
     socket = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
     socket.onopen = function () {
       retry = 500;
-      if (cid) { send({type: "join", conversation_id: cid, after: after}); }
+      if (cid) { socket.send(JSON.stringify({type: "join", conversation_id: cid, after: after})); }
+      while (waiting.length) { socket.send(JSON.stringify(waiting.shift())); }
     };
     socket.onmessage = function (e) {
       var ev = JSON.parse(e.data);
