@@ -303,3 +303,34 @@ def test_saved_replies_labels_and_a_transcript_by_email(server: tuple[str, Any])
         _until(chat, "transcript_sent")
     [mail] = [m for m in app.state.container.notify.recent() if m.template == "support_transcript"]
     assert "你好" in mail.body and filled in mail.body and "secret" not in mail.body
+
+
+def test_supervisors_see_agent_load_and_the_queues(server: tuple[str, Any]) -> None:
+    import re
+
+    base, app = server
+    support = app.state.container.support
+    with httpx.Client(base_url=base, timeout=30) as http:
+        _token(http, "sam@example.com")
+        _token(http, "ana@example.com")
+        support.create_agent("ana@example.com", "general", 4)
+        support.create_agent("sam@example.com", "general", 2)
+        app.state.container.identity.grant_role("sam@example.com", "supervisor")
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+        with connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+            _until(chat, "hello")
+            chat.send(json.dumps({"type": "message", "body": "anyone?"}))
+            _until(chat, "message", kind="inbound")
+
+        def console_as(email: str) -> str:
+            http.cookies.clear()
+            page = http.get("/login?lang=en")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf
+            http.post("/login", data={"login": email, "password": PASSWORD, "csrf_token": csrf.group(1)})
+            return http.get("/agent?lang=en").text
+
+        board = console_as("sam@example.com")
+        assert 'data-testid="board"' in board and "general: 1 waiting." in board
+        assert "Ana · general · offline · 0/4" in board
+        assert 'data-testid="board"' not in console_as("ana@example.com")

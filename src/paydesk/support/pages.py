@@ -35,8 +35,9 @@ def console(request: Request) -> Response:
     counts = {v: len(app.support.inbox(who.user, v)) for v in VIEWS}
     panel = _customer_panel(request, UUID(conversation["linked_user"])) if conversation and conversation[
         "linked_user"] else None
+    board = app.support.board() if who.user.roles & {"supervisor", "admin"} else None
     return render(request, "console.html", {"view": view, "items": items, "conversation": conversation,
-                                            "counts": counts, "views": VIEWS, "panel": panel})
+                                            "counts": counts, "views": VIEWS, "panel": panel, "board": board})
 
 
 def _customer_panel(request: Request, user_id: UUID) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
@@ -366,6 +366,21 @@ class SupportService:
             return [{"id": str(c.id), "contact": k.name or "Visitor", "status": c.status, "team": c.team,
                      "assigned": c.assignee_id is not None, "last_seq": c.last_seq,
                      "waiting_since": c.waiting_since.isoformat()} for c, k in rows]
+
+    def board(self) -> dict[str, Any]:
+        """The supervisor's view: each agent's status and load, and how many wait in each team's queue."""
+        with self.db.reader() as uow:
+            s = uow.session
+            loads = self._loads(s)
+            names = {a.user_id: self.identity.user_in(s, a.user_id).display_name for a in loads}
+            manual = {a.user_id: a.manual_status for a in s.scalars(select(store.AgentRow))}
+            waiting = s.execute(select(store.ConversationRow.team, func.count()).where(
+                store.ConversationRow.assignee_id.is_(None), store.ConversationRow.status == "open",
+                store.ConversationRow.last_seq > 0).group_by(store.ConversationRow.team)).all()
+        agents = [{"name": names[a.user_id], "team": a.team, "online": a.online, "status": manual[a.user_id],
+                   "active": a.active, "capacity": a.capacity} for a in sorted(loads, key=lambda a: (a.team,
+                                                                                                   names[a.user_id]))]
+        return {"agents": agents, "queues": {team: int(n) for team, n in waiting}}
 
     def conversation(self, agent: User, conversation_id: UUID) -> dict[str, Any]:
         if not self.may_see(agent, conversation_id):
