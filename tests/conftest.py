@@ -27,7 +27,8 @@ TABLES = (
     "ledger_failures", "ledger_transfers", "ledger_accounts", "outbox", "rail_events", "idempotency_keys",
     "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_resets", "recovery_codes",
     "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates",
-    "promotion_redemptions", "promotions", "support_messages", "support_conversations", "support_contacts",
+    "promotion_redemptions", "promotions", "support_attachments", "support_messages", "support_conversations",
+    "support_contacts",
     "support_agents", "support_canned", "users",
 )
 
@@ -99,5 +100,6 @@ def ledger(database: Database, clock: FrozenClock) -> LedgerService:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(env="test", secret_key="t" * 48, database_url=db_url, expiry_interval_s=0.05)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(env="test", secret_key="t" * 48, database_url=db_url, expiry_interval_s=0.05,
+                    blob_dir=tmp_path / "blobs")

@@ -93,9 +93,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_messages')),
     sa.UniqueConstraint('conversation_id', 'seq', name='uq_support_messages_conversation_seq')
     )
+    op.create_table('support_attachments',
+    sa.Column('id', UUIDType(), nullable=False),
+    sa.Column('conversation_id', UUIDType(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=40), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('blob_key', sa.String(length=64), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['conversation_id'], ['support_conversations.id'],
+                            name=op.f('fk_support_attachments_conversation_id_support_conversations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_support_attachments'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('support_attachments')
     op.drop_table('support_canned')
     op.drop_table('support_messages')
     with op.batch_alter_table('support_conversations', schema=None) as batch_op:

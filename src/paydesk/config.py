@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "Paydesk <no-reply@paydesk.local>"
     notify_interval_s: float = 2.0
+    # Chat attachments (checked images and PDFs) are kept here, named by their content's hash.
+    blob_dir: Path = PROJECT_ROOT / "var" / "blobs"
     # SMS: an HTTP gateway that takes signed JSON posts (see notify/senders.py). Unset: SMS stay in the outbox.
     sms_url: str | None = None
     sms_secret_key: str | None = Field(default=None, alias="PAYDESK_SMS_SECRET")

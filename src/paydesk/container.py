@@ -18,6 +18,7 @@ from paydesk.identity.stepup import StepUp
 from paydesk.ledger.groupcommit import GroupCommitter
 from paydesk.ledger.service import LedgerService
 from paydesk.notify.service import NotifyService, senders_from
+from paydesk.support.attachments import LocalBlobStore
 from paydesk.support.service import SupportService
 from paydesk.wallet.events import RailEvents
 from paydesk.wallet.history import History
@@ -81,6 +82,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     history = History(db, settings.currencies)
     events = RailEvents(db, clock, {rail: settings.rail_secret(rail) for rail in RAILS}, wallet.settler,
                         settings.currencies)
-    support = SupportService(db, clock, identity, notify, wallet_id_of=wallet.ensure_wallet)
+    support = SupportService(db, clock, identity, notify, wallet_id_of=wallet.ensure_wallet,
+                             blobs=LocalBlobStore(settings.blob_dir))
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
                      security, wallet, history, events, fees, fx, promotions, support)

@@ -232,6 +232,13 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             agent.get_by_label("回复").press("Control+Enter")
             expect(visitor.get_by_role("log")).to_contain_text("您好，我来帮您查一下这笔提现。", timeout=10000)
             expect(agent.get_by_test_id("timeline")).to_contain_text("您好，我来帮您查一下这笔提现。")
+            receipt = tmp_path / "回单.png"  # a real 1×1 PNG: the server reads the type from the bytes
+            receipt.write_bytes(bytes.fromhex(
+                "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5b1a6d90000000049454e44ae426082"))
+            visitor.locator("input[type=file]").set_input_files(str(receipt))
+            expect(agent.get_by_test_id("timeline").locator("img.preview")).to_have_count(1, timeout=10000)
+            expect(visitor.get_by_role("log").locator("img")).to_have_count(1)
             ARTIFACTS.mkdir(exist_ok=True)
             backend = "sqlite" if settings.is_sqlite else "postgresql"
             visitor.screenshot(path=str(ARTIFACTS / f"chat-visitor-{backend}.png"))

@@ -4,12 +4,19 @@ shows before a conversation starts. The last two answer any origin (the widget r
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
+from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from paydesk.web.auth import AppContainer, CurrentPrincipal
+from paydesk.container import Container
+from paydesk.core.errors import NotFound
+from paydesk.identity.service import User
+from paydesk.support.attachments import IMAGE_TYPES, MAX_BYTES, AttachmentTooLarge
+from paydesk.web.auth import AppContainer, CurrentPrincipal, optional_principal, principal
 
 router = APIRouter(tags=["support"])
 WIDGET = Path(__file__).parent / "static" / "widget.js"
@@ -45,6 +52,56 @@ def canned(who: CurrentPrincipal, app: AppContainer) -> dict[str, list[dict[str,
 def save_canned(body: CannedIn, who: CurrentPrincipal, app: AppContainer) -> dict[str, str]:
     """Save a reply for the team: `{customer_name}` and `{wallet_id}` are filled in when it is used."""
     return app.support.save_canned(who.user, body.shortcut, body.body)
+
+
+@router.options("/api/v1/support/attachments", include_in_schema=False)
+def upload_preflight() -> Response:
+    """CORS preflight: the widget uploads from other sites with its visitor token in a header."""
+    return Response(status_code=204, headers={**ANY_ORIGIN, "Access-Control-Allow-Methods": "POST",
+                                              "Access-Control-Allow-Headers": "X-Visitor-Token, Content-Type",
+                                              "Access-Control-Max-Age": "600"})
+
+
+@router.post("/api/v1/support/attachments", status_code=201)
+async def upload(request: Request, app: AppContainer, name: str = Query(max_length=300),
+                 conversation_id: UUID | None = Query(None),
+                 visitor_token: str | None = Header(None, alias="X-Visitor-Token")) -> JSONResponse:
+    """Attach an image or a PDF (the raw bytes as the body, at most 10 MB): a visitor with their token (to
+    their own conversation), or an agent with `conversation_id`. The type is read from the content."""
+    data = await request.body()
+    if len(data) > MAX_BYTES:
+        raise AttachmentTooLarge()
+    cid, agent = await run_in_threadpool(_who, app, request, visitor_token, conversation_id)
+    assert cid is not None  # noqa: S101 - _who names the conversation for an upload
+    events = await run_in_threadpool(app.support.attach, cid, name, data, agent=agent)
+    for channel, event in events:
+        await app.pubsub.publish(channel, event)
+    return JSONResponse(events[0][1], status_code=201, headers=ANY_ORIGIN)
+
+
+@router.get("/api/v1/support/attachments/{attachment_id}")
+def download(attachment_id: UUID, request: Request, app: AppContainer,
+             visitor_token: str | None = Query(None)) -> Response:
+    cid, agent = _who(app, request, visitor_token, None, reading=True)
+    name, content_type, data = app.support.attachment(attachment_id, conversation_id=cid, agent=agent)
+    disposition = "inline" if content_type in IMAGE_TYPES else "attachment"
+    return Response(data, media_type=content_type, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox", **ANY_ORIGIN})
+
+
+def _who(app: Container, request: Request, visitor_token: str | None, conversation_id: UUID | None,
+         reading: bool = False) -> tuple[UUID | None, User | None]:
+    """A visitor (their conversation, from their token) or an agent (who may see the conversation)."""
+    if visitor_token:
+        return app.support.visitor_conversation_id(visitor_token), None
+    who = optional_principal(request) if reading else principal(request)  # a cookie upload needs its CSRF header
+    if who is None or not who.user.roles & {"agent", "supervisor", "admin"}:
+        raise NotFound("no such conversation")
+    if not reading:
+        if conversation_id is None or not app.support.may_see(who.user, conversation_id):
+            raise NotFound("no such conversation")
+    return conversation_id, who.user
 
 
 @router.get("/api/v1/help/search")

@@ -20,7 +20,8 @@ from paydesk.core.ids import uuid7
 from paydesk.identity.domain import normalize_email as domain_email
 from paydesk.identity.service import IdentityService, User
 from paydesk.notify.service import NotifyService
-from paydesk.support import domain, store
+from paydesk.support import attachments, domain, store
+from paydesk.support.attachments import BlobStore
 from paydesk.support.domain import Status
 
 Event = tuple[str, dict[str, Any]]
@@ -53,8 +54,9 @@ def message_view(row: store.MessageRow) -> dict[str, Any]:
 
 class SupportService:
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
-                 wallet_id_of: Callable[[UUID], str] | None = None) -> None:
+                 wallet_id_of: Callable[[UUID], str] | None = None, blobs: BlobStore | None = None) -> None:
         self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
+        self.blobs = blobs
         self.wallet_id_of = wallet_id_of  # the wallet's public id of a user (for canned replies)
 
     # --- agents ---------------------------------------------------------------------------------------------
@@ -274,6 +276,54 @@ class SupportService:
             self.notify.enqueue_in(s, to=email, locale=locale if locale in ("en", "zh-CN") else "en",
                                    template="support_transcript", context={"transcript": "\n".join(lines)})
             uow.commit()
+
+    def visitor_conversation_id(self, token: str) -> UUID:
+        """The conversation a visitor token opens (without creating one)."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self.db.reader() as uow:
+            s = uow.session
+            contact = s.scalars(select(store.ContactRow).where(store.ContactRow.channel == "webchat",
+                                                               store.ContactRow.external_id == digest)).first()
+            row = s.scalars(select(store.ConversationRow).where(
+                store.ConversationRow.contact_id == contact.id, store.ConversationRow.status != "closed")
+                .order_by(store.ConversationRow.created_at.desc())).first() if contact else None
+        if row is None:
+            raise NotFound("no such conversation")
+        return row.id
+
+    def attach(self, conversation_id: UUID, name: str, data: bytes, *, agent: User | None) -> list[Event]:
+        """A checked file as a message of the conversation (from the visitor, or from an agent)."""
+        clean, content_type = attachments.check(name, data)
+        assert self.blobs is not None  # noqa: S101 - the container always gives one
+        key = self.blobs.put(data)
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            row = store.AttachmentRow(id=uuid7(), conversation_id=conversation.id, name=clean,
+                                      content_type=content_type, size=len(data), blob_key=key, created_at=now)
+            s.add(row)
+            info = {"attachment": {"id": str(row.id), "name": clean, "type": content_type, "size": len(data),
+                                   "image": content_type in attachments.IMAGE_TYPES}}
+            kind = "outbound" if agent else "inbound"
+            message = self._append_in(s, conversation, kind, clean, agent.id if agent else None,
+                                      agent.display_name if agent else "Visitor", now, info)
+            if kind == "inbound":
+                conversation.status = domain.after_customer_message(Status(conversation.status)).value
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message))]
+
+    def attachment(self, attachment_id: UUID, *, conversation_id: UUID | None, agent: User | None
+                   ) -> tuple[str, str, bytes]:
+        """(name, content type, bytes) for the visitor of its conversation or an agent who may see it."""
+        with self.db.reader() as uow:
+            row = uow.session.get(store.AttachmentRow, attachment_id)
+        allowed = row is not None and (
+            (conversation_id is not None and row.conversation_id == conversation_id)
+            or (agent is not None and self.may_see(agent, row.conversation_id)))
+        if row is None or not allowed or self.blobs is None:
+            raise NotFound("no such attachment")
+        return row.name, row.content_type, self.blobs.get(row.blob_key)
 
     def messages_after(self, conversation_id: UUID, after: int, *, with_notes: bool) -> list[dict[str, Any]]:
         with self.db.reader() as uow:

@@ -98,6 +98,18 @@ class CannedRow(Base):
     __table_args__ = (UniqueConstraint("team", "shortcut", name="uq_support_canned_team_shortcut"),)
 
 
+class AttachmentRow(Base):
+    __tablename__ = "support_attachments"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    conversation_id: Mapped[UUID] = mapped_column(UUIDType(), ForeignKey("support_conversations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    blob_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def next_seq(session: Session, conversation_id: UUID, now: datetime) -> int:
     """Claim the conversation's next message number (the row lock orders concurrent writers)."""
     session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)

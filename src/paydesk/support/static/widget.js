@@ -51,15 +51,18 @@
     "form{display:flex;gap:6px;padding:10px;border-top:1px solid #e2e8f0}" +
     "input{flex:1;padding:9px;border:1px solid #cbd5e1;border-radius:8px;font-size:14px;color:#111;background:#fff}" +
     ".bubble svg{width:28px;height:28px;fill:#fff;vertical-align:middle}" +
+    ".clip{display:flex;align-items:center;padding:0 10px;border:1px solid #cbd5e1;border-radius:8px;cursor:pointer;font-size:18px}" +
     "form button{padding:9px 14px;border:0;border-radius:8px;background:#1d4ed8;color:#fff;cursor:pointer}" +
     ".status{font-size:12px;color:#64748b;padding:0 12px 6px;min-height:1em;background:#f8fafc}" +
     "</style>" +
     "<button class='bubble' part='bubble' aria-expanded='false'></button>" +
     "<section class='panel' role='dialog'><header><span class='title'></span><button class='close'>×</button></header>" +
     "<div class='log' role='log' aria-live='polite'></div><div class='status'></div>" +
-    "<form><input name='body' autocomplete='off' maxlength='5000'><button type='submit'></button></form></section>";
+    "<form><label class='clip' title='+'><input type='file' accept='image/png,image/jpeg,image/gif,image/webp,application/pdf' hidden>+</label>" +
+    "<input name='body' autocomplete='off' maxlength='5000'><button type='submit'></button></form></section>";
   var bubble = root.querySelector(".bubble"), panel = root.querySelector(".panel"), log = root.querySelector(".log");
-  var status = root.querySelector(".status"), form = root.querySelector("form"), input = root.querySelector("input");
+  var status = root.querySelector(".status"), form = root.querySelector("form"), input = root.querySelector("input[name=body]");
+  var picker = root.querySelector("input[type=file]");
   bubble.innerHTML = "<svg viewBox='0 0 24 24' aria-hidden='true'><path d='M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'/></svg>";
   bubble.setAttribute("aria-label", T.open); bubble.title = T.open;
   root.querySelector(".title").textContent = T.title;
@@ -75,11 +78,20 @@
     if (socket && socket.readyState === 1) { socket.send(JSON.stringify(command)); } else { waiting.push(command); }
   }
 
-  function line(kind, text, who) {
+  function line(kind, text, who, attachment) {
     var div = document.createElement("div");
     div.className = "msg " + kind;
     if (who) { var w = document.createElement("span"); w.className = "who"; w.textContent = who; div.appendChild(w); }
-    div.appendChild(document.createTextNode(text));
+    if (attachment) {
+      var url = origin + "/api/v1/support/attachments/" + attachment.id + "?visitor_token=" +
+        encodeURIComponent(localStorage.getItem(KEY) || "");
+      var a = document.createElement("a"); a.href = url; a.target = "_blank"; a.rel = "noopener";
+      if (attachment.image) {
+        var img = document.createElement("img"); img.src = url; img.alt = attachment.name;
+        img.style.maxWidth = "100%"; img.style.borderRadius = "6px"; a.appendChild(img);
+      } else { a.textContent = "📄 " + attachment.name; }
+      div.appendChild(a);
+    } else { div.appendChild(document.createTextNode(text)); }
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
   }
@@ -104,8 +116,9 @@
         if (ev.type === "message") {
           if (seen[ev.seq] || ev.seq <= lastSeq && lastSeq && seen[lastSeq]) { return; }
           seen[ev.seq] = true; lastSeq = Math.max(lastSeq, ev.seq); localStorage.setItem(SEQ, String(lastSeq));
-          if (ev.kind === "inbound") { line("in", ev.body, T.you); }
-          else if (ev.kind === "outbound") { line("out", ev.body, ev.author); status.textContent = ""; }
+          var file = ev.data && ev.data.attachment;
+          if (ev.kind === "inbound") { line("in", ev.body, T.you, file); }
+          else if (ev.kind === "outbound") { line("out", ev.body, ev.author, file); status.textContent = ""; }
           else if (ev.kind === "event") {
             var d = ev.data || {};
             if (d.assignee) { line("event", T.assigned.replace("{name}", ev.author)); }
@@ -177,6 +190,16 @@
   });
   root.querySelector(".close").addEventListener("click", function () {
     panel.classList.remove("open"); bubble.setAttribute("aria-expanded", "false"); bubble.focus();
+  });
+  picker.addEventListener("change", function () {
+    var file = picker.files && picker.files[0];
+    if (!file) { return; }
+    token().then(function (t) {
+      return fetch(origin + "/api/v1/support/attachments?name=" + encodeURIComponent(file.name),
+                   {method: "POST", headers: {"X-Visitor-Token": t, "Content-Type": "application/octet-stream"}, body: file});
+    }).then(function (r) { return r.json().then(function (d) { if (!r.ok) { status.textContent = d.detail; } }); })
+      .catch(function () {});
+    picker.value = "";
   });
   var typingSent = 0;
   input.addEventListener("input", function () {

@@ -18,7 +18,14 @@
     var li = document.createElement("li");
     li.className = "m " + m.kind; li.dataset.seq = m.seq;
     var who = document.createElement("span"); who.className = "who"; who.textContent = m.author || "Visitor";
-    li.appendChild(who); li.appendChild(document.createTextNode(" " + m.body));
+    li.appendChild(who);
+    var file = m.data && m.data.attachment;
+    if (file) {
+      var a = document.createElement("a"); a.href = "/api/v1/support/attachments/" + file.id; a.target = "_blank";
+      if (file.image) { var img = document.createElement("img"); img.src = a.href; img.alt = file.name; img.className = "preview"; a.appendChild(img); }
+      else { a.textContent = file.name; }
+      li.appendChild(a);
+    } else { li.appendChild(document.createTextNode(" " + m.body)); }
     timeline.appendChild(li);
     li.scrollIntoView({block: "nearest"});
   }
@@ -54,6 +61,18 @@
     });
     form.elements.body.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+    });
+  }
+  var picker = document.getElementById("f-file");
+  if (picker) {
+    picker.addEventListener("change", function () {
+      var file = picker.files && picker.files[0];
+      if (!file || !cid) { return; }
+      fetch("/api/v1/support/attachments?name=" + encodeURIComponent(file.name) + "&conversation_id=" + cid, {
+        method: "POST", credentials: "same-origin", body: file,
+        headers: {"X-CSRF-Token": picker.dataset.csrf, "Content-Type": "application/octet-stream"}
+      }).then(function (r) { return r.json().then(function (d) { if (!r.ok) { note.textContent = d.detail; } }); });
+      picker.value = "";
     });
   }
   document.querySelectorAll("[data-command]").forEach(function (b) {
