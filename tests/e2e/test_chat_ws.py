@@ -334,3 +334,40 @@ def test_supervisors_see_agent_load_and_the_queues(server: tuple[str, Any]) -> N
         assert 'data-testid="board"' in board and "general: 1 waiting." in board
         assert "Ana · general · offline · 0/4" in board
         assert 'data-testid="board"' not in console_as("ana@example.com")
+
+
+def test_teams_priority_presence_and_filters(server: tuple[str, Any]) -> None:
+    base, app = server
+    support = app.state.container.support
+    identity = app.state.container.identity
+    with httpx.Client(base_url=base, timeout=30) as http:
+        ana_token = _token(http, "ana@example.com")
+        vic_token = _token(http, "vic@example.com")
+        support.create_agent("ana@example.com", "general", 2)
+        support.create_agent("vic@example.com", "vip", 2)
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    with connect(_ws(base, f"/ws/agent?token={ana_token}")) as ana, \
+            connect(_ws(base, f"/ws/agent?token={vic_token}")) as vic, \
+            connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+        _until(ana, "hello")
+        _until(vic, "hello")
+        cid = _until(chat, "hello")["conversation_id"]
+        chat.send(json.dumps({"type": "message", "body": "help"}))
+        assert _until(ana, "assigned")["conversation_id"] == cid  # the general team's agent
+        vic.send(json.dumps({"type": "join", "conversation_id": cid}))
+        assert _until(vic, "error")["code"] == "not_found"  # another team's conversation: not visible
+        ana.send(json.dumps({"type": "priority", "conversation_id": cid, "priority": "urgent"}))
+        ana.send(json.dumps({"type": "labels", "conversation_id": cid, "labels": ["card"]}))
+        assert _until(chat, "message", kind="event", body="labels: card")
+        ana_user = identity.find_user("ana@example.com")
+        assert [c["priority"] for c in support.inbox(ana_user, "mine")] == ["urgent"]
+        assert support.inbox(ana_user, "mine", {"label": "card"}) and not support.inbox(ana_user, "mine",
+                                                                                         {"label": "kyc"})
+        ana.send(json.dumps({"type": "presence", "status": "away"}))
+        assert _until(ana, "presence")["status"] == "away"
+        assert not [a for a in support.board()["agents"] if a["name"] == "Ana"][0]["online"]
+        ana.send(json.dumps({"type": "assign", "conversation_id": cid, "agent_id": str(identity.find_user(
+            "vic@example.com").id)}))
+        assert _until(vic, "assigned")["conversation_id"] == cid  # reassigned across teams by hand
+        vic.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
+        assert _until(vic, "message", seq=1)["body"] == "help"  # now theirs: visible

@@ -27,7 +27,8 @@ def console(request: Request) -> Response:
     view = view if view in VIEWS else "mine"
     try:
         app.support.agent(who.user)
-        items = app.support.inbox(who.user, view)
+        filters = {k: request.query_params.get(k, "") for k in ("label", "team", "status")}
+        items = app.support.inbox(who.user, view, filters)
         chosen = request.query_params.get("c")
         conversation = app.support.conversation(who.user, UUID(chosen)) if chosen else None
     except (DomainError, ValueError):
@@ -52,4 +53,5 @@ def _customer_panel(request: Request, user_id: UUID) -> dict[str, Any]:
         "transactions": app.history.page(user_id, filters={}, cursor=None, limit=5)["items"],
         "events": app.security.activity(user_id, 5),
         "wallet_id": app.wallet.ensure_wallet(user_id),
+        "conversations": app.support.conversations_of_user(user_id),
     }

@@ -251,6 +251,30 @@ class SupportService:
         wallet_id = self.wallet_id_of(contact.user_id) if contact.user_id and self.wallet_id_of else ""
         return row.body.replace("{customer_name}", contact.name or "").replace("{wallet_id}", wallet_id)
 
+    def set_priority(self, conversation_id: UUID, priority: str, agent: User) -> list[Event]:
+        if priority not in ("low", "normal", "high", "urgent"):
+            raise InvalidRequest("priority is low, normal, high or urgent")
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            conversation.priority = priority
+            message = self._append_in(s, conversation, "event", f"priority: {priority}", agent.id,
+                                      agent.display_name, now, {"priority": priority})
+            uow.commit()
+            return [(conversation_channel(conversation.id), message_view(message))]
+
+    def conversations_of_user(self, user_id: UUID, limit: int = 10) -> list[dict[str, Any]]:
+        """A wallet user's conversations (for the console's side panel)."""
+        with self.db.reader() as uow:
+            rows = uow.session.execute(
+                select(store.ConversationRow).join(store.ContactRow,
+                                                   store.ContactRow.id == store.ConversationRow.contact_id)
+                .where(store.ContactRow.user_id == user_id).order_by(store.ConversationRow.created_at.desc())
+                .limit(limit)).scalars().all()
+            return [{"id": str(c.id), "status": c.status, "created_at": c.created_at.isoformat(),
+                     "labels": list(c.labels or [])} for c in rows]
+
     def set_labels(self, conversation_id: UUID, labels: object, agent: User) -> list[Event]:
         if not isinstance(labels, list) or len(labels) > 10 or not all(
                 isinstance(x, str) and 0 < len(x.strip()) <= 30 for x in labels):
@@ -391,7 +415,7 @@ class SupportService:
             return [(conversation_channel(conversation.id), message_view(message)),
                     (agent_channel(assignee_id), {"type": "assigned", "conversation_id": str(conversation.id)})]
 
-    def inbox(self, agent: User, view: str) -> list[dict[str, Any]]:
+    def inbox(self, agent: User, view: str, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """The agent's lists: `mine` (assigned to them, not resolved), `unassigned` (waiting), `open` (the
         team's open ones; every team's for supervisors)."""
         with self.db.reader() as uow:
@@ -413,9 +437,14 @@ class SupportService:
             if view != "mine" and not agent.roles & {"supervisor", "admin"}:
                 query = query.where(store.ConversationRow.team == me.team)
             rows = s.execute(query.order_by(store.ConversationRow.waiting_since).limit(200)).all()
-            return [{"id": str(c.id), "contact": k.name or "Visitor", "status": c.status, "team": c.team,
-                     "assigned": c.assignee_id is not None, "last_seq": c.last_seq,
-                     "waiting_since": c.waiting_since.isoformat()} for c, k in rows]
+            items: list[dict[str, Any]] = [
+                {"id": str(c.id), "contact": k.name or "Visitor", "status": c.status, "team": c.team,
+                 "assigned": c.assignee_id is not None, "last_seq": c.last_seq, "priority": c.priority,
+                 "labels": list(c.labels or []), "waiting_since": c.waiting_since.isoformat()} for c, k in rows]
+        wanted = filters or {}
+        return [i for i in items if (not wanted.get("label") or wanted["label"] in i["labels"])
+                and (not wanted.get("team") or wanted["team"] == i["team"])
+                and (not wanted.get("status") or wanted["status"] == i["status"])]
 
     def board(self) -> dict[str, Any]:
         """The supervisor's view: each agent's status and load, and how many wait in each team's queue."""

@@ -228,7 +228,11 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
                          tasks: list[asyncio.Task[None]], joined: set[str], ws: WebSocket) -> None:
     kind = command.get("type")
     cid = str(command.get("conversation_id", ""))
-    if kind not in ("join", "message", "status", "typing", "read", "take", "labels", "canned"):
+    if kind == "presence":
+        await _publish(app, await run_in_threadpool(app.support.set_status, user.id, str(command.get("status", ""))))
+        await ws.send_json({"type": "presence", "status": command.get("status")})
+        return
+    if kind not in ("join", "message", "status", "typing", "read", "take", "assign", "labels", "canned", "priority"):
         await ws.send_json({"type": "error", "code": "invalid_request", "detail": f"unknown command {kind!r}"})
         return
     conversation_id = UUID(cid)
@@ -252,6 +256,12 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
     elif kind == "labels":
         await _publish(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
                                                     user))
+    elif kind == "assign":
+        await _publish(app, await run_in_threadpool(app.support.assign, conversation_id,
+                                                    UUID(str(command.get("agent_id", ""))), user))
+    elif kind == "priority":
+        await _publish(app, await run_in_threadpool(app.support.set_priority, conversation_id,
+                                                    str(command.get("priority", "")), user))
     elif kind == "take":
         await _publish(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
     elif kind == "status":
