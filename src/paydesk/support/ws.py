@@ -135,50 +135,50 @@ async def chat(ws: WebSocket) -> None:
         await out.catch_up(cid, _after(ws.query_params.get("after", "0")))
         while True:
             command = await ws.receive_json()
-            kind = command.get("type") if isinstance(command, dict) else None
-            if kind == "message":
-                try:
-                    events = await run_in_threadpool(app.support.post, UUID(cid), kind="inbound",
-                                                     body=str(command.get("body", "")), author=user,
-                                                     author_name=(user.display_name if user else "Visitor"))
-                except DomainError as exc:
-                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
-                    continue
-                await _publish(app, events)
-            elif kind == "transcript":
-                try:
-                    await run_in_threadpool(app.support.send_transcript, UUID(cid), str(command.get("address", "")),
-                                            str(command.get("locale", "en")))
-                    await ws.send_json({"type": "transcript_sent"})
-                except DomainError as exc:
-                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
-            elif kind == "csat":
-                try:
-                    events = await run_in_threadpool(app.support.rate, UUID(cid), command.get("score"),
-                                                     str(command.get("comment", "")))
-                except DomainError as exc:
-                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
-                    continue
-                await _publish(app, events)
-            elif kind == "email":
-                try:
-                    events = await run_in_threadpool(app.support.leave_email, UUID(cid),
-                                                     str(command.get("address", "")), str(command.get("locale", "en")))
-                except DomainError as exc:
-                    await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
-                    continue
-                await _publish(app, events)
-            elif kind in ("typing", "read"):
-                await app.pubsub.publish(conversation_channel(cid), {"type": kind, "conversation_id": cid,
-                                                                     "who": "visitor", "seq": command.get("seq")})
+            if not isinstance(command, dict):
+                continue
+            try:
+                await _visitor_command(app, user, UUID(cid), command, ws)
+            except DomainError as exc:
+                await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _stop(tasks)
+
+
+async def _visitor_command(app: Container, user: User | None, conversation_id: UUID, command: dict[str, Any],
+                           ws: WebSocket) -> None:
+    kind, support = command.get("type"), app.support
+    if kind == "message":
+        events = await run_in_threadpool(support.post, conversation_id, kind="inbound",
+                                         body=str(command.get("body", "")), author=user,
+                                         author_name=(user.display_name if user else "Visitor"))
+    elif kind == "transcript":
+        await run_in_threadpool(support.send_transcript, conversation_id, str(command.get("address", "")),
+                                str(command.get("locale", "en")))
+        await ws.send_json({"type": "transcript_sent"})
+        return
+    elif kind == "csat":
+        events = await run_in_threadpool(support.rate, conversation_id, command.get("score"),
+                                         str(command.get("comment", "")))
+    elif kind == "email":
+        events = await run_in_threadpool(support.leave_email, conversation_id, str(command.get("address", "")),
+                                         str(command.get("locale", "en")))
+    elif kind in ("typing", "read"):
+        events = [(conversation_channel(conversation_id), {"type": kind, "conversation_id": str(conversation_id),
+                                                           "who": "visitor", "seq": command.get("seq")})]
+    else:
+        return
+    await _publish(app, events)
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 @router.websocket("/ws/agent")
@@ -216,11 +216,7 @@ async def agent(ws: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _stop(tasks)
         await run_in_threadpool(app.support.connected, user.id, -1)
 
 
