@@ -148,8 +148,13 @@ async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, Clien
     return pairs
 
 
-async def close_all(pairs: list[tuple[ClientConnection, ClientConnection]]) -> None:
-    await asyncio.gather(*(ws.close() for pair in pairs for ws in pair), return_exceptions=True)
+async def connect_and_load(pairs_made: Any, args: argparse.Namespace, *, raw: bool) -> dict[str, Any]:
+    """Open the pairs (`pairs_made`: an awaitable of them), run the load, close them."""
+    pairs = await pairs_made
+    try:
+        return await run_load(pairs, args.seconds, args.rate, raw=raw)
+    finally:
+        await asyncio.gather(*(ws.close() for pair in pairs for ws in pair), return_exceptions=True)
 
 
 def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
@@ -176,14 +181,7 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
             token = httpx.post(f"{base}/api/v1/auth/login", json={"login": "agent@example.com", "password": password},
                                timeout=30).json()["access_token"]
 
-            async def go() -> dict[str, Any]:
-                pairs = await paydesk_pairs(base, args.pairs, token)
-                try:
-                    return await run_load(pairs, args.seconds, args.rate, raw=False)
-                finally:
-                    await close_all(pairs)
-
-            return asyncio.run(go())
+            return asyncio.run(connect_and_load(paydesk_pairs(base, args.pairs, token), args, raw=False))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -204,14 +202,7 @@ def measure_raw(args: argparse.Namespace) -> dict[str, Any]:
                 assert time.monotonic() < deadline, "the raw server did not start"
                 time.sleep(0.1)
 
-        async def go() -> dict[str, Any]:
-            pairs = await raw_pairs(port, args.pairs)
-            try:
-                return await run_load(pairs, args.seconds, args.rate, raw=True)
-            finally:
-                await close_all(pairs)
-
-        return asyncio.run(go())
+        return asyncio.run(connect_and_load(raw_pairs(port, args.pairs), args, raw=True))
     finally:
         server.terminate()
         server.wait(timeout=30)

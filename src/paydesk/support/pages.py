@@ -33,7 +33,8 @@ def console(request: Request) -> Response:
         conversation = app.support.conversation(who.user, UUID(chosen)) if chosen else None
     except (DomainError, ValueError):
         return render(request, "not_found.html", {}, 404)
-    counts = {v: len(app.support.inbox(who.user, v)) for v in VIEWS}
+    counts = {v: len(items) if v == view and not any(filters.values()) else len(app.support.inbox(who.user, v))
+              for v in VIEWS}  # the shown view's list is already read
     panel = _customer_panel(request, UUID(conversation["linked_user"])) if conversation and conversation[
         "linked_user"] else None
     board = app.support.board() if who.user.roles & {"supervisor", "admin"} else None

@@ -122,8 +122,7 @@ class SupportService:
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
-            contact = s.scalars(select(store.ContactRow).where(store.ContactRow.channel == "webchat",
-                                                               store.ContactRow.external_id == digest)).first()
+            contact = store.visitor_contact(s, digest)
             if contact is None:
                 contact = store.ContactRow(id=uuid7(), channel="webchat", external_id=digest,
                                            user_id=user.id if user else None,
@@ -132,11 +131,7 @@ class SupportService:
                 s.flush()
             elif user is not None and contact.user_id is None:
                 contact.user_id = user.id
-            conversation = s.scalars(
-                select(store.ConversationRow).where(store.ConversationRow.contact_id == contact.id,
-                                                    store.ConversationRow.status != Status.CLOSED.value)
-                .order_by(store.ConversationRow.created_at.desc())
-            ).first()
+            conversation = store.current_conversation(s, contact.id)
             if conversation is None:
                 conversation = store.ConversationRow(
                     id=uuid7(), contact_id=contact.id, channel="webchat", kind="question", subject="",
@@ -303,14 +298,9 @@ class SupportService:
 
     def visitor_conversation_id(self, token: str) -> UUID:
         """The conversation a visitor token opens (without creating one)."""
-        digest = hashlib.sha256(token.encode()).hexdigest()
         with self.db.reader() as uow:
-            s = uow.session
-            contact = s.scalars(select(store.ContactRow).where(store.ContactRow.channel == "webchat",
-                                                               store.ContactRow.external_id == digest)).first()
-            row = s.scalars(select(store.ConversationRow).where(
-                store.ConversationRow.contact_id == contact.id, store.ConversationRow.status != "closed")
-                .order_by(store.ConversationRow.created_at.desc())).first() if contact else None
+            contact = store.visitor_contact(uow.session, hashlib.sha256(token.encode()).hexdigest())
+            row = store.current_conversation(uow.session, contact.id) if contact else None
         if row is None:
             raise NotFound("no such conversation")
         return row.id

@@ -110,6 +110,18 @@ class AttachmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def visitor_contact(session: Session, token_digest: str) -> ContactRow | None:
+    return session.scalars(select(ContactRow).where(ContactRow.channel == "webchat",
+                                                    ContactRow.external_id == token_digest)).first()
+
+
+def current_conversation(session: Session, contact_id: UUID) -> ConversationRow | None:
+    """The contact's newest conversation that isn't closed."""
+    return session.scalars(select(ConversationRow).where(ConversationRow.contact_id == contact_id,
+                                                         ConversationRow.status != "closed")
+                           .order_by(ConversationRow.created_at.desc())).first()
+
+
 def next_seq(session: Session, conversation_id: UUID, now: datetime) -> int:
     """Claim the conversation's next message number (the row lock orders concurrent writers)."""
     session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)

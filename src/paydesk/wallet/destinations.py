@@ -13,6 +13,7 @@ from stdnum import iban as std_iban
 from stdnum.exceptions import ValidationError
 
 from paydesk.core.errors import DomainError
+from paydesk.wallet.rails.base import DestinationKind, MethodNotAvailable, RailSpec
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -155,3 +156,31 @@ def tron_address(value: str) -> str:
     if payload is None or len(payload) != 21 or payload[0] != 0x41:
         raise InvalidTronAddress("a TRON address starts with T and has a valid checksum")
     return value
+
+
+def checked(spec: RailSpec, given: dict[str, str]) -> dict[str, str]:
+    """The destination a rail needs, each field checked (a withdrawal's, or one being saved)."""
+    def field(name: str) -> str:
+        value = given.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidDestination(f"{spec.name} needs a destination {name!r}", field=name)
+        return value
+
+    kind = spec.destination
+    if kind == DestinationKind.IBAN:
+        return {"iban": iban(field("iban"))}
+    if kind == DestinationKind.IBAN_BIC:
+        return {"iban": iban(field("iban")), "bic": bic(field("bic"))}
+    if kind == DestinationKind.BTC:
+        return {"address": btc_address(field("address"))}
+    if kind == DestinationKind.ETH:
+        return {"address": eth_address(field("address"))}
+    if kind == DestinationKind.TRON:
+        return {"address": tron_address(field("address"))}
+    raise MethodNotAvailable(f"{spec.name} does not pay out")
+
+
+def describe(destination: dict[str, str]) -> str:
+    """A short, safe label: the last characters of an IBAN or address."""
+    value = destination.get("iban") or destination.get("address") or ""
+    return f"…{value[-6:]}" if len(value) > 6 else value

@@ -25,7 +25,7 @@ from paydesk.core.money import Currency, format_amount, parse_amount
 from paydesk.fx.service import FX_POOL, SameCurrency
 from paydesk.identity.domain import AccountFrozen
 from paydesk.identity.security import SecurityService
-from paydesk.identity.service import IdentityService, Principal, User
+from paydesk.identity.service import IdentityService, User
 from paydesk.identity.stepup import ConfirmationInvalid, Payment, StepUp, StepUpRequired
 from paydesk.ledger.domain import AccountFlags, Kind, Result, TransferRequest
 from paydesk.ledger.service import SYSTEM, AccountView, LedgerService
@@ -35,14 +35,13 @@ from paydesk.wallet.domain import DailyLimitExceeded, TxStatus, TxType
 from paydesk.wallet.pricing import Priced, Pricing
 from paydesk.wallet.rails.base import (
     RAILS,
-    AmountOutOfRange,
-    DestinationKind,
-    MethodNotAvailable,
     Outcome,
     Provider,
     RailSpec,
     UnknownMethod,
+    rail_for,
 )
+from paydesk.wallet.saved import SavedDestinations
 from paydesk.wallet.sends import process_sends
 from paydesk.wallet.settlement import Settler
 
@@ -74,7 +73,7 @@ class SendJob:
     strong: bool  # the caller already authenticated the payer strongly (the demo loader)
 
 
-class WalletService:
+class WalletService(SavedDestinations):
     def __init__(
         self, db: Database, clock: Clock, settings: Settings, ledger: LedgerService, identity: IdentityService,
         notify: NotifyService, providers: dict[str, Provider], stepup: StepUp, pricing: Pricing,
@@ -132,7 +131,7 @@ class WalletService:
                 quote_id: str | None = None, promo_code: str | None = None) -> Response:
         """Top up through a rail; the fee (card top-ups) comes out of what arrives."""
         cur, minor = self._money(currency, amount)
-        spec = self._rail(method, cur, minor, deposit=True)
+        spec = rail_for(method, cur, minor, deposit=True)
         priced = self.pricing.priced(quote_id, user, "topup", cur, minor, method=spec.name, promo_code=promo_code)
         digest = idempotency.request_hash("deposit", {"c": cur.code, "a": minor, "m": spec.name})
         key = idempotency.check_key(key)
@@ -272,12 +271,12 @@ class WalletService:
             method, destination = saved.method, dict(saved.destination)
         if not method:
             raise UnknownMethod(f"choose a payment method: one of {', '.join(RAILS)}")
-        spec = self._rail(method, cur, minor, deposit=False)
-        target = self._destination(spec, destination or {})
+        spec = rail_for(method, cur, minor, deposit=False)
+        target = destinations.checked(spec, destination or {})
         priced = self.pricing.priced(quote_id, user, "withdraw", cur, minor, method=spec.name,
                                      region=self.pricing.region(user, spec.name, target), promo_code=promo_code)
         payee = spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(target.items()))
-        payment = Payment("withdraw", cur, minor, payee, _describe(target), priced.fee)
+        payment = Payment("withdraw", cur, minor, payee, destinations.describe(target), priced.fee)
         confirmed = self._confirmed(user, payment, confirmation_id, otp)
         digest = idempotency.request_hash("withdraw", {"c": cur.code, "a": minor, "m": spec.name, "d": target})
         key = idempotency.check_key(key)
@@ -293,7 +292,8 @@ class WalletService:
                     self.identity.lock_users_in(s, [user.id])
                     self._check_may_pay_in(s, user.id, "withdraw", cur, minor)
                     tx = self._new_tx(user.id, TxType.WITHDRAWAL, cur.code, minor, method=spec.name,
-                                      counterparty=_describe(target), destination=target, fee_rule=priced.fee_rule)
+                                      counterparty=destinations.describe(target), destination=target,
+                                      fee_rule=priced.fee_rule)
                     final = self._final_price_in(s, tx, priced, user.id)
                     holds = self._withdrawal_holds(s, user.id, spec, cur.code, minor, final.fee, tx.id)
                     self._post_or_raise(s, holds)
@@ -388,10 +388,10 @@ class WalletService:
             if target.code == cur.code:
                 raise SameCurrency()
         elif operation in ("topup", "withdraw"):
-            spec = self._rail(method or "", cur, minor, deposit=operation == "topup")
+            spec = rail_for(method or "", cur, minor, deposit=operation == "topup")
             method = spec.name
             if operation == "withdraw" and destination:
-                region = self.pricing.region(user, method, self._destination(spec, destination))
+                region = self.pricing.region(user, method, destinations.checked(spec, destination))
             elif operation == "withdraw" and method in ("bank_domestic", "bank_international"):
                 region = "domestic" if method == "bank_domestic" else "international"
         elif operation != "p2p":
@@ -401,57 +401,6 @@ class WalletService:
         priced = self.pricing.price(operation, cur, minor, method=method, region=region, to_currency=target,
                                     user=user, promo_code=promo_code)
         return self.pricing.quote(user, priced)
-
-    # --- saved withdrawal destinations ----------------------------------------------------------------------
-
-    def saved_destinations(self, user_id: UUID) -> list[dict[str, Any]]:
-        with self.db.reader() as uow:
-            return [views.saved_destination(row) for row in store.destinations_of(uow.session, user_id)]
-
-    def saved_destination(self, user_id: UUID, destination_id: str) -> store.DestinationRow:
-        try:
-            wanted = UUID(str(destination_id))
-        except ValueError:
-            raise domain.DestinationNotFound() from None
-        with self.db.reader() as uow:
-            row = store.destination(uow.session, user_id, wanted)
-        if row is None:
-            raise domain.DestinationNotFound()
-        return row
-
-    def add_destination(self, who: Principal, *, label: str, method: str, destination: dict[str, str],
-                        password: str, otp: str | None) -> dict[str, Any]:
-        """Save a withdrawal destination: checked like a withdrawal's, after the password and (when 2-step is
-        on) a fresh code; the user is told by email and the activity log."""
-        spec = RAILS.get(method)
-        if spec is None or not spec.withdrawals:
-            raise UnknownMethod(f"{method!r} does not pay out; use one of "
-                                f"{', '.join(n for n, r in RAILS.items() if r.withdrawals)}")
-        target = self._destination(spec, destination)
-        label = " ".join(label.split())[:60] or _describe(target)
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            s = uow.session
-            self.security.step_up_in(s, who, password, otp, now)
-            if store.count_destinations(s, who.user.id) >= domain.MAX_SAVED_DESTINATIONS:
-                raise domain.TooManyDestinations()
-            row = store.DestinationRow(id=uuid7(), user_id=who.user.id, label=label, method=spec.name,
-                                       destination=target, created_at=now, removed_at=None)
-            s.add(row)
-            described = {"label": label, "method": spec.name, "destination": _describe(target)}
-            self.identity.add_event_in(s, who.user.id, "destination_added", now, detail=described)
-            self.security.mail_user_in(s, who.user.id, "destination_added", now, **described)
-            uow.commit()
-            return views.saved_destination(row)
-
-    def remove_destination(self, user_id: UUID, destination_id: str) -> None:
-        row = self.saved_destination(user_id, destination_id)
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            store.remove_destination(uow.session, user_id, row.id, now)
-            self.identity.add_event_in(uow.session, user_id, "destination_removed", now,
-                                       detail={"label": row.label, "method": row.method})
-            uow.commit()
 
     def _withdrawal_holds(
         self, s: Session, user_id: UUID, spec: RailSpec, currency: str, amount: int, fee: int, tx_id: UUID,
@@ -550,41 +499,6 @@ class WalletService:
         cur = self.currencies.get_or_raise(currency)
         return cur, parse_amount(amount, cur)
 
-    @staticmethod
-    def _rail(method: str, cur: Currency, minor: int, *, deposit: bool) -> RailSpec:
-        spec = RAILS.get(method)
-        if spec is None:
-            raise UnknownMethod(f"{method!r} is not a payment method; use one of {', '.join(RAILS)}")
-        if cur.code not in spec.currencies or not (spec.deposits if deposit else spec.withdrawals):
-            what = "top-ups" if deposit else "withdrawals"
-            raise MethodNotAvailable(f"{spec.name} does not carry {cur.code} {what}", method=spec.name)
-        low, high = parse_amount(spec.min_major, cur), parse_amount(spec.max_major, cur)
-        if not low <= minor <= high:
-            raise AmountOutOfRange(f"{spec.name} accepts {spec.min_major} to {spec.max_major} {cur.code}",
-                                   minimum=spec.min_major, maximum=spec.max_major)
-        return spec
-
-    @staticmethod
-    def _destination(spec: RailSpec, given: dict[str, str]) -> dict[str, str]:
-        def field(name: str) -> str:
-            value = given.get(name)
-            if not isinstance(value, str) or not value.strip():
-                raise destinations.InvalidDestination(f"{spec.name} needs a destination {name!r}", field=name)
-            return value
-
-        kind = spec.destination
-        if kind == DestinationKind.IBAN:
-            return {"iban": destinations.iban(field("iban"))}
-        if kind == DestinationKind.IBAN_BIC:
-            return {"iban": destinations.iban(field("iban")), "bic": destinations.bic(field("bic"))}
-        if kind == DestinationKind.BTC:
-            return {"address": destinations.btc_address(field("address"))}
-        if kind == DestinationKind.ETH:
-            return {"address": destinations.eth_address(field("address"))}
-        if kind == DestinationKind.TRON:
-            return {"address": destinations.tron_address(field("address"))}
-        raise MethodNotAvailable(f"{spec.name} does not pay out")
-
     def recipient_label(self, payer: User, to: str) -> str:
         """Who a payment to `to` would reach, as shown before confirming (their name, and how they were named)."""
         found = self._recipient(to)
@@ -605,8 +519,3 @@ class WalletService:
             raise domain.RecipientNotFound()
         return Recipient(user, to.strip())
 
-
-def _describe(destination: dict[str, str]) -> str:
-    """A short, safe label: the last characters of an IBAN or address."""
-    value = destination.get("iban") or destination.get("address") or ""
-    return f"…{value[-6:]}" if len(value) > 6 else value

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from paydesk.core.errors import DomainError
+from paydesk.core.money import Currency, parse_amount
 
 
 class Outcome(StrEnum):
@@ -95,3 +96,18 @@ class SandboxProvider:
         self, reference: str, currency: str, amount: int, destination: dict[str, str],  # noqa: ARG002
     ) -> Outcome:
         return Outcome.PENDING if self.delayed else Outcome.SUCCEEDED
+
+
+def rail_for(method: str, cur: Currency, minor: int, *, deposit: bool) -> RailSpec:
+    """The rail for a top-up or a withdrawal: it exists, carries the currency that way, and takes the amount."""
+    spec = RAILS.get(method)
+    if spec is None:
+        raise UnknownMethod(f"{method!r} is not a payment method; use one of {', '.join(RAILS)}")
+    if cur.code not in spec.currencies or not (spec.deposits if deposit else spec.withdrawals):
+        what = "top-ups" if deposit else "withdrawals"
+        raise MethodNotAvailable(f"{spec.name} does not carry {cur.code} {what}", method=spec.name)
+    low, high = parse_amount(spec.min_major, cur), parse_amount(spec.max_major, cur)
+    if not low <= minor <= high:
+        raise AmountOutOfRange(f"{spec.name} accepts {spec.min_major} to {spec.max_major} {cur.code}",
+                               minimum=spec.min_major, maximum=spec.max_major)
+    return spec
