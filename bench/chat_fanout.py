@@ -1,10 +1,11 @@
-"""Chat fan-out: N visitor WebSocket clients, each in a conversation with an agent connection joined to it,
-send messages at a steady rate for a fixed time; every message is received by both sides, and the delivery
-latency (send → receive, same clock) is measured at each. The same load runs against a minimal raw
-WebSocket broadcast server (no database, no auth: a room per pair) in the same run. Prints one JSON line per
-pub/sub mode: embedded, and Redis when PAYDESK_TEST_REDIS_URL is set.
+"""Chat fan-out: N visitor WebSocket clients, each in a conversation with an agent connection joined to it
+(the agents' accounts — 50 by default — each serve an equal share), send messages at a steady rate for a
+fixed time; every message is received by both sides, and the delivery latency (send → receive, same clock)
+is measured at each. The same load runs against a minimal raw WebSocket broadcast server (no database, no
+auth: a room per pair) in the same run. Prints one JSON line per pub/sub mode: embedded, and Redis when
+PAYDESK_TEST_REDIS_URL is set.
 
-    .venv/bin/python bench/chat_fanout.py [--pairs 500] [--seconds 20] [--rate 100]
+    .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rate 100]
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], secon
     await asyncio.sleep(seconds)
     stop.set()
     sent = sum(await asyncio.gather(*senders))
-    await asyncio.sleep(1.0)  # let the last ones arrive
+    deadline = time.monotonic() + 10  # let the last ones arrive (a message still missing then counts as lost)
+    while len(latencies) < sent * 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
@@ -118,24 +121,34 @@ async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], secon
             "p90_ms": pct(0.90), "p95_ms": pct(0.95), "p99_ms": round(p99, 2)}
 
 
-async def paydesk_pairs(base: str, count: int, agent_token: str) -> list[tuple[ClientConnection, ClientConnection]]:
+async def paydesk_pairs(base: str, count: int, agent_tokens: list[str]
+                        ) -> list[tuple[ClientConnection, ClientConnection]]:
     ws_base = base.replace("http://", "ws://")
     pairs = []
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        for _ in range(count):
+        for i in range(count):
             token = (await http.post("/api/v1/support/visitors")).json()["visitor_token"]
             visitor = await connect(f"{ws_base}/ws/chat?visitor_token={token}", max_queue=None)
             hello = json.loads(await visitor.recv())
+            agent_token = agent_tokens[i % len(agent_tokens)]
             agent = await connect(f"{ws_base}/ws/agent?token={agent_token}", max_queue=None)
             json.loads(await agent.recv())  # hello
             await agent.send(json.dumps({"type": "join", "conversation_id": hello["conversation_id"], "after": 0}))
             pairs.append((visitor, agent))
     # Warm-up: each conversation's first message assigns it (and tells the agent's sockets); the measurement
-    # is of steady-state delivery after that.
+    # is of steady-state delivery after every visitor has seen its conversation assigned.
     for visitor, _ in pairs:
         await visitor.send(json.dumps({"type": "message", "body": "hello"}))
-    await asyncio.sleep(3.0)
+    await asyncio.wait_for(asyncio.gather(*(_until_assigned(visitor) for visitor, _ in pairs)), 120)
+    await asyncio.sleep(1.0)
     return pairs
+
+
+async def _until_assigned(visitor: ClientConnection) -> None:
+    while True:
+        event = json.loads(await visitor.recv())
+        if isinstance(event, dict) and (event.get("data") or {}).get("assignee"):
+            return
 
 
 async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, ClientConnection]]:
@@ -173,15 +186,20 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
         try:
             base = f"http://127.0.0.1:{port}"
             wait_up(f"{base}/healthz", server)
+            # Agents like a real desk's: each with one console socket per conversation it serves, and room
+            # for all of them (no conversation waits in the queue).
             password = "quiet harbour night 2026"
-            httpx.post(f"{base}/api/v1/auth/register", json={"email": "agent@example.com", "password": password,
-                                                             "display_name": "Agent"}, timeout=30)
-            subprocess.run([*paydesk, "create-agent", "agent@example.com", "--capacity", "100"], env=env, check=True,
+            emails = [f"agent{i}@example.com" for i in range(args.agents)]
+            for email in emails:
+                httpx.post(f"{base}/api/v1/auth/register", json={"email": email, "password": password,
+                                                                 "display_name": email.split("@")[0]}, timeout=30)
+            capacity = min(100, -(-args.pairs // args.agents))
+            subprocess.run([*paydesk, "create-agent", *emails, "--capacity", str(capacity)], env=env, check=True,
                            capture_output=True)
-            token = httpx.post(f"{base}/api/v1/auth/login", json={"login": "agent@example.com", "password": password},
-                               timeout=30).json()["access_token"]
+            tokens = [httpx.post(f"{base}/api/v1/auth/login", json={"login": email, "password": password},
+                                 timeout=30).json()["access_token"] for email in emails]
 
-            return asyncio.run(connect_and_load(paydesk_pairs(base, args.pairs, token), args, raw=False))
+            return asyncio.run(connect_and_load(paydesk_pairs(base, args.pairs, tokens), args, raw=False))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -211,6 +229,7 @@ def measure_raw(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=500, help="visitor+agent connection pairs (2 clients each)")
+    parser.add_argument("--agents", type=int, default=50, help="agent accounts sharing the conversations")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
     args = parser.parse_args()

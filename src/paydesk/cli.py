@@ -35,7 +35,7 @@ def serve(
     """Serve the web app and the API (and, unless --no-jobs, the background jobs)."""
     import uvicorn
 
-    from paydesk.app import create_app
+    from paydesk.app import create_app, settle_heap
     from paydesk.core.migrate import upgrade
 
     settings = Settings()
@@ -50,6 +50,7 @@ def serve(
                     port=port or settings.port, workers=workers, log_level="info")
         return
     application = create_app(settings, run_jobs=not no_jobs)
+    settle_heap()
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 
 
@@ -104,21 +105,23 @@ def grant_role(login: str, role: str) -> None:
 
 
 @app.command("create-agent")
-def create_agent(login: str, team: Annotated[str, typer.Option(help="the agent's team")] = "general",
+def create_agent(logins: Annotated[list[str], typer.Argument(help="registered users' emails or phones")],
+                 team: Annotated[str, typer.Option(help="the agents' team")] = "general",
                  capacity: Annotated[int, typer.Option(help="most chats at once")] = 5) -> None:
-    """Make a registered user a support agent (role `agent`) in a team, with a chat capacity."""
+    """Make registered users support agents (role `agent`) in a team, with a chat capacity."""
     from paydesk.container import build
     from paydesk.core.errors import DomainError
 
     container = build(Settings())
     try:
-        agent = container.support.create_agent(login, team, capacity)
+        for login in logins:
+            agent = container.support.create_agent(login, team, capacity)
+            console.print(f"{login}: agent in team {agent['team']}, up to {agent['capacity']} chats")
     except DomainError as exc:
         console.print(f"[red]{exc.code}[/]: {exc.detail} (the user registers first)")
         raise typer.Exit(1) from None
     finally:
         container.close()
-    console.print(f"{login}: agent in team {agent['team']}, up to {agent['capacity']} chats")
 
 
 @app.command("import-rates")

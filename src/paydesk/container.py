@@ -58,6 +58,7 @@ class Container:
     def close(self) -> None:
         self.group_commit.close()
         self.wallet.sends.close()
+        self.support.posts.close()
         self.db.dispose()
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -197,9 +198,11 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
 
     app = create_app(settings, run_jobs=False)
     container = app.state.container
-    container.identity.register(email="mei@example.com", phone=None, password="support desk passphrase",
-                                display_name="Mei", locale="zh-CN")
+    mei = container.identity.register(email="mei@example.com", phone=None, password="support desk passphrase",
+                                      display_name="Mei", locale="zh-CN")
     container.support.create_agent("mei@example.com", "general", 3)
+    mei = container.identity.user(mei.id)  # with the agent role
+    container.support.save_canned(mei, "arrived", "{customer_name}，您的款项已经到账，请查收。")
     with serve(app) as base, sync_playwright() as pw:
         # a plain page on another origin that embeds the widget, as a merchant's or a blog's site would
         (tmp_path / "index.html").write_text(
@@ -239,6 +242,19 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             visitor.locator("input[type=file]").set_input_files(str(receipt))
             expect(agent.get_by_test_id("timeline").locator("img.preview")).to_have_count(1, timeout=10000)
             expect(visitor.get_by_role("log").locator("img")).to_have_count(1)
+            # the console's tools: priority, labels, a saved reply (placeholders filled), resolve by key
+            agent.get_by_label("优先级").select_option("urgent")
+            agent.get_by_label("标签（用逗号分隔）").fill("提现, 加急")
+            agent.get_by_test_id("labels").get_by_role("button", name="保存").click()
+            expect(agent.get_by_test_id("timeline")).to_contain_text("labels: 加急, 提现", timeout=10000)
+            agent.get_by_label("常用语").select_option("arrived")
+            agent.get_by_role("button", name="发送常用语").click()
+            expect(visitor.get_by_role("log")).to_contain_text("您的款项已经到账，请查收。", timeout=10000)
+            agent.keyboard.press("Alt+r")
+            expect(agent.get_by_test_id("timeline")).to_contain_text("status: resolved", timeout=10000)
+            cid = agent.get_by_test_id("console").get_attribute("data-conversation")
+            shown = container.support.conversation(mei, UUID(cid))
+            assert (shown["priority"], shown["labels"], shown["status"]) == ("urgent", ["加急", "提现"], "resolved")
             ARTIFACTS.mkdir(exist_ok=True)
             backend = "sqlite" if settings.is_sqlite else "postgresql"
             visitor.screenshot(path=str(ARTIFACTS / f"chat-visitor-{backend}.png"))

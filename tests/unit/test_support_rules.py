@@ -7,7 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from paydesk.support.domain import AgentLoad, BadMove, Status, after_customer_message, move, pick_agent, wake
+from paydesk.support.domain import (
+    AgentLoad,
+    BadMove,
+    Status,
+    after_customer_message,
+    is_online,
+    move,
+    needs_assignment,
+    pick_agent,
+    wake,
+)
 
 T0 = datetime(2026, 11, 29, 9, tzinfo=UTC)
 
@@ -53,3 +63,18 @@ def test_a_customer_reply_reopens_and_a_snooze_ends_on_time() -> None:
     assert wake(Status.SNOOZED, T0, T0 - timedelta(seconds=1)) == Status.SNOOZED
     assert wake(Status.SNOOZED, T0, T0) == Status.OPEN
     assert wake(Status.OPEN, T0, T0 + timedelta(days=1)) == Status.OPEN
+
+
+def test_an_agent_is_online_when_they_chose_it_have_a_console_open_and_were_vouched_for_lately() -> None:
+    fresh = T0 - timedelta(seconds=90)
+    assert is_online("online", 1, T0, fresh)
+    assert not is_online("away", 1, T0, fresh)
+    assert not is_online("online", 0, T0, fresh)
+    assert not is_online("online", 2, fresh - timedelta(seconds=1), fresh)  # the process holding it went quiet
+    assert not is_online("online", 1, None, fresh)
+
+
+def test_a_waiting_conversation_is_not_offered_again_on_every_message() -> None:
+    assert needs_assignment(Status.OPEN, 0)  # the first message
+    assert not needs_assignment(Status.OPEN, 3)  # waiting in the queue already
+    assert needs_assignment(Status.RESOLVED, 5) and needs_assignment(Status.SNOOZED, 2)  # the customer reopened it

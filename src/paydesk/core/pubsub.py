@@ -19,8 +19,8 @@ Message = dict[str, Any]
 
 
 class Subscription(Protocol):
-    async def get(self, timeout: float) -> Message | None:
-        """The next message, or None when none arrives within `timeout` seconds."""
+    async def get(self, timeout: float | None) -> Message | None:
+        """The next message, or None when none arrives within `timeout` seconds (None: wait for one)."""
         ...
 
 
@@ -38,7 +38,9 @@ class _QueueSubscription:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Message] = asyncio.Queue()
 
-    async def get(self, timeout: float) -> Message | None:
+    async def get(self, timeout: float | None) -> Message | None:
+        if timeout is None:
+            return await self.queue.get()
         try:
             return await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:

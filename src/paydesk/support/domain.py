@@ -51,6 +51,14 @@ def after_customer_message(current: Status) -> Status:
     return Status.OPEN if current in (Status.PENDING, Status.SNOOZED, Status.RESOLVED) else current
 
 
+def needs_assignment(was: Status, messages_before: int) -> bool:
+    """Whether a customer's message on an unassigned conversation should look for an agent. It should when
+    the conversation has had nothing before or was not open (the customer reopened it). One already open
+    with messages waits in the team's queue, which is served whenever capacity appears (an agent comes
+    online, a conversation is resolved or handed over) — not again on every message it receives."""
+    return messages_before == 0 or was != Status.OPEN
+
+
 def wake(current: Status, snoozed_until: datetime | None, now: datetime) -> Status:
     """A snoozed conversation reopens when its time comes."""
     if current == Status.SNOOZED and snoozed_until is not None and snoozed_until <= now:
@@ -66,6 +74,12 @@ class AgentLoad:
     capacity: int
     active: int  # conversations assigned and not resolved or closed
     last_assigned_at: datetime | None
+
+
+def is_online(manual_status: str, connections: int, seen_at: datetime | None, fresh_since: datetime) -> bool:
+    """Available for new conversations: the agent chose "online", has a console open, and a process holding
+    it has vouched for it recently (a process that died leaves its count of sockets behind, not its beat)."""
+    return manual_status == "online" and connections > 0 and seen_at is not None and seen_at >= fresh_since
 
 
 def pick_agent(agents: Sequence[AgentLoad], team: str) -> AgentLoad | None:

@@ -37,9 +37,13 @@ def console(request: Request) -> Response:
               for v in VIEWS}  # the shown view's list is already read
     panel = _customer_panel(request, UUID(conversation["linked_user"])) if conversation and conversation[
         "linked_user"] else None
-    board = app.support.board() if who.user.roles & {"supervisor", "admin"} else None
+    supervisor = bool(who.user.roles & {"supervisor", "admin"})
+    everyone = app.support.board()
+    agents = [a for a in everyone["agents"] if supervisor or conversation and a["team"] == conversation["team"]]
     return render(request, "console.html", {"view": view, "items": items, "conversation": conversation,
-                                            "counts": counts, "views": VIEWS, "panel": panel, "board": board})
+                                            "counts": counts, "views": VIEWS, "panel": panel,
+                                            "board": everyone if supervisor else None, "agents": agents,
+                                            "canned": app.support.canned(who.user) if conversation else []})
 
 
 def _customer_panel(request: Request, user_id: UUID) -> dict[str, Any]:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
+from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
 from paydesk.core.errors import DomainError, InvalidRequest, NotFound
@@ -23,10 +25,13 @@ from paydesk.notify.service import NotifyService
 from paydesk.support import attachments, domain, store
 from paydesk.support.attachments import BlobStore
 from paydesk.support.domain import Status
+from paydesk.support.events import Event, agent_channel, conversation_channel, message_view, team_channel
+from paydesk.support.messages import KINDS, PostJob, process_posts
 
-Event = tuple[str, dict[str, Any]]
 DEFAULT_TEAM = "general"
 MAX_BODY = 5000
+PRESENCE_BEAT_S = 30.0  # how often a serving process vouches for the agents whose consoles it holds open
+PRESENCE_TTL = timedelta(seconds=3 * PRESENCE_BEAT_S)  # silence after which an agent counts as gone
 
 
 class NotAnAgent(DomainError):
@@ -35,29 +40,14 @@ class NotAnAgent(DomainError):
     title = "This needs a support agent's account"
 
 
-def conversation_channel(conversation_id: UUID | str) -> str:
-    return f"conv:{conversation_id}"
-
-
-def agent_channel(user_id: UUID | str) -> str:
-    return f"agent:{user_id}"
-
-
-def team_channel(team: str) -> str:
-    return f"team:{team}"
-
-
-def message_view(row: store.MessageRow) -> dict[str, Any]:
-    return {"type": "message", "conversation_id": str(row.conversation_id), "seq": row.seq, "kind": row.kind,
-            "author": row.author_name, "body": row.body, "data": row.data, "at": row.created_at.isoformat()}
-
-
 class SupportService:
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
                  wallet_id_of: Callable[[UUID], str] | None = None, blobs: BlobStore | None = None) -> None:
         self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
         self.blobs = blobs
         self.wallet_id_of = wallet_id_of  # the wallet's public id of a user (for canned replies)
+        self.posts: Batcher[PostJob, list[Event]] = Batcher(
+            "support-posts", lambda jobs: process_posts(self, jobs), window_s=0.001, max_size=256)
 
     # --- agents ---------------------------------------------------------------------------------------------
 
@@ -89,11 +79,20 @@ class SupportService:
             s = uow.session
             row = s.scalars(select(store.AgentRow).where(store.AgentRow.user_id == user_id).with_for_update()).one()
             row.connections = max(0, row.connections + delta)
+            row.seen_at = self.clock.now()
             events: list[Event] = []
             if delta > 0:
                 events = self._serve_queue_in(s, row.team)
             uow.commit()
         return events
+
+    def heartbeat(self, user_ids: list[UUID]) -> None:
+        """This process still holds consoles of these agents open (see PRESENCE_TTL)."""
+        if user_ids:
+            with self.db.uow() as uow:
+                uow.session.execute(update(store.AgentRow).where(store.AgentRow.user_id.in_(user_ids))
+                                    .values(seen_at=self.clock.now()))
+                uow.commit()
 
     def set_status(self, user_id: UUID, status: str) -> list[Event]:
         if status not in ("online", "away", "offline"):
@@ -155,7 +154,7 @@ class SupportService:
             contact = s.get(store.ContactRow, conversation.contact_id)
             assert contact is not None  # noqa: S101 - every conversation has its contact
             contact.email, contact.locale = email, locale if locale in ("en", "zh-CN") else "en"
-            message = self._append_in(s, conversation, "event", "the visitor left an email address for replies",
+            message = self.append_in(s, conversation, "event", "the visitor left an email address for replies",
                                       None, "", now, {"email_follow_up": True})
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
@@ -165,32 +164,14 @@ class SupportService:
     def post(self, conversation_id: UUID, *, kind: str, body: str, author: User | None,
              author_name: str = "") -> list[Event]:
         """Add a message (`inbound` from the customer, `outbound` from an agent, `note` agents only) and say
-        who must hear of it: the conversation's subscribers, and an agent newly assigned."""
+        who must hear of it: the conversation's subscribers, and an agent newly assigned. Concurrent posts are
+        written together (support/messages.py)."""
         text = body.strip()
         if not text or len(text) > MAX_BODY:
             raise InvalidRequest(f"a message is 1 to {MAX_BODY} characters")
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            s = uow.session
-            conversation = self._conversation_for_update(s, conversation_id)
-            if kind == "inbound":
-                conversation.status = domain.after_customer_message(Status(conversation.status)).value
-            elif conversation.status == Status.CLOSED.value:
-                raise domain.BadMove("the conversation is closed")
-            message = self._append_in(s, conversation, kind, text, author.id if author else None,
-                                      author.display_name if author else author_name, now)
-            events: list[Event] = [(conversation_channel(conversation.id), message_view(message))]
-            if kind == "inbound" and conversation.assignee_id is None:
-                events += self._assign_in(s, conversation, now)
-            if kind == "outbound":
-                conversation.waiting_since = now
-                contact = s.get(store.ContactRow, conversation.contact_id)
-                if contact is not None and contact.email:  # they left an address: the reply goes there too
-                    self.notify.enqueue_in(s, to=contact.email, locale=contact.locale, template="support_reply",
-                                           context={"agent": message.author_name, "body": text,
-                                                    "name": contact.name or ""})
-            uow.commit()
-            return events
+        if kind not in KINDS:
+            raise InvalidRequest("a message is inbound, outbound or a note")
+        return self.posts.submit(PostJob(conversation_id, kind, text, author, author_name))
 
     def rate(self, conversation_id: UUID, score: object, comment: str = "") -> list[Event]:
         """The customer's satisfaction with a resolved conversation: 1 to 5, and a comment (once)."""
@@ -203,7 +184,7 @@ class SupportService:
             if conversation.status not in (Status.RESOLVED.value, Status.CLOSED.value) or conversation.csat:
                 raise domain.BadMove("ratings are for resolved conversations, once")
             conversation.csat = score
-            message = self._append_in(s, conversation, "event", f"rated {score}/5" + (f": {comment.strip()[:500]}"
+            message = self.append_in(s, conversation, "event", f"rated {score}/5" + (f": {comment.strip()[:500]}"
                                       if comment.strip() else ""), None, "", now, {"csat": score})
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
@@ -254,7 +235,7 @@ class SupportService:
             s = uow.session
             conversation = self._conversation_for_update(s, conversation_id)
             conversation.priority = priority
-            message = self._append_in(s, conversation, "event", f"priority: {priority}", agent.id,
+            message = self.append_in(s, conversation, "event", f"priority: {priority}", agent.id,
                                       agent.display_name, now, {"priority": priority})
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
@@ -280,7 +261,7 @@ class SupportService:
             s = uow.session
             conversation = self._conversation_for_update(s, conversation_id)
             conversation.labels = clean
-            message = self._append_in(s, conversation, "event", "labels: " + (", ".join(clean) or "none"),
+            message = self.append_in(s, conversation, "event", "labels: " + (", ".join(clean) or "none"),
                                       agent.id, agent.display_name, now, {"labels": clean})
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
@@ -320,7 +301,7 @@ class SupportService:
             info = {"attachment": {"id": str(row.id), "name": clean, "type": content_type, "size": len(data),
                                    "image": content_type in attachments.IMAGE_TYPES}}
             kind = "outbound" if agent else "inbound"
-            message = self._append_in(s, conversation, kind, clean, agent.id if agent else None,
+            message = self.append_in(s, conversation, kind, clean, agent.id if agent else None,
                                       agent.display_name if agent else "Visitor", now, info)
             if kind == "inbound":
                 conversation.status = domain.after_customer_message(Status(conversation.status)).value
@@ -369,21 +350,25 @@ class SupportService:
             conversation = self._conversation_for_update(s, conversation_id)
             conversation.status = domain.move(Status(conversation.status), wanted).value
             conversation.snoozed_until = snoozed_until if wanted == Status.SNOOZED else None
-            message = self._append_in(s, conversation, "event", f"status: {wanted.value}", agent.id,
+            message = self.append_in(s, conversation, "event", f"status: {wanted.value}", agent.id,
                                       agent.display_name, now, {"status": wanted.value})
+            events: list[Event] = [(conversation_channel(conversation.id), message_view(message))]
+            if wanted in (Status.RESOLVED, Status.CLOSED) and conversation.assignee_id is not None:
+                events += self._serve_queue_in(s, conversation.team)  # the assignee has room for one more
             uow.commit()
-            return [(conversation_channel(conversation.id), message_view(message))]
+            return events
 
     def wake_snoozed(self) -> int:
         """Reopen snoozed conversations whose time has come (a job)."""
         now = self.clock.now()
         with self.db.uow() as uow:
             rows = uow.session.scalars(select(store.ConversationRow).where(
-                store.ConversationRow.status == Status.SNOOZED.value, store.ConversationRow.snoozed_until <= now))
+                store.ConversationRow.status == Status.SNOOZED.value, store.ConversationRow.snoozed_until <= now)
+                .order_by(store.ConversationRow.id).with_for_update(skip_locked=True))
             woken = 0
             for row in rows:
                 row.status = domain.wake(Status(row.status), row.snoozed_until, now).value
-                self._append_in(uow.session, row, "event", "status: open (snooze ended)", None, "", now,
+                self.append_in(uow.session, row, "event", "status: open (snooze ended)", None, "", now,
                                 {"status": "open"})
                 woken += 1
             uow.commit()
@@ -397,13 +382,17 @@ class SupportService:
             if s.get(store.AgentRow, assignee_id) is None:
                 raise NotAnAgent("that person is not an agent")
             conversation = self._conversation_for_update(s, conversation_id)
-            conversation.assignee_id = assignee_id
+            previous, conversation.assignee_id = conversation.assignee_id, assignee_id
             name = self.identity.user_in(s, assignee_id).display_name
-            message = self._append_in(s, conversation, "event", f"assigned to {name} by {by.display_name}", by.id,
+            message = self.append_in(s, conversation, "event", f"assigned to {name} by {by.display_name}", by.id,
                                       by.display_name, now, {"assignee": str(assignee_id)})
+            events: list[Event] = [
+                (conversation_channel(conversation.id), message_view(message)),
+                (agent_channel(assignee_id), {"type": "assigned", "conversation_id": str(conversation.id)})]
+            if previous is not None and previous != assignee_id:
+                events += self._serve_queue_in(s, conversation.team)  # the previous assignee has room again
             uow.commit()
-            return [(conversation_channel(conversation.id), message_view(message)),
-                    (agent_channel(assignee_id), {"type": "assigned", "conversation_id": str(conversation.id)})]
+            return events
 
     def inbox(self, agent: User, view: str, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """The agent's lists: `mine` (assigned to them, not resolved), `unassigned` (waiting), `open` (the
@@ -446,9 +435,9 @@ class SupportService:
             waiting = s.execute(select(store.ConversationRow.team, func.count()).where(
                 store.ConversationRow.assignee_id.is_(None), store.ConversationRow.status == "open",
                 store.ConversationRow.last_seq > 0).group_by(store.ConversationRow.team)).all()
-        agents = [{"name": names[a.user_id], "team": a.team, "online": a.online, "status": manual[a.user_id],
-                   "active": a.active, "capacity": a.capacity} for a in sorted(loads, key=lambda a: (a.team,
-                                                                                                   names[a.user_id]))]
+        agents = [{"id": str(a.user_id), "name": names[a.user_id], "team": a.team, "online": a.online,
+                   "status": manual[a.user_id], "active": a.active, "capacity": a.capacity}
+                  for a in sorted(loads, key=lambda a: (a.team, names[a.user_id]))]
         return {"agents": agents, "queues": {team: int(n) for team, n in waiting}}
 
     def conversation(self, agent: User, conversation_id: UUID) -> dict[str, Any]:
@@ -461,6 +450,7 @@ class SupportService:
             contact = s.get(store.ContactRow, c.contact_id)
             messages = [message_view(m) for m in store.messages_after(s, c.id, 0, with_notes=True)]
         return {"id": str(c.id), "status": c.status, "team": c.team, "last_seq": c.last_seq,
+                "priority": c.priority, "labels": list(c.labels or []),
                 "assignee_id": str(c.assignee_id) if c.assignee_id else None,
                 "contact": (contact.name if contact else "") or "Visitor",
                 "linked_user": str(contact.user_id) if contact and contact.user_id else None, "messages": messages}
@@ -475,10 +465,11 @@ class SupportService:
             raise NotFound("no such conversation")
         return row  # type: ignore[no-any-return]
 
-    def _append_in(self, s: Any, conversation: store.ConversationRow, kind: str, body: str, author_id: UUID | None,
+    def append_in(self, s: Any, conversation: store.ConversationRow, kind: str, body: str, author_id: UUID | None,
                    author_name: str, now: datetime, data: dict[str, Any] | None = None) -> store.MessageRow:
         seq = store.next_seq(s, conversation.id, now)
-        conversation.last_seq = seq
+        set_committed_value(conversation, "last_seq", seq)  # what the database now holds: no second UPDATE
+        set_committed_value(conversation, "updated_at", now)
         row = store.MessageRow(id=uuid7(), conversation_id=conversation.id, seq=seq, kind=kind, author_id=author_id,
                                author_name=author_name[:100], body=body, data=data, created_at=now)
         s.add(row)
@@ -487,11 +478,13 @@ class SupportService:
 
     def _loads(self, s: Any) -> list[domain.AgentLoad]:
         counts = store.active_counts(s)
-        return [domain.AgentLoad(a.user_id, a.team, a.manual_status == "online" and a.connections > 0, a.capacity,
+        fresh = self.clock.now() - PRESENCE_TTL
+        return [domain.AgentLoad(a.user_id, a.team, domain.is_online(a.manual_status, a.connections, a.seen_at, fresh),
+                                 a.capacity,
                                  counts.get(a.user_id, 0), a.last_assigned_at)
                 for a in s.scalars(select(store.AgentRow))]
 
-    def _assign_in(self, s: Any, conversation: store.ConversationRow, now: datetime) -> list[Event]:
+    def assign_in(self, s: Any, conversation: store.ConversationRow, now: datetime) -> list[Event]:
         chosen = domain.pick_agent(self._loads(s), conversation.team)
         if chosen is None:
             return [(team_channel(conversation.team), {"type": "queued", "conversation_id": str(conversation.id)})]
@@ -499,7 +492,7 @@ class SupportService:
         agent.last_assigned_at = now
         conversation.assignee_id = chosen.user_id
         name = self.identity.user_in(s, chosen.user_id).display_name
-        message = self._append_in(s, conversation, "event", f"assigned to {name}", chosen.user_id, name, now,
+        message = self.append_in(s, conversation, "event", f"assigned to {name}", chosen.user_id, name, now,
                                   {"assignee": str(chosen.user_id)})
         return [(conversation_channel(conversation.id), message_view(message)),
                 (agent_channel(chosen.user_id), {"type": "assigned", "conversation_id": str(conversation.id)})]
@@ -511,9 +504,11 @@ class SupportService:
         waiting = s.scalars(select(store.ConversationRow).where(
             store.ConversationRow.team == team, store.ConversationRow.assignee_id.is_(None),
             store.ConversationRow.status == Status.OPEN.value, store.ConversationRow.last_seq > 0,
-        ).order_by(store.ConversationRow.waiting_since).with_for_update()).all()
+        ).order_by(store.ConversationRow.waiting_since).with_for_update(skip_locked=True)).all()
+        # (skip_locked: a conversation another transaction is writing is served at the next chance, instead of
+        # waiting for it here while holding other rows — two such waits could deadlock)
         for conversation in waiting:
-            given = self._assign_in(s, conversation, now)
+            given = self.assign_in(s, conversation, now)
             if conversation.assignee_id is None:
                 break
             events += given

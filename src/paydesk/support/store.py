@@ -20,6 +20,9 @@ class AgentRow(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     manual_status: Mapped[str] = mapped_column(String(10))  # online, away, offline: what the agent chose
     connections: Mapped[int] = mapped_column(Integer, default=0)  # open console sockets, all processes
+    # The last sign of life from a process holding one of those sockets (every PRESENCE_BEAT_S): a process that
+    # dies without closing its sockets stops beating, and the agent counts as offline after PRESENCE_TTL.
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -124,9 +127,9 @@ def current_conversation(session: Session, contact_id: UUID) -> ConversationRow 
 
 def next_seq(session: Session, conversation_id: UUID, now: datetime) -> int:
     """Claim the conversation's next message number (the row lock orders concurrent writers)."""
-    session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
-                    .values(last_seq=ConversationRow.last_seq + 1, updated_at=now))
-    return int(session.scalar(select(ConversationRow.last_seq).where(ConversationRow.id == conversation_id)) or 0)
+    return int(session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
+                               .values(last_seq=ConversationRow.last_seq + 1, updated_at=now)
+                               .returning(ConversationRow.last_seq)).scalar_one())
 
 
 def messages_after(session: Session, conversation_id: UUID, after: int, *, with_notes: bool,

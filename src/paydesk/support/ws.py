@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -20,11 +21,11 @@ from paydesk.container import Container
 from paydesk.core.errors import DomainError
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
-from paydesk.support.service import Event, agent_channel, conversation_channel
+from paydesk.support.events import Event, agent_channel, conversation_channel
+from paydesk.support.service import PRESENCE_BEAT_S
 from paydesk.web.auth import SESSION_COOKIE
 
 router = APIRouter()
-POLL_S = 1.0
 
 
 class Outbox:
@@ -68,6 +69,39 @@ class Outbox:
             self.sent[conversation_id] = message["seq"]
 
 
+class Presence:
+    """The agents whose consoles this process holds open, and one task that vouches for them every
+    PRESENCE_BEAT_S (support.service.PRESENCE_TTL explains why)."""
+
+    def __init__(self, app: Container) -> None:
+        self.app = app
+        self.open: Counter[UUID] = Counter()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, user_id: UUID) -> None:
+        self.open[user_id] += 1
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._beat())
+
+    def remove(self, user_id: UUID) -> None:
+        self.open[user_id] -= 1
+        if self.open[user_id] <= 0:
+            del self.open[user_id]
+
+    async def _beat(self) -> None:
+        while self.open:
+            await asyncio.sleep(PRESENCE_BEAT_S)
+            with contextlib.suppress(Exception):  # a failed beat is retried at the next one
+                await run_in_threadpool(self.app.support.heartbeat, list(self.open))
+
+
+def _presence(ws: WebSocket, app: Container) -> Presence:
+    state = ws.app.state
+    if getattr(state, "presence", None) is None:
+        state.presence = Presence(app)
+    return state.presence  # type: ignore[no-any-return]
+
+
 async def _publish(app: Container, events: list[Event]) -> None:
     for channel, event in events:
         await app.pubsub.publish(channel, event)
@@ -76,8 +110,8 @@ async def _publish(app: Container, events: list[Event]) -> None:
 async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Event) -> None:
     async with app.pubsub.subscribe(channel) as subscription:
         ready.set()
-        while True:
-            event = await subscription.get(POLL_S)
+        while True:  # until the connection's end cancels this task
+            event = await subscription.get(None)
             if event is not None:
                 await out.live(event)
 
@@ -199,10 +233,12 @@ async def agent(ws: WebSocket) -> None:
     out = Outbox(ws, app, with_notes=True)
     tasks: list[asyncio.Task[None]] = []
     joined: set[str] = set()
+    presence = _presence(ws, app)
     try:
         await _listen(app, agent_channel(user.id), out, tasks)
         await ws.send_json({"type": "hello", "agent": str(user.id)})
         await _publish(app, await run_in_threadpool(app.support.connected, user.id, 1))
+        presence.add(user.id)
         while True:
             command = await ws.receive_json()
             if not isinstance(command, dict):
@@ -217,6 +253,8 @@ async def agent(ws: WebSocket) -> None:
         pass
     finally:
         await _stop(tasks)
+        if user.id in presence.open:
+            presence.remove(user.id)
         await run_in_threadpool(app.support.connected, user.id, -1)
 
 

@@ -1,6 +1,8 @@
 // The agent console, live: one /ws/agent connection; the open conversation's new messages are appended,
-// a newly assigned conversation is announced (and the inbox refreshed). Ctrl+Enter sends, Alt+R resolves,
-// Alt+P sets pending.
+// a newly assigned conversation is announced (and the inbox refreshed). The tools (priority, labels,
+// assignment, saved replies) are socket commands. Keys: Ctrl+Enter sends, Alt+R resolves, Alt+P sets
+// pending, Alt+T takes, Alt+N toggles a private note, Alt+L edits labels, Alt+J / Alt+K move down / up the
+// inbox.
 (function () {
   "use strict";
   var console_ = document.querySelector("[data-testid=console]");
@@ -81,9 +83,56 @@
       if (b.dataset.command === "take") { b.remove(); }
     });
   });
+  var priority = document.querySelector("[data-testid=priority]");
+  if (priority) {
+    priority.addEventListener("change", function () {
+      send({type: "priority", conversation_id: cid, priority: priority.value});
+    });
+  }
+  var labels = document.querySelector("form[data-testid=labels]");
+  if (labels) {
+    labels.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var list = labels.elements.labels.value.split(",").map(function (s) { return s.trim(); })
+        .filter(function (s) { return s.length > 0; });
+      send({type: "labels", conversation_id: cid, labels: list});
+    });
+  }
+  var assign = document.querySelector("form[data-testid=assign]");
+  if (assign) {
+    assign.addEventListener("submit", function (e) {
+      e.preventDefault();
+      send({type: "assign", conversation_id: cid, agent_id: assign.elements.agent_id.value});
+    });
+  }
+  var canned = document.querySelector("[data-testid=canned]");
+  var cannedSend = document.querySelector("[data-testid=canned-send]");
+  if (canned && cannedSend) {
+    cannedSend.addEventListener("click", function () {
+      if (!canned.value) { canned.focus(); return; }
+      send({type: "canned", conversation_id: cid, shortcut: canned.value});
+      canned.value = "";
+    });
+  }
+  function move(step) {  // the next / previous conversation of the inbox
+    var links = Array.prototype.slice.call(document.querySelectorAll("[data-testid=inbox] a"));
+    if (!links.length) { return; }
+    var at = links.findIndex(function (a) { return a.getAttribute("aria-current") === "true"; });
+    var next = links[Math.max(0, Math.min(links.length - 1, at < 0 ? 0 : at + step))];
+    if (next) { location.href = next.href; }
+  }
   document.addEventListener("keydown", function (e) {
-    if (!cid || !e.altKey) { return; }
-    if (e.key === "r" || e.key === "R") { send({type: "status", conversation_id: cid, status: "resolved"}); }
-    if (e.key === "p" || e.key === "P") { send({type: "status", conversation_id: cid, status: "pending"}); }
+    if (!e.altKey) { return; }
+    var key = e.key.toLowerCase();
+    if (key === "j") { e.preventDefault(); move(1); return; }
+    if (key === "k") { e.preventDefault(); move(-1); return; }
+    if (!cid) { return; }
+    if (key === "r") { send({type: "status", conversation_id: cid, status: "resolved"}); }
+    else if (key === "p") { send({type: "status", conversation_id: cid, status: "pending"}); }
+    else if (key === "t") { send({type: "take", conversation_id: cid}); }
+    else if (key === "n" && form) { form.elements["private"].checked = !form.elements["private"].checked; }
+    else if (key === "l" && labels) { labels.elements.labels.focus(); }
+    else { return; }
+    e.preventDefault();
   });
 })();

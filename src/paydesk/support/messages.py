@@ -1,0 +1,80 @@
+"""Posting chat messages with group commit. Many sockets post at once; one thread writes whatever is waiting
+in one transaction (each message in its own savepoint, so one refused message fails only its sender) and
+commits once. The conversations of a batch are locked up front in id order, so two processes' batches can't
+deadlock. Numbering stays per conversation and gap-free: the row lock orders the writers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paydesk.core.errors import DomainError, NotFound
+from paydesk.identity.service import User
+from paydesk.support import domain, store
+from paydesk.support.domain import Status
+from paydesk.support.events import Event, conversation_channel, message_view
+
+if TYPE_CHECKING:
+    from paydesk.support.service import SupportService
+
+KINDS = ("inbound", "outbound", "note")
+
+
+@dataclass(frozen=True)
+class PostJob:
+    conversation_id: UUID
+    kind: str  # inbound (the customer), outbound (an agent's reply), note (agents only)
+    body: str
+    author: User | None
+    author_name: str
+
+
+def process_posts(support: SupportService, jobs: Sequence[PostJob]) -> list[list[Event] | BaseException]:
+    results: list[list[Event] | BaseException] = []
+    now = support.clock.now()
+    with support.db.uow() as uow:
+        s = uow.session
+        rows = {r.id: r for r in s.scalars(
+            select(store.ConversationRow).where(store.ConversationRow.id.in_({j.conversation_id for j in jobs}))
+            .order_by(store.ConversationRow.id).with_for_update())}
+        for job in jobs:
+            conversation = rows.get(job.conversation_id)
+            try:
+                if conversation is None:
+                    raise NotFound("no such conversation")
+                with s.begin_nested():
+                    results.append(post_in(support, s, conversation, job, now))
+            except DomainError as exc:
+                results.append(exc)
+        uow.commit()
+    return results
+
+
+def post_in(support: SupportService, s: Session, conversation: store.ConversationRow, job: PostJob,
+            now: datetime) -> list[Event]:
+    """One message inside the caller's transaction (the conversation row is locked)."""
+    was, before = Status(conversation.status), conversation.last_seq
+    if job.kind == "inbound":
+        conversation.status = domain.after_customer_message(was).value
+    elif was == Status.CLOSED:
+        raise domain.BadMove("the conversation is closed")
+    author_id = job.author.id if job.author else None
+    message = support.append_in(s, conversation, job.kind, job.body, author_id,
+                                job.author.display_name if job.author else job.author_name, now)
+    events: list[Event] = [(conversation_channel(conversation.id), message_view(message))]
+    if job.kind == "inbound" and conversation.assignee_id is None and domain.needs_assignment(was, before):
+        events += support.assign_in(s, conversation, now)
+    if job.kind == "outbound":
+        conversation.waiting_since = now
+        contact = s.get(store.ContactRow, conversation.contact_id)
+        if contact is not None and contact.email:  # they left an address: the reply goes there too
+            support.notify.enqueue_in(s, to=contact.email, locale=contact.locale, template="support_reply",
+                                      context={"agent": message.author_name, "body": job.body,
+                                               "name": contact.name or ""})
+    return events

@@ -1,0 +1,103 @@
+"""The desk's service on SQLite and PostgreSQL: messages posted together are numbered without gaps, one
+refused message fails only its sender, the queue is served when capacity appears, and presence fades when
+the process holding a console stops vouching for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from paydesk.config import Settings
+from paydesk.container import Container, build
+from paydesk.core.clock import FrozenClock
+from paydesk.core.errors import DomainError
+from paydesk.identity.service import User
+from paydesk.support.service import PRESENCE_TTL
+
+PASSWORD = "support desk passphrase"
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
+    container = build(settings, clock)
+    yield container
+    container.close()
+
+
+def _agent(app: Container, email: str, capacity: int = 3) -> User:
+    user = app.identity.register(email=email, phone=None, password=PASSWORD, display_name=email.split("@")[0],
+                                 locale="en")
+    app.support.create_agent(email, "general", capacity)
+    return app.identity.user(user.id)
+
+
+def _conversation(app: Container) -> UUID:
+    return UUID(app.support.visitor_conversation(app.support.new_visitor_token())["conversation_id"])
+
+
+def test_concurrent_messages_are_numbered_without_gaps_or_repeats(app: Container) -> None:
+    first, second = _conversation(app), _conversation(app)
+    jobs = [(first if i % 3 else second, f"message {i}") for i in range(90)]
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda job: app.support.post(job[0], kind="inbound", body=job[1], author=None,
+                                                   author_name="Visitor"), jobs))
+    assert app.support.posts.batches < 90  # written together, not one transaction each
+    for cid, count in ((first, 60), (second, 30)):
+        messages = app.support.messages_after(cid, 0, with_notes=True)
+        inbound = [m for m in messages if m["kind"] == "inbound"]
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+        assert sorted(m["body"] for m in inbound) == sorted(b for c, b in jobs if c == cid)
+        assert len(inbound) == count
+
+
+def test_a_refused_message_in_a_batch_fails_only_its_sender(app: Container) -> None:
+    agent = _agent(app, "mei@example.com")
+    open_one, closed = _conversation(app), _conversation(app)
+    app.support.post(closed, kind="inbound", body="hello", author=None)
+    app.support.change_status(closed, "resolved", agent)
+    app.support.change_status(closed, "closed", agent)
+
+    def reply(cid: UUID) -> str:
+        try:
+            app.support.post(cid, kind="outbound", body="an answer", author=agent)
+            return "ok"
+        except DomainError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(reply, [open_one, closed] * 16))
+    assert results == ["ok", "status_move_not_allowed"] * 16
+    assert results.count("ok") == 16
+    assert len(app.support.messages_after(open_one, 0, with_notes=True)) == 16
+    assert not any(m["body"] == "an answer" for m in app.support.messages_after(closed, 0, with_notes=True))
+
+
+def test_the_queue_is_served_when_an_agent_resolves_a_conversation(app: Container) -> None:
+    agent = _agent(app, "mei@example.com", capacity=1)
+    app.support.connected(agent.id, 1)
+    first, second = _conversation(app), _conversation(app)
+    assigned = app.support.post(first, kind="inbound", body="first", author=None)
+    assert ("agent:" + str(agent.id), {"type": "assigned", "conversation_id": str(first)}) in assigned
+    queued = app.support.post(second, kind="inbound", body="second", author=None)
+    assert queued[-1][1]["type"] == "queued"
+    # more messages while it waits don't look for an agent again (the queue is served when one is free)
+    assert len(app.support.post(second, kind="inbound", body="still there?", author=None)) == 1
+    events = app.support.change_status(first, "resolved", agent)
+    assert ("agent:" + str(agent.id), {"type": "assigned", "conversation_id": str(second)}) in events
+    assert app.support.conversation(agent, second)["assignee_id"] == str(agent.id)
+
+
+def test_an_agent_whose_process_stops_vouching_goes_offline(app: Container, clock: FrozenClock) -> None:
+    agent = _agent(app, "mei@example.com")
+    app.support.connected(agent.id, 1)  # the process then dies: no disconnect, no more beats
+    clock.advance(PRESENCE_TTL + timedelta(seconds=1))
+    waiting = _conversation(app)
+    assert app.support.post(waiting, kind="inbound", body="anyone?", author=None)[-1][1]["type"] == "queued"
+    assert app.support.visitor_conversation(app.support.new_visitor_token())["agents_online"] is False
+    app.support.heartbeat([agent.id])  # a live process vouches again
+    assert app.support.board()["agents"][0]["online"] is True
+    assert app.support.visitor_conversation(app.support.new_visitor_token())["agents_online"] is True
