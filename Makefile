@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/ledger.py
 	@if [ -n "$$PAYDESK_TEST_DATABASE_URL" ]; then $(PY) bench/api_transfers.py; fi
 	$(PY) bench/chat_fanout.py
+	$(PY) bench/help_search.py
 
 clean:
 	rm -rf var/bench-* .pytest_cache .mypy_cache .ruff_cache

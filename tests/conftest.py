@@ -29,7 +29,8 @@ TABLES = (
     "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates",
     "promotion_redemptions", "promotions", "support_attachments", "support_messages", "support_conversations",
     "support_contacts",
-    "support_agents", "support_canned", "users",
+    "support_agents", "support_canned", "help_votes", "help_revisions", "help_postings", "help_misses",
+    "help_articles", "users",
 )
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]

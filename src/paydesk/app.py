@@ -27,6 +27,8 @@ from paydesk.fees import admin_pages as fees_admin_pages
 from paydesk.fees import api as fees_api
 from paydesk.fees import pages as fees_pages
 from paydesk.fx import api as fx_api
+from paydesk.helpcenter import api as help_api
+from paydesk.helpcenter import pages as help_pages
 from paydesk.identity import api as identity_api
 from paydesk.identity import pages as identity_pages
 from paydesk.identity import security_pages
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(support_api.router)
     app.include_router(support_ws.router)
     app.include_router(support_pages.router)
+    app.include_router(help_api.router)
+    app.include_router(help_pages.router)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.include_router(security_pages.router)

@@ -93,7 +93,7 @@ def demo() -> None:
 
 @app.command("grant-role")
 def grant_role(login: str, role: str) -> None:
-    """Give a user a role: operator (fees, rates), agent, supervisor, admin."""
+    """Give a user a role: operator (fees, rates), agent, supervisor, admin, editor (help articles)."""
     from paydesk.container import build
 
     container = build(Settings())
@@ -122,6 +122,19 @@ def create_agent(logins: Annotated[list[str], typer.Argument(help="registered us
         raise typer.Exit(1) from None
     finally:
         container.close()
+
+
+@app.command("help-import")
+def help_import() -> None:
+    """Publish the starter help articles (en, zh-CN) that aren't in the database yet; editors' work is kept."""
+    from paydesk.container import build
+
+    container = build(Settings())
+    try:
+        added = container.help.import_starter()
+    finally:
+        container.close()
+    console.print(f"{added} help article(s) added")
 
 
 @app.command("import-rates")

@@ -12,6 +12,7 @@ from paydesk.core.pubsub import MemoryPubSub, RedisPubSub, make_pubsub
 from paydesk.fees.promotions import Promotions
 from paydesk.fees.service import FeeService
 from paydesk.fx.service import FxService
+from paydesk.helpcenter.service import HelpService
 from paydesk.identity.security import SecurityService
 from paydesk.identity.service import IdentityService
 from paydesk.identity.stepup import StepUp
@@ -45,6 +46,7 @@ class Container:
     fx: FxService
     promotions: Promotions
     support: SupportService
+    help: HelpService
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,4 +88,4 @@ def build(settings: Settings, clock: Clock | None = None) -> Container:
     support = SupportService(db, clock, identity, notify, wallet_id_of=wallet.ensure_wallet,
                              blobs=LocalBlobStore(settings.blob_dir))
     return Container(settings, db, clock, ledger, committer, make_pubsub(settings.redis_url), identity, notify,
-                     security, wallet, history, events, fees, fx, promotions, support)
+                     security, wallet, history, events, fees, fx, promotions, support, HelpService(db, clock))

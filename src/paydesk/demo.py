@@ -65,6 +65,7 @@ def load_demo(settings: Settings) -> list[str]:
     now = SystemClock().now()
     clock = FrozenClock(now - timedelta(days=22))
     app = build(settings, clock)
+    articles = 0
     try:
         users = [_person(app.identity, p) for p in PEOPLE]
         fresh = [u for u in users if u is not None]
@@ -76,6 +77,8 @@ def load_demo(settings: Settings) -> list[str]:
         else:
             fresh = []
         app.identity.grant_role(OPERATOR, "operator")
+        app.identity.grant_role(OPERATOR, "editor")  # the operator also edits the help center
+        articles = app.help.import_starter()
         clock.set(now)
         app.fx.record(RateSet(dict(DEMO_RATES), now, "demo"))  # fresh rates on every run, so exchange works
         problems = app.ledger.check()
@@ -86,6 +89,7 @@ def load_demo(settings: Settings) -> list[str]:
     lines = ["Demo logins (email / password):"]
     lines += [f"  {p.email:24} {p.password:30} {p.name} ({p.locale})" for p in PEOPLE]
     lines.append("demo data loaded" if fresh else "demo data was already there; nothing added")
+    lines.append(f"help center: {articles} starter articles added" if articles else "help center: up to date")
     return lines
 
 

@@ -269,3 +269,36 @@ def partial_handler(handler: type, directory: str) -> Any:
     import functools
 
     return functools.partial(handler, directory=directory)
+
+
+def test_a_reader_searches_the_help_center_in_chinese_and_opens_the_answer(
+    settings: Settings, chromium_path: str,
+) -> None:
+    app = create_app(settings, run_jobs=False)
+    app.state.container.help.import_starter()
+    with serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+        page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+        try:
+            page.goto(f"{base}/help")
+            expect(page.get_by_role("heading", name="帮助中心", exact=True)).to_be_visible()
+            box = page.get_by_role("searchbox", name="搜索帮助中心")
+            box.fill("帳戶被鎖定了怎麼辦")  # Traditional characters: folded to the articles' Simplified
+            box.press("Enter")
+            results = page.get_by_test_id("help-results")
+            expect(results.locator("mark").first).to_be_visible()
+            results.get_by_role("link").first.click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("账户被锁定的原因和解锁方法")
+            expect(page.get_by_test_id("article")).to_contain_text("重设密码")
+            ARTIFACTS.mkdir(exist_ok=True)
+            backend = "sqlite" if settings.is_sqlite else "postgresql"
+            page.screenshot(path=str(ARTIFACTS / f"help-article-{backend}.png"), full_page=True)
+            # the chat bubble on the same page suggests articles for what the visitor types
+            page.get_by_role("button", name="在线客服").click()
+            question = page.get_by_role("textbox", name="请输入您的问题…")
+            question.fill("提现多久到账")
+            question.press("Enter")
+            expect(page.get_by_role("log").get_by_role("link").first).to_be_visible(timeout=10000)
+            page.screenshot(path=str(ARTIFACTS / f"help-chat-suggestions-{backend}.png"))
+        finally:
+            browser.close()

@@ -170,3 +170,29 @@ def test_this_wasnt_me_on_a_payment_freezes_outgoing_money(client: TestClient, a
     _sign_in(client, alice)
     frozen = client.get("/api/v1/me/activity").json()["items"][1]
     assert frozen["kind"] == "incident_reported" and frozen["detail"]["transaction"] == paid["id"]
+
+
+def test_a_forgotten_password_is_reset_through_the_pages_with_the_emailed_link(client: TestClient,
+                                                                               alice: Person) -> None:
+    login = client.get("/login?lang=en")
+    assert 'href="/forgot"' in login.text
+    forgot = client.get("/forgot")
+    for who in (alice.email, "nobody@example.com"):  # the same answer either way
+        sent = client.post("/forgot", data={"login": who, "csrf_token": token(forgot.text)})
+        assert sent.status_code == 200 and "a link is on its way" in sent.text
+    mail = next(m for m in client.app.state.container.notify.recent()  # type: ignore[attr-defined]
+                if m.recipient == alice.email and "/reset?token=" in m.body)
+    link = re.search(r"/reset\?token=([\w-]+)", mail.body)
+    assert link
+    page = client.get(f"/reset?token={link.group(1)}")
+    assert page.status_code == 200 and link.group(1) in page.text
+    weak = client.post("/reset", data={"token": link.group(1), "password": "short", "csrf_token": token(page.text)})
+    assert weak.status_code == 422 and 'id="e-password"' in weak.text
+    done = client.post("/reset", data={"token": link.group(1), "password": "a brand new long passphrase",
+                                       "csrf_token": token(page.text)}, follow_redirects=True)
+    assert done.status_code == 200 and "Your password is changed" in done.text
+    again = client.post("/reset", data={"token": link.group(1), "password": "another long passphrase!",
+                                        "csrf_token": token(page.text)})
+    assert again.status_code == 422 and "not valid any more" in again.text  # a link works once
+    assert client.post("/api/v1/auth/login", json={"login": alice.email, "password": "a brand new long passphrase"}
+                       ).status_code == 200

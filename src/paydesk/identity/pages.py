@@ -64,7 +64,8 @@ def _signup(request: Request, form: dict[str, Any]) -> Response:
 def login_form(request: Request) -> Response:
     if page_principal(request):
         return redirect("/wallet")
-    return render(request, "login.html", {"values": {"next": request.query_params.get("next", "")}, "errors": {}})
+    return render(request, "login.html", {"values": {"next": request.query_params.get("next", "")}, "errors": {},
+                                          "reset": request.query_params.get("reset") == "1"})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -103,3 +104,52 @@ def _logout(request: Request, form: dict[str, Any]) -> Response:
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+# --- a forgotten password: ask for a link, then set a new password with it ---------------------------------
+
+@router.get("/forgot", response_class=HTMLResponse)
+def forgot_form(request: Request) -> Response:
+    return render(request, "forgot.html", {"values": {}, "errors": {}, "sent": False})
+
+
+@router.post("/forgot", response_class=HTMLResponse)
+async def forgot(request: Request) -> Response:
+    form = dict(await request.form())
+    return await run_in_threadpool(_forgot, request, form)
+
+
+def _forgot(request: Request, form: dict[str, Any]) -> Response:
+    values = {"login": str(form.get("login", ""))[:320]}
+    if not form_token_ok(request, form.get("csrf_token")):
+        return render(request, "forgot.html", {"values": values, "errors": csrf_error(request_locale(request)),
+                                               "sent": False}, 403)
+    ip, ua = client_of(request)
+    container(request).security.request_reset(values["login"], ip=ip, user_agent=ua)
+    # The same answer whether or not the account exists: the page doesn't tell who has a wallet.
+    return render(request, "forgot.html", {"values": values, "errors": {}, "sent": True})
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_form(request: Request) -> Response:
+    return render(request, "reset.html", {"token": request.query_params.get("token", "")[:200], "errors": {}})
+
+
+@router.post("/reset", response_class=HTMLResponse)
+async def reset(request: Request) -> Response:
+    form = dict(await request.form())
+    return await run_in_threadpool(_reset, request, form)
+
+
+def _reset(request: Request, form: dict[str, Any]) -> Response:
+    token = str(form.get("token", ""))[:200]
+    locale = request_locale(request)
+    if not form_token_ok(request, form.get("csrf_token")):
+        return render(request, "reset.html", {"token": token, "errors": csrf_error(locale)}, 403)
+    ip, ua = client_of(request)
+    try:
+        container(request).security.confirm_reset(token, str(form.get("password", "")),
+                                                  str(form.get("otp", "")) or None, ip=ip, user_agent=ua)
+    except DomainError as exc:
+        return render(request, "reset.html", {"token": token, "errors": field_error(exc, locale)}, 422)
+    return redirect("/login?reset=1")

@@ -23,7 +23,7 @@ HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 TOUCH_EVERY = timedelta(seconds=60)  # a session's last-seen time is written at most this often
 
 
-ROLES = ("operator", "agent", "supervisor", "admin")
+ROLES = ("operator", "agent", "supervisor", "admin", "editor")  # editor: writes and publishes help articles
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,11 +102,3 @@ def _who(app: Container, request: Request, visitor_token: str | None, conversati
         if conversation_id is None or not app.support.may_see(who.user, conversation_id):
             raise NotFound("no such conversation")
     return conversation_id, who.user
-
-
-@router.get("/api/v1/help/search")
-def help_search(q: str = Query("", max_length=200), locale: str = Query("en", max_length=8)) -> JSONResponse:
-    """Help-center articles for a question: `{items: [{slug, title, snippet, locale}]}`. The help center (a
-    later change) fills it; until then it finds nothing, and the widget goes straight to an agent."""
-    del q, locale
-    return JSONResponse({"items": []}, headers=ANY_ORIGIN)

@@ -19,7 +19,8 @@ from paydesk.web.auth import csrf_token, optional_principal
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Jinja2Templates(directory=[str(ROOT / "web" / "templates"), str(ROOT / "identity" / "templates"),
                                        str(ROOT / "wallet" / "templates"), str(ROOT / "notify" / "templates"),
-                                       str(ROOT / "fees" / "templates"), str(ROOT / "support" / "templates")])
+                                       str(ROOT / "fees" / "templates"), str(ROOT / "support" / "templates"),
+                                       str(ROOT / "helpcenter" / "templates")])
 ANON_CSRF_COOKIE = "paydesk_csrf"
 
 router = APIRouter(include_in_schema=False)
@@ -57,9 +58,11 @@ def form_token_ok(request: Request, submitted: object) -> bool:
     return isinstance(submitted, str) and bool(submitted) and hmac.compare_digest(submitted, form_token(request))
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
-    """Render a page in the request's locale; remembers an explicit `?lang=` choice in a cookie."""
-    locale = request_locale(request)
+def render(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200,
+           locale: str | None = None) -> HTMLResponse:
+    """Render a page in the request's locale (or `locale`, for pages whose address names one); remembers an
+    explicit `?lang=` choice in a cookie."""
+    locale = locale or request_locale(request)
 
     def t(key: str, **values: object) -> str:
         return i18n.translate(locale, key, **values)

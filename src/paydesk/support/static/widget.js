@@ -176,7 +176,7 @@
         if (!d.items || !d.items.length) { return; }
         var div = document.createElement("div"); div.className = "msg event"; div.textContent = T.suggest;
         d.items.slice(0, 3).forEach(function (a) {
-          var link = document.createElement("a"); link.href = origin + "/help/" + a.slug; link.target = "_blank";
+          var link = document.createElement("a"); link.href = origin + a.url; link.target = "_blank";
           link.textContent = a.title; div.appendChild(document.createElement("br")); div.appendChild(link);
         });
         log.appendChild(div);
