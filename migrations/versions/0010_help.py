@@ -70,6 +70,8 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('keywords', sa.String(length=500), nullable=False),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('related', sa.JSON(), nullable=False),
     sa.Column('author', sa.String(length=100), nullable=False),
     sa.Column('published', sa.Boolean(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),

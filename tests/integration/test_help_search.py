@@ -98,10 +98,18 @@ def test_a_draft_is_invisible_until_published_and_its_revisions_are_kept(app: Co
     assert app.help.article("en", "card-lost")["body"] == "Freeze the card in the app."
     assert app.help.search("call at once", "en") == []
     view = app.help.editor_view_of("en", "card-lost")
-    assert view is not None and [r["number"] for r in view["history"]] == [2, 1]
+    assert view is not None and [(r["number"], r["published"]) for r in view["history"]] == [(2, False), (1, True)]
     assert view["draft"]["body"].startswith("Call us") and view["revision"] == 1
+    # nor does a draft's new category or related articles
+    app.help.save(ArticleDraft(key="card-lost", locale="en", title="Lost card", category="complaints",
+                               body="Call us at once, then freeze the card.", related=[]), "Editor Ed")
+    assert app.help.article("en", "card-lost")["category"] == "security"
+    assert [a["key"] for a in app.help.category("en", "complaints")] == []
     app.help.publish(UUID(saved["id"]))
     assert app.help.article("en", "card-lost")["body"].startswith("Call us")
+    assert app.help.article("en", "card-lost")["category"] == "complaints"
+    history = app.help.editor_view_of("en", "card-lost")["history"]  # type: ignore[index]
+    assert [(r["number"], r["published"]) for r in history] == [(3, True), (2, False), (1, False)]
     app.help.unpublish(UUID(saved["id"]))
     assert app.help.search("freeze card", "en") == []
 
@@ -125,10 +133,25 @@ def test_votes_views_and_searches_that_found_nothing_are_counted(app: Container)
     app.help.article("en", "limits")
     shown = app.help.article("en", "limits")
     assert (shown["helpful"], shown["unhelpful"], shown["views"]) == (1, 1, 1)  # the second read counts after
-    assert app.help.search("quantum entanglement", "en") == []
-    app.help.search("quantum entanglement", "en")
-    app.help.search("量子纠缠", "zh-CN")
+    assert app.help.search("quantum entanglement", "en", log_miss=True) == []
+    app.help.search("quantum entanglement", "en", log_miss=True)
+    app.help.search("量子纠缠", "zh-CN", log_miss=True)
+    app.help.search("a visitor's private chat message", "en")  # the widget's suggestions are not kept
+    app.help.search("nul\x00 in a search", "en", log_miss=True)  # control characters dropped, not a crash
     misses = app.help.misses()
     assert misses[0] == {**misses[0], "query": "quantum entanglement", "count": 2, "locale": "en"}
+    assert "a visitor's private chat message" not in {m["query"] for m in misses}
+    assert "nul in a search" in {m["query"] for m in misses}
+    app.help.vote("en", "limits", True, "nul\x00 here")
     with pytest.raises(NotFound):
         app.help.vote("en", "no-such-article", True)
+
+
+def test_editors_saving_at_once_each_get_a_revision(app: Container) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    app.help.save(_draft(), "Ed")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: app.help.save(_draft(body=f"Version {n}."), f"Editor {n}"), range(8)))
+    view = app.help.editor_view_of("en", "card-lost")
+    assert view is not None and sorted(r["number"] for r in view["history"]) == list(range(1, 10))

@@ -152,6 +152,21 @@ def test_reset_tokens_work_once_for_30_minutes_end_sessions_and_respect_2_step(a
     assert code_of(lambda: app.security.request_reset("ghost@example.com")) == "ok"  # same answer for strangers
 
 
+def test_a_wrong_2_step_code_uses_up_the_reset_link(app: Container, clock: FrozenClock) -> None:
+    who = principal(app)
+    secret = app.security.start_totp(who)["secret"]
+    app.security.confirm_totp(who, policy.totp_code(secret, clock.now()))
+    clock.advance(timedelta(minutes=2))
+    app.security.request_reset(EMAIL)
+    link = re.search(r"token=([\w-]+)", app.notify.recent(1)[0].body).group(1)  # type: ignore[union-attr]
+    assert code_of(lambda: app.security.confirm_reset(link, "a brand new passphrase")) == "otp_required"
+    assert code_of(lambda: app.security.confirm_reset(link, "a brand new passphrase", "000000")) == "invalid_otp"
+    right = policy.totp_code(secret, clock.now())
+    assert code_of(lambda: app.security.confirm_reset(link, "a brand new passphrase", right)) == "invalid_reset_token"
+    assert login(app) == "otp_required"  # the old password still stands
+    assert "reset_code_failed" in [e["kind"] for e in app.security.activity(who.user.id, 5)]
+
+
 def _all_at_once(n: int, call: Callable[[], Any]) -> list[str]:
     barrier = threading.Barrier(n)
 

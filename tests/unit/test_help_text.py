@@ -79,6 +79,17 @@ def test_markdown_renders_with_links_marked_safe_and_live_data_in_place() -> Non
     assert 'rel="noopener noreferrer"' in html and "<span>9–5</span> today" in html
 
 
+def test_placeholders_are_not_replaced_inside_attributes_or_code() -> None:
+    html = to_html('[see](/x "{{hours}}") and `{{hours}}` but {{hours}}', {"hours": '<b class="h">9</b>'})
+    assert 'title="{{hours}}"' in html and "<code>{{hours}}</code>" in html
+    assert html.count('<b class="h">9</b>') == 1
+
+
+def test_accented_and_very_long_words_are_single_terms() -> None:
+    assert tokens("Café naïve") == ["café", "naïve"]
+    assert tokens("x" * 100) == ["x" * 64] == tokens("x" * 70)
+
+
 def test_an_unknown_placeholder_or_a_bad_field_is_refused_with_its_reason() -> None:
     with pytest.raises(ArticleInvalid, match="unknown live data: fee"):
         ArticleDraft("k", "en", "T", "fees", "{{fee}}").checked()
@@ -86,6 +97,10 @@ def test_an_unknown_placeholder_or_a_bad_field_is_refused_with_its_reason() -> N
         ArticleDraft("k", "en", "T", "misc", "body").checked()
     with pytest.raises(ArticleInvalid, match="key"):
         ArticleDraft("Bad Key", "en", "T", "fees", "body").checked()
+    with pytest.raises(ArticleInvalid, match="key"):
+        ArticleDraft("abc\n", "en", "T", "fees", "body").checked()
+    with pytest.raises(ArticleInvalid, match="related"):
+        ArticleDraft("abc", "en", "T", "fees", "body", related=["x\n"]).checked()
 
 
 def test_snippets_mark_matches_in_the_original_text_and_escape_it() -> None:

@@ -45,7 +45,7 @@ class ArticleDraft:
 
     def checked(self) -> ArticleDraft:
         problems = []
-        if not _SLUG.match(self.key) or len(self.key) > 80:
+        if not _SLUG.fullmatch(self.key) or len(self.key) > 80:
             problems.append("the key is lowercase letters, digits and dashes (at most 80)")
         if self.locale not in LOCALES:
             problems.append(f"the locale is one of {', '.join(LOCALES)}")
@@ -55,7 +55,7 @@ class ArticleDraft:
             problems.append(f"the category is one of {', '.join(CATEGORIES)}")
         if not 1 <= len(self.body.strip()) <= 50_000:
             problems.append("a body of 1 to 50,000 characters")
-        if len(self.keywords) > 500 or len(self.related) > 10 or any(not _SLUG.match(r) for r in self.related):
+        if len(self.keywords) > 500 or len(self.related) > 10 or any(not _SLUG.fullmatch(r) for r in self.related):
             problems.append("keywords of at most 500 characters and at most 10 related article keys")
         unknown = sorted({m.group(1) for m in _EMBED.finditer(self.body)} - set(EMBEDS))
         if unknown:
@@ -91,7 +91,17 @@ def to_html(body: str, embed: dict[str, str]) -> str:
         return embed.get(match.group(1), "")
 
     html = re.sub(r"<p>\s*\{\{\s*([a-z_]+(?::[a-z0-9_]+)?)\s*\}\}\s*</p>", live, html)
-    return _EMBED.sub(live, html)
+    # Inline placeholders only in text: never inside a tag (an attribute) or in code.
+    out, in_code = [], 0
+    for part in re.split(r"(<[^>]*>)", html):
+        if part.startswith("<"):
+            name = part.strip("</>").split()[0].lower() if part.strip("</> ") else ""
+            if name in ("code", "pre"):
+                in_code += -1 if part.startswith("</") else 1
+            out.append(part)
+        else:
+            out.append(part if in_code else _EMBED.sub(live, part))
+    return "".join(out)
 
 
 def embeds_used(body: str) -> set[str]:

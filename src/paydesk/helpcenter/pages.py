@@ -69,8 +69,9 @@ def editor_page(request: Request, locale: str, key: str) -> Response:
         return _missing(request)
     app = container(request)
     view = app.help.editor_view_of(locale, key)
-    values = ({"title": view["draft"]["title"], "category": view["category"], "body": view["draft"]["body"],
-               "keywords": view["draft"]["keywords"], "related": ", ".join(view["related"])} if view else
+    values = ({"title": view["draft"]["title"], "category": view["draft"]["category"],
+               "body": view["draft"]["body"], "keywords": view["draft"]["keywords"],
+               "related": ", ".join(view["draft"]["related"])} if view else
               {"title": "", "category": "contact", "body": "", "keywords": "", "related": ""})
     return _editor_form(request, locale, key, values, view)
 
@@ -144,7 +145,7 @@ def search(request: Request, locale: str) -> Response:
     if locale not in LOCALES:
         return _missing(request)
     q = request.query_params.get("q", "")[:200]
-    items = container(request).help.search(q, locale, 20) if q.strip() else []
+    items = container(request).help.search(q, locale, 20, log_miss=True) if q.strip() else []
     return _page(request, "help_search.html", locale, {"q": q, "items": items},
                  switch_url=f"/help/{_other(locale)}/search?q={quote(q)}")
 

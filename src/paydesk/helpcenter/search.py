@@ -40,8 +40,8 @@ VOCABULARY_TTL_S = 60.0
 def postings(title: str, keywords: str, body: str) -> tuple[dict[str, tuple[int, int, int]], int]:
     """Each term's (title, keywords, body) counts, and the article's length in tokens."""
     t, k, b = Counter(tokens(title)), Counter(tokens(keywords)), Counter(tokens(body))
-    terms = {term[:64] for term in (*t, *k, *b)}
-    return {term: (t[term], k[term], b[term]) for term in terms}, sum(t.values()) + sum(k.values()) + sum(b.values())
+    length = sum(t.values()) + sum(k.values()) + sum(b.values())
+    return {term: (t[term], k[term], b[term]) for term in {*t, *k, *b}}, length
 
 
 @dataclass(frozen=True)
@@ -73,23 +73,27 @@ class SearchIndex:
     def __init__(self) -> None:
         self._stats: dict[str, _Stats] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by forget(): statistics read before it are not kept
 
     def forget(self) -> None:
         """Articles changed: statistics are read again at the next search."""
         with self._lock:
             self._stats.clear()
+            self._generation += 1
 
     def _stats_for(self, s: Session, locale: str) -> _Stats:
         with self._lock:
             cached = self._stats.get(locale)
             if cached is not None and time.monotonic() - cached.at < VOCABULARY_TTL_S:
                 return cached
+            generation = self._generation
         count, total = s.execute(select(func.count(), func.coalesce(func.sum(store.ArticleRow.length), 0)).where(
             store.ArticleRow.locale == locale, store.ArticleRow.published.is_(True))).one()
         words = set(s.scalars(select(store.PostingRow.term).where(store.PostingRow.locale == locale).distinct()))
         stats = _Stats(int(count), (int(total) / int(count)) if count else 1.0, words)
         with self._lock:
-            self._stats[locale] = stats
+            if generation == self._generation:
+                self._stats[locale] = stats
         return stats
 
     def query_terms(self, s: Session, q: str, locale: str) -> dict[str, float]:

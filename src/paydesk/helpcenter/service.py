@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from paydesk.core.clock import Clock
-from paydesk.core.db import Database
+from paydesk.core.db import Database, retry_on_conflict
 from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.ids import uuid7
 from paydesk.helpcenter import store
@@ -19,6 +19,11 @@ from paydesk.helpcenter.domain import CATEGORIES, LOCALES, ArticleDraft, parse_f
 from paydesk.helpcenter.search import SearchIndex, postings, snippet
 
 CONTENT = Path(__file__).parent / "content"
+
+
+def printable(text: str) -> str:
+    """Without control characters (a NUL can't even be stored in PostgreSQL text); line breaks kept."""
+    return "".join(c for c in text if c.isprintable() or c in "\n\t")
 
 
 def article_url(locale: str, key: str) -> str:
@@ -59,13 +64,18 @@ class HelpService:
     def save(self, draft: ArticleDraft, author: str, *, publish: bool = False) -> dict[str, Any]:
         """A new revision of the article (created on first save); published at once if asked."""
         draft.checked()
-        with self.db.uow() as uow:
-            row, number = self._save_in(uow.session, draft, author)
-            if publish:
-                self._publish_in(uow.session, row, number)
-            uow.commit()
+
+        def attempt() -> UUID:
+            with self.db.uow() as uow:
+                row, number = self._save_in(uow.session, draft, author)
+                if publish:
+                    self._publish_in(uow.session, row, number)
+                uow.commit()
+                return row.id
+
+        saved = retry_on_conflict(attempt)  # two editors saving at once: the second takes the next number
         self.index.forget()
-        return self.editor_view(row.id)
+        return self.editor_view(saved)
 
     def publish(self, article_id: UUID, revision: int | None = None) -> dict[str, Any]:
         with self.db.uow() as uow:
@@ -83,13 +93,15 @@ class HelpService:
             if row is None:
                 raise NotFound("no such article")
             row.published = False
+            uow.session.execute(update(store.RevisionRow).where(store.RevisionRow.article_id == row.id)
+                                .values(published=False))
             store.replace_postings(uow.session, row, {})
             uow.commit()
         self.index.forget()
 
-    def _find(self, s: Any, locale: str, key: str) -> store.ArticleRow | None:
-        return s.scalars(select(store.ArticleRow).where(store.ArticleRow.locale == locale,  # type: ignore[no-any-return]
-                                                        store.ArticleRow.key == key)).first()
+    def _find(self, s: Any, locale: str, key: str, *, for_update: bool = False) -> store.ArticleRow | None:
+        query = select(store.ArticleRow).where(store.ArticleRow.locale == locale, store.ArticleRow.key == key)
+        return s.scalars(query.with_for_update() if for_update else query).first()  # type: ignore[no-any-return]
 
     @staticmethod
     def _latest(s: Any, article_id: UUID) -> int:
@@ -100,7 +112,7 @@ class HelpService:
                  ) -> tuple[store.ArticleRow, int]:
         """A new revision (and the article, on first save); returns both and the revision's number."""
         now = self.clock.now()
-        row = None if known_new else self._find(s, draft.locale, draft.key)
+        row = None if known_new else self._find(s, draft.locale, draft.key, for_update=True)  # editors queue
         if row is None:
             row = store.ArticleRow(id=uuid7(), key=draft.key, locale=draft.locale, category=draft.category,
                                    title=draft.title, body=draft.body, keywords=draft.keywords, related=draft.related,
@@ -110,20 +122,24 @@ class HelpService:
             s.flush()
         number = 1 if known_new else self._latest(s, row.id) + 1
         s.add(store.RevisionRow(id=uuid7(), article_id=row.id, number=number, title=draft.title, body=draft.body,
-                                keywords=draft.keywords, author=author[:100], published=False, created_at=now))
-        row.category, row.related = draft.category, list(draft.related)
-        if not row.published:  # an unpublished article shows its newest draft to editors
+                                keywords=draft.keywords, category=draft.category, related=list(draft.related),
+                                author=author[:100], published=False, created_at=now))
+        if not row.published:  # an unpublished article shows its newest draft to editors; a published one
             row.title, row.body, row.keywords, row.revision = draft.title, draft.body, draft.keywords, number
+            row.category, row.related = draft.category, list(draft.related)  # keeps what readers see
         s.flush()
         return row, number
 
     def _publish_in(self, s: Any, row: store.ArticleRow, number: int, *, fresh: bool = False) -> None:
+        s.execute(update(store.RevisionRow).where(store.RevisionRow.article_id == row.id)
+                  .values(published=False))  # the flag marks the one revision the public sees
         revision = s.scalars(select(store.RevisionRow).where(store.RevisionRow.article_id == row.id,
                                                              store.RevisionRow.number == number)).first()
         if revision is None:
             raise NotFound("no such revision")
         revision.published = True
         row.title, row.body, row.keywords, row.revision = revision.title, revision.body, revision.keywords, number
+        row.category, row.related = revision.category, list(revision.related or [])
         row.published, row.updated_at = True, self.clock.now()
         terms, row.length = postings(row.title, row.keywords, plain(row.body))
         store.replace_postings(s, row, terms, fresh=fresh)
@@ -180,6 +196,7 @@ class HelpService:
     def vote(self, locale: str, key: str, helpful: bool, comment: str = "") -> None:
         if len(comment) > 1000:
             raise InvalidRequest("a comment of at most 1000 characters")
+        comment = printable(comment)
         with self.db.uow() as uow:
             row = self._find(uow.session, locale, key)
             if row is None or not row.published:
@@ -191,11 +208,13 @@ class HelpService:
                                 .values({column: column + 1}))
             uow.commit()
 
-    def search(self, q: str, locale: str, limit: int = 10, *, log_miss: bool = True) -> list[dict[str, Any]]:
-        """Published articles of `locale` that answer `q`, best first, each with a highlighted snippet."""
+    def search(self, q: str, locale: str, limit: int = 10, *, log_miss: bool = False) -> list[dict[str, Any]]:
+        """Published articles of `locale` that answer `q`, best first, each with a highlighted snippet.
+        `log_miss`: keep a search that found nothing for editors (the help pages' own search box does; the
+        chat widget's suggestions don't — those are visitors' private messages)."""
         if locale not in LOCALES:
             raise InvalidRequest(f"the locale is one of {', '.join(LOCALES)}")
-        q = q.strip()[:200]
+        q = printable(q)[:200].strip()
         if not q:
             return []
         with self.db.reader() as uow:
@@ -234,7 +253,8 @@ class HelpService:
         newest = revisions[0]
         return {**self._summary(row), "published": row.published, "revision": row.revision,
                 "draft": {"number": newest.number, "title": newest.title, "body": newest.body,
-                          "keywords": newest.keywords},
+                          "keywords": newest.keywords, "category": newest.category,
+                          "related": list(newest.related or [])},
                 "related": list(row.related or []),
                 "history": [{"number": r.number, "author": r.author, "published": r.published,
                              "at": r.created_at.isoformat()} for r in revisions]}

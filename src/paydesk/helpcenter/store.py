@@ -25,7 +25,7 @@ class ArticleRow(Base):
     related: Mapped[list[str]] = mapped_column(JSON, default=list)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    length: Mapped[int] = mapped_column(Integer, default=0)  # weighted token count, for ranking
+    length: Mapped[int] = mapped_column(Integer, default=0)  # tokens in title, keywords and body, for ranking
     views: Mapped[int] = mapped_column(Integer, default=0)
     helpful: Mapped[int] = mapped_column(Integer, default=0)
     unhelpful: Mapped[int] = mapped_column(Integer, default=0)
@@ -44,7 +44,10 @@ class RevisionRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     keywords: Mapped[str] = mapped_column(String(500), default="")
+    category: Mapped[str] = mapped_column(String(20))
+    related: Mapped[list[str]] = mapped_column(JSON, default=list)
     author: Mapped[str] = mapped_column(String(100))
+    # Whether this revision is the one the public sees now (one per article at most).
     published: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -25,7 +25,8 @@ import zhconv
 _VARIANTS = str.maketrans({"帐": "账", "祕": "秘", "纔": "才", "裏": "里", "爲": "为", "綫": "线"})
 # Words Taiwan and Hong Kong write differently from the mainland (after character conversion).
 _PHRASES = (("纪录", "记录"), ("登入", "登录"), ("提领", "提现"), ("储值", "充值"), ("汇款", "转账"), ("帐号", "账号"))
-_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]+(?:['’][a-z]+)?")
+_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9\u00c0-\u024f]+(?:['’][a-z]+)?")
+MAX_TERM = 64  # characters: longer words are cut (the same way in articles and queries)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 STOP_EN = frozenset("""a an and are as at be by can do does for from how i if in is it its me my of on or our so
 that the this to was we what when where which who why will with you your yours am been has have had not no
@@ -111,11 +112,11 @@ def _tokens(folded: str) -> Iterator[str]:
                 _load_jieba()
             for word in jieba.cut_for_search(run):
                 if word not in STOP_ZH:
-                    yield word
+                    yield word[:MAX_TERM]
         elif run not in STOP_EN:
             stem = english_stem(run.replace("’", "'"))
             if stem and stem not in STOP_EN:
-                yield stem
+                yield stem[:MAX_TERM]
 
 
 def within_one_edit(a: str, b: str) -> bool:

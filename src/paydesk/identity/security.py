@@ -177,7 +177,11 @@ class SecurityService:
                 if not otp:
                     raise domain.OtpRequired()
                 if not self.second_factor_in(s, row, otp, now, ip, user_agent):
-                    raise domain.InvalidOtp()
+                    # A wrong code uses the link up (committed), so a stolen link can't be used to guess codes
+                    # past the lockout that guards signing in with them.
+                    store.add_event(s, row.id, "reset_code_failed", now, ip=ip, user_agent=user_agent)
+                    uow.commit()
+                    raise domain.InvalidOtp("the code is wrong; this link is used up — ask for a new one")
             secret = domain.check_password(new_password, email=row.email, display_name=row.display_name)
             row.password_hash = HASHER.hash(secret)
             if row.locked_until is not None:

@@ -1,7 +1,8 @@
 """Posting chat messages with group commit. Many sockets post at once; one thread writes whatever is waiting
 in one transaction (each message in its own savepoint, so one refused message fails only its sender) and
-commits once. The conversations of a batch are locked up front in id order, so two processes' batches can't
-deadlock. Numbering stays per conversation and gap-free: the row lock orders the writers."""
+commits once. The conversations of a batch are locked up front in id order; should two processes' batches
+still meet over agents' rows (both assigning at once), the database aborts one and its messages are retried
+one by one (core/batching.py). Numbering stays per conversation and gap-free: the row lock orders writers."""
 
 from __future__ import annotations
 

@@ -170,7 +170,7 @@
   function suggest(text) {
     if (suggested) { return; }
     suggested = true;
-    fetch(origin + "/api/v1/help/search?q=" + encodeURIComponent(text) + "&locale=" + (zh ? "zh-CN" : "en"))
+    fetch(origin + "/api/v1/help/search?q=" + encodeURIComponent(text.slice(0, 200)) + "&locale=" + (zh ? "zh-CN" : "en"))
       .then(function (r) { return r.json(); })
       .then(function (d) {
         if (!d.items || !d.items.length) { return; }
