@@ -47,11 +47,15 @@ def serve(
         # Each process builds its own app from the environment; the jobs run where PAYDESK_RUN_JOBS says.
         os.environ["PAYDESK_RUN_JOBS"] = "0" if no_jobs else "1"
         uvicorn.run("paydesk.app:app_from_environment", factory=True, host=host or settings.host,
+                    ws_per_message_deflate=False,
                     port=port or settings.port, workers=workers, log_level="info")
         return
     application = create_app(settings, run_jobs=not no_jobs)
     settle_heap()
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    # No per-message compression on WebSockets: chat frames are small JSON, and deflating each one for every
+    # subscriber (with a compressor's memory per socket) cost more than it saved (bench/chat_fanout.py).
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
+                ws_per_message_deflate=False)
 
 
 @app.command()

@@ -47,6 +47,13 @@ def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path) -> None:
             assert status == 200 and '"status":"ok"' in body
             status, page = _get(f"http://127.0.0.1:{port}/?lang=zh-CN")
             assert status == 200 and "自带客服的钱包" in page
+            status, help_page = _get(f"http://127.0.0.1:{port}/help/zh-CN/articles/locked-account")
+            assert status == 200 and "账户被锁定" in help_page  # the demo imported the help center
+            # chat sockets: the client offers per-message compression, the server declines it (small frames)
+            from websockets.sync.client import connect
+
+            with connect(f"ws://127.0.0.1:{port}/ws/chat?visitor_token=short") as ws:
+                assert ws.response is not None and "Sec-WebSocket-Extensions" not in ws.response.headers
         finally:
             server.terminate()
             server.wait(timeout=30)
