@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from paydesk.config import Settings
+
+if TYPE_CHECKING:
+    from paydesk.container import Container
 
 app = typer.Typer(
     help="Paydesk: a multi-currency wallet with the support desk built in.", no_args_is_help=True,
@@ -21,6 +26,18 @@ bench_app = typer.Typer(help="Benchmarks (each prints JSON lines with a same-run
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 console = Console()
+
+
+@contextmanager
+def _services() -> Iterator[Container]:
+    """The application's services for one command, closed after it."""
+    from paydesk.container import build
+
+    container = build(Settings())
+    try:
+        yield container
+    finally:
+        container.close()
 
 
 @app.command()
@@ -98,13 +115,8 @@ def demo() -> None:
 @app.command("grant-role")
 def grant_role(login: str, role: str) -> None:
     """Give a user a role: operator (fees, rates), agent, supervisor, admin, editor (help articles)."""
-    from paydesk.container import build
-
-    container = build(Settings())
-    try:
+    with _services() as container:
         user = container.identity.grant_role(login, role)
-    finally:
-        container.close()
     console.print(f"{login}: {' '.join(sorted(user.roles))}")
 
 
@@ -113,31 +125,23 @@ def create_agent(logins: Annotated[list[str], typer.Argument(help="registered us
                  team: Annotated[str, typer.Option(help="the agents' team")] = "general",
                  capacity: Annotated[int, typer.Option(help="most chats at once")] = 5) -> None:
     """Make registered users support agents (role `agent`) in a team, with a chat capacity."""
-    from paydesk.container import build
     from paydesk.core.errors import DomainError
 
-    container = build(Settings())
-    try:
-        for login in logins:
-            agent = container.support.create_agent(login, team, capacity)
-            console.print(f"{login}: agent in team {agent['team']}, up to {agent['capacity']} chats")
-    except DomainError as exc:
-        console.print(f"[red]{exc.code}[/]: {exc.detail} (the user registers first)")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    with _services() as container:
+        try:
+            for login in logins:
+                agent = container.support.create_agent(login, team, capacity)
+                console.print(f"{login}: agent in team {agent['team']}, up to {agent['capacity']} chats")
+        except DomainError as exc:
+            console.print(f"[red]{exc.code}[/]: {exc.detail} (the user registers first)")
+            raise typer.Exit(1) from None
 
 
 @app.command("help-import")
 def help_import() -> None:
     """Publish the starter help articles (en, zh-CN) that aren't in the database yet; editors' work is kept."""
-    from paydesk.container import build
-
-    container = build(Settings())
-    try:
+    with _services() as container:
         added = container.help.import_starter()
-    finally:
-        container.close()
     console.print(f"{added} help article(s) added")
 
 
@@ -145,16 +149,12 @@ def help_import() -> None:
 def import_rates(path: Path, format: Annotated[str, typer.Option(help="ecb (eurofxref-daily.xml) or csv")] = "ecb",
                  ) -> None:
     """Record exchange rates from the ECB's daily XML or a CSV of currency,per_eur[,as_of]."""
-    from paydesk.container import build
     from paydesk.fx.sources import parse_csv, parse_ecb
 
-    container = build(Settings())
-    try:
+    with _services() as container:
         data = path.read_bytes()
         rates = parse_ecb(data) if format == "ecb" else parse_csv(data.decode("utf-8-sig"), container.clock.now())
         result = container.fx.record(rates)
-    finally:
-        container.close()
     console.print(f"recorded {', '.join(result['recorded']) or 'nothing'} as of {rates.as_of.isoformat()}"
                   + (f"; skipped {', '.join(result['skipped'])}" if result["skipped"] else ""))
 
@@ -162,13 +162,8 @@ def import_rates(path: Path, format: Annotated[str, typer.Option(help="ecb (euro
 @ledger_app.command("check")
 def ledger_check() -> None:
     """Verify the ledger's invariants; exits 1 and names every problem found."""
-    from paydesk.container import build
-
-    container = build(Settings())
-    try:
+    with _services() as container:
         problems = container.ledger.check()
-    finally:
-        container.close()
     if problems:
         for p in problems:
             console.print(f"[red]FAIL[/] {p.invariant}: {p.detail}")

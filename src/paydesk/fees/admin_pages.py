@@ -17,14 +17,13 @@ from paydesk.identity.service import Principal
 from paydesk.web.auth import container
 from paydesk.web.charts import line_chart
 from paydesk.web.forms import csrf_error
-from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
+from paydesk.web.pages import form_token_ok, page_principal_with, redirect, render, request_locale
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def _operator(request: Request) -> Principal | None:
-    who = page_principal(request)
-    return who if who is not None and who.user.roles & {"operator", "admin"} else None
+    return page_principal_with(request, "operator")
 
 
 def _fees_page(request: Request, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,

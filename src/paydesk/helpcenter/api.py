@@ -3,31 +3,19 @@ editors' API (role `editor` or `admin`): drafts, publishing, the searches that f
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from paydesk.helpcenter.domain import ArticleDraft, embeds_used, to_html
 from paydesk.helpcenter.live import embeds
-from paydesk.identity.service import Principal
-from paydesk.web.auth import AppContainer, Forbidden, principal
+from paydesk.web.auth import AppContainer, EditorPrincipal
 
 router = APIRouter(tags=["help center"])
 ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
-EDITOR_ROLES = frozenset({"editor", "admin"})
-
-
-def editor(request: Request) -> Principal:
-    found = principal(request)
-    if not found.user.roles & EDITOR_ROLES:
-        raise Forbidden("this needs the editor role")
-    return found
-
-
-EditorPrincipal = Annotated[Principal, Depends(editor)]
 
 
 class VoteIn(BaseModel):

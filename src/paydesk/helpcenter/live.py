@@ -4,6 +4,7 @@ article never carries a copied number that has since changed."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from paydesk.complaints.deadlines import PROFILES
@@ -22,12 +23,14 @@ def embeds(app: Container, locale: str, wanted: set[str] | None = None) -> dict[
     macros: Any = TEMPLATES.env.get_template("help_live.html").make_module({
         "t": lambda key, **values: i18n.translate(locale, key, **values), "lang": locale})
     settings = app.settings
+    # Read once however many embeds use them (fees-overview shows four fee tables).
+    rules = cache(lambda: app.fees.as_json(app.fees.schedule_at())["rules"])
+    listed = cache(lambda: channels(app, locale))
     out: dict[str, str] = {}
     for name in names:
         kind, _, arg = name.partition(":")
         if kind == "fees" and arg in OPERATIONS:
-            rules = [r for r in app.fees.as_json(app.fees.schedule_at())["rules"] if r["operation"] == arg]
-            out[name] = str(macros.fees(rules))
+            out[name] = str(macros.fees([r for r in rules() if r["operation"] == arg]))
         elif kind == "limits":
             out[name] = str(macros.limits(settings.daily_limits))
         elif kind == "currencies":
@@ -35,9 +38,9 @@ def embeds(app: Container, locale: str, wanted: set[str] | None = None) -> dict[
         elif kind == "spreads":
             out[name] = str(macros.spreads(settings.fx_spreads, settings.fx_max_age_hours))
         elif kind == "contact":
-            out[name] = str(macros.contact(channels(app, locale)))
+            out[name] = str(macros.contact(listed()))
         elif kind == "hours":
-            out[name] = str(macros.hours(channels(app, locale)))
+            out[name] = str(macros.hours(listed()))
         elif kind == "complaint_deadlines":
             out[name] = str(macros.deadlines(PROFILES))
     return out

@@ -13,12 +13,11 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.core.errors import DomainError, NotFound
-from paydesk.helpcenter.api import EDITOR_ROLES
 from paydesk.helpcenter.domain import CATEGORIES, LOCALES, ArticleDraft, embeds_used, to_html
 from paydesk.helpcenter.live import channels, embeds
 from paydesk.identity.service import Principal
 from paydesk.web.auth import container
-from paydesk.web.pages import form_token_ok, page_principal, redirect, render, request_locale
+from paydesk.web.pages import form_token_ok, page_principal, page_principal_with, redirect, render, request_locale
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,8 +41,7 @@ def _missing(request: Request) -> Response:
 # --- editors -------------------------------------------------------------------------------------------------
 
 def _editor(request: Request) -> Principal | None:
-    who = page_principal(request)
-    return who if who is not None and who.user.roles & EDITOR_ROLES else None
+    return page_principal_with(request, "editor")
 
 
 @router.get("/help/editor", response_class=HTMLResponse)

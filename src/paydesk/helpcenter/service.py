@@ -175,12 +175,13 @@ class HelpService:
                 "category": row.category, "url": article_url(row.locale, row.key), "views": row.views}
 
     def home(self, locale: str, popular: int = 6) -> dict[str, Any]:
+        a = store.ArticleRow
+        shown = (a.locale == locale, a.published.is_(True))
         with self.db.reader() as uow:
-            rows = uow.session.scalars(select(store.ArticleRow).where(
-                store.ArticleRow.locale == locale, store.ArticleRow.published.is_(True))).all()
-        counts = {c: sum(1 for r in rows if r.category == c) for c in CATEGORIES}
-        top = sorted(rows, key=lambda r: (-r.views, r.key))[:popular]
-        return {"categories": [{"id": c, "name": names.get(locale, names["en"]), "count": counts[c]}
+            counts = dict(uow.session.execute(select(a.category, func.count()).where(*shown)
+                                              .group_by(a.category)).all())
+            top = uow.session.scalars(select(a).where(*shown).order_by(a.views.desc(), a.key).limit(popular)).all()
+        return {"categories": [{"id": c, "name": names.get(locale, names["en"]), "count": counts.get(c, 0)}
                                for c, names in CATEGORIES.items()],
                 "popular": [self._summary(r) for r in top]}
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paydesk.core.clock import Clock
@@ -147,6 +148,14 @@ class IdentityService:
         if row is None:
             raise NotFound("no such user")
         return user_from_row(row)
+
+    @staticmethod
+    def display_names_in(session: Session, user_ids: list[UUID]) -> dict[UUID, str]:
+        """Several users' display names in one query, inside the caller's transaction."""
+        if not user_ids:
+            return {}
+        return dict(session.execute(select(store.UserRow.id, store.UserRow.display_name)
+                                    .where(store.UserRow.id.in_(user_ids))).all())
 
     @staticmethod
     def add_event_in(session: Session, user_id: UUID, kind: str, at: datetime,

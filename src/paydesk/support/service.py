@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -326,13 +326,13 @@ class SupportService(AgentTools):
         s.flush()
         return row
 
-    def _loads(self, s: Any) -> list[domain.AgentLoad]:
+    def _loads(self, s: Any, rows: Sequence[store.AgentRow] | None = None) -> list[domain.AgentLoad]:
+        """Every agent's availability and load (of `rows` when the caller has read them already)."""
         counts = store.active_counts(s)
         fresh = self.clock.now() - PRESENCE_TTL
         return [domain.AgentLoad(a.user_id, a.team, domain.is_online(a.manual_status, a.connections, a.seen_at, fresh),
-                                 a.capacity,
-                                 counts.get(a.user_id, 0), a.last_assigned_at)
-                for a in s.scalars(select(store.AgentRow))]
+                                 a.capacity, counts.get(a.user_id, 0), a.last_assigned_at)
+                for a in (rows if rows is not None else s.scalars(select(store.AgentRow)))]
 
     def assign_in(self, s: Any, conversation: store.ConversationRow, now: datetime) -> list[Event]:
         chosen = domain.pick_agent(self._loads(s), conversation.team)

@@ -4,7 +4,7 @@ a wallet user's conversations for the side panel."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -48,7 +48,7 @@ class AgentTools:
                       author_id: UUID | None, author_name: str, now: datetime,
                       data: dict[str, Any] | None = None) -> store.MessageRow: ...
 
-        def _loads(self, s: Any) -> list[domain.AgentLoad]: ...
+        def _loads(self, s: Any, rows: Sequence[store.AgentRow] | None = None) -> list[domain.AgentLoad]: ...
 
     def save_canned(self, agent: User, shortcut: str, body: str) -> dict[str, str]:
         """A saved reply for the agent's team (replaces one with the same shortcut)."""
@@ -173,9 +173,10 @@ class AgentTools:
         """The supervisor's view: each agent's status and load, and how many wait in each team's queue."""
         with self.db.reader() as uow:
             s = uow.session
-            loads = self._loads(s)
-            names = {a.user_id: self.identity.user_in(s, a.user_id).display_name for a in loads}
-            manual = {a.user_id: a.manual_status for a in s.scalars(select(store.AgentRow))}
+            rows = s.scalars(select(store.AgentRow)).all()
+            loads = self._loads(s, rows)
+            names = self.identity.display_names_in(s, [a.user_id for a in rows])
+            manual = {a.user_id: a.manual_status for a in rows}
             waiting = s.execute(select(store.ConversationRow.team, func.count()).where(
                 store.ConversationRow.assignee_id.is_(None), store.ConversationRow.status == "open",
                 store.ConversationRow.last_seq > 0).group_by(store.ConversationRow.team)).all()

@@ -8,10 +8,13 @@ from enum import StrEnum
 from uuid import UUID
 
 from paydesk.core.errors import DomainError
+from paydesk.ledger.domain import AccountFlags
 
 WALLET_CODE = "wallet"
 MAX_SAVED_DESTINATIONS = 20
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
+
+USER_FLAGS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS  # a user's wallet account never goes below zero
 
 
 class TxType(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -83,14 +84,18 @@ class Forbidden(DomainError):
     title = "Your account can't do this"
 
 
-def operator(request: Request) -> Principal:
-    """The signed-in caller, who must have the `operator` (or `admin`) role."""
-    found = principal(request)
-    if not found.user.roles & {"operator", "admin"}:
-        raise Forbidden("this needs the operator role")
-    return found
+def with_role(role: str) -> Callable[[Request], Principal]:
+    """A dependency: the signed-in caller, who must have `role` (or `admin`)."""
+    def check(request: Request) -> Principal:
+        found = principal(request)
+        if not found.user.roles & {role, "admin"}:
+            raise Forbidden(f"this needs the {role} role")
+        return found
+    return check
 
 
+operator = with_role("operator")
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 OperatorPrincipal = Annotated[Principal, Depends(operator)]
+EditorPrincipal = Annotated[Principal, Depends(with_role("editor"))]
 AppContainer = Annotated[Container, Depends(container)]

@@ -42,6 +42,12 @@ def page_principal(request: Request) -> Principal | None:
     return found
 
 
+def page_principal_with(request: Request, role: str) -> Principal | None:
+    """The signed-in visitor of a page if they have `role` (or `admin`), else None."""
+    who = page_principal(request)
+    return who if who is not None and who.user.roles & {role, "admin"} else None
+
+
 def form_token(request: Request) -> str:
     """The CSRF token a form must send back: bound to the session when signed in, otherwise to a
     random cookie (double submit) that `render` sets."""
