@@ -25,7 +25,8 @@ REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")
 # Children before parents, so that DELETE in this order works too.
 TABLES = (
     "ledger_failures", "ledger_transfers", "ledger_accounts", "outbox", "rail_events", "idempotency_keys",
-    "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_resets", "recovery_codes",
+    "wallet_transactions", "wallets", "user_sessions", "login_failures", "password_reset_requests", "password_resets",
+    "recovery_codes",
     "security_events", "step_up_challenges", "wallet_destinations", "quotes", "fee_schedules", "fx_rates",
     "promotion_redemptions", "promotions", "support_attachments", "support_messages", "support_conversations",
     "support_contacts",

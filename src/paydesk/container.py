@@ -52,6 +52,7 @@ class Container:
     def __post_init__(self) -> None:
         self.jobs = JobRunner([
             PeriodicTask("ledger-expire-pending", self.settings.expiry_interval_s, self.ledger.expire_pending),
+            PeriodicTask("security-reset-links", self.settings.notify_interval_s, self.security.send_reset_links),
             PeriodicTask("notify-deliver", self.settings.notify_interval_s, self.notify.deliver_due),
             PeriodicTask("wallet-expired-withdrawals", 60.0, self.wallet.fail_expired_withdrawals),
             PeriodicTask("support-wake-snoozed", 30.0, self.support.wake_snoozed),

@@ -135,6 +135,7 @@ def test_reset_tokens_work_once_for_30_minutes_end_sessions_and_respect_2_step(a
 
     def token() -> str:
         app.security.request_reset(EMAIL)
+        app.security.send_reset_links()
         body = app.notify.recent(1)[0].body
         found = re.search(r"token=([\w-]+)", body)
         assert found
@@ -158,6 +159,7 @@ def test_a_wrong_2_step_code_uses_up_the_reset_link(app: Container, clock: Froze
     app.security.confirm_totp(who, policy.totp_code(secret, clock.now()))
     clock.advance(timedelta(minutes=2))
     app.security.request_reset(EMAIL)
+    app.security.send_reset_links()
     link = re.search(r"token=([\w-]+)", app.notify.recent(1)[0].body).group(1)  # type: ignore[union-attr]
     assert code_of(lambda: app.security.confirm_reset(link, "a brand new passphrase")) == "otp_required"
     assert code_of(lambda: app.security.confirm_reset(link, "a brand new passphrase", "000000")) == "invalid_otp"
@@ -165,6 +167,28 @@ def test_a_wrong_2_step_code_uses_up_the_reset_link(app: Container, clock: Froze
     assert code_of(lambda: app.security.confirm_reset(link, "a brand new passphrase", right)) == "invalid_reset_token"
     assert login(app) == "otp_required"  # the old password still stands
     assert "reset_code_failed" in [e["kind"] for e in app.security.activity(who.user.id, 5)]
+
+
+def test_a_reset_request_writes_the_same_for_anyone_and_a_job_sends_the_link(app: Container,
+                                                                             clock: FrozenClock) -> None:
+    before = len(app.notify.recent())
+    for login in (EMAIL, "ghost@example.com", "+86 139 0013 9000"):
+        app.security.request_reset(login, ip="198.51.100.20", user_agent="phone")
+    assert len(app.notify.recent()) == before  # nothing sent, nothing looked up beyond the account's id yet
+    assert app.security.send_reset_links() == 3 and app.security.send_reset_links() == 0  # each handled once
+    links = [m for m in app.notify.recent() if "/reset?token=" in m.body]
+    assert [m.recipient for m in links] == [EMAIL, EMAIL]  # the stranger got nothing
+    who = principal(app)
+    requested = [e for e in app.security.activity(who.user.id, 10) if e["kind"] == "password_reset_requested"]
+    assert len(requested) == 2 and requested[0]["ip"] == "198.51.100.20"
+    for i in range(policy.MAX_RESET_REQUESTS_PER_HOUR - 3):  # the cap counts every request from an address
+        app.security.request_reset(f"someone{i}@example.com", ip="198.51.100.20")
+    assert code_of(lambda: app.security.request_reset(EMAIL, ip="198.51.100.20")) == "too_many_reset_requests"
+    assert code_of(lambda: app.security.request_reset("ghost@example.com", ip="198.51.100.20")
+                   ) == "too_many_reset_requests"  # the same for strangers
+    assert code_of(lambda: app.security.request_reset(EMAIL, ip="198.51.100.21")) == "ok"  # other addresses
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert code_of(lambda: app.security.request_reset(EMAIL, ip="198.51.100.20")) == "ok"  # and after an hour
 
 
 def _all_at_once(n: int, call: Callable[[], Any]) -> list[str]:
@@ -180,6 +204,7 @@ def _all_at_once(n: int, call: Callable[[], Any]) -> list[str]:
 
 def test_64_concurrent_uses_of_one_secret_succeed_once(app: Container, clock: FrozenClock) -> None:
     app.security.request_reset(EMAIL)
+    app.security.send_reset_links()
     reset = re.search(r"token=([\w-]+)", app.notify.recent(1)[0].body).group(1)  # type: ignore[union-attr]
     results = _all_at_once(64, lambda: app.security.confirm_reset(reset, "a brand new passphrase"))
     assert results.count("ok") == 1 and results.count("invalid_reset_token") == 63

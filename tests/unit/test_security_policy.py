@@ -27,6 +27,16 @@ def test_five_failures_lock_for_a_minute_then_doubling_up_to_an_hour() -> None:
     assert minutes == [1, 2, 4, 8, 16, 32, 60, 60]
 
 
+def test_an_account_locked_for_days_stays_at_the_longest_lock() -> None:
+    state, now = policy.LockState(0, 1_000, None), NOW  # stored before the cap, or after weeks of attack
+    for _ in range(100):
+        for _ in range(5):
+            state = policy.after_failure(state, now, 0)
+        assert state.locked_until == now + policy.LONGEST_LOCK and state.locks <= policy.LOCKS_CAP
+        now = state.locked_until
+    assert policy.after_failure(state, now, 99).locks == policy.LOCKS_CAP
+
+
 def test_the_hundredth_failure_in_an_hour_locks_for_the_rest_of_the_hour() -> None:
     state = policy.after_failure(policy.LockState(0, 0, None), NOW, 99)
     assert state.locked_until == NOW + timedelta(hours=1)

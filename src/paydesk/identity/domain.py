@@ -87,6 +87,12 @@ class TooManyAttempts(DomainError):
     title = "Too many failed attempts from this address; try again later"
 
 
+class TooManyResetRequests(DomainError):
+    code = "too_many_reset_requests"
+    status = 429
+    title = "Too many password-reset requests from this address; try again later"
+
+
 class InvalidResetToken(DomainError):
     code = "invalid_reset_token"
     status = 400

@@ -22,7 +22,9 @@ from urllib.parse import quote
 FAILURES_BEFORE_LOCK = 5
 FIRST_LOCK = timedelta(minutes=1)
 LONGEST_LOCK = timedelta(hours=1)
+LOCKS_CAP = 6  # 2**6 minutes is past the longest lock already
 MAX_FAILURES_PER_HOUR = 100
+MAX_RESET_REQUESTS_PER_HOUR = 20  # per address, known accounts or not
 TOTP_STEP = 30
 TOTP_DIGITS = 6
 TOTP_WINDOW = 1
@@ -43,7 +45,7 @@ def is_common(password: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class LockState:
     failures: int  # failures since the last success or lock
-    locks: int  # locks in a row (the next lock lasts 2**locks minutes, at most an hour)
+    locks: int  # locks in a row (the next lock lasts 2**locks minutes, at most an hour; kept at most LOCKS_CAP)
     locked_until: datetime | None
 
     def locked(self, now: datetime) -> bool:
@@ -53,12 +55,13 @@ class LockState:
 def after_failure(state: LockState, now: datetime, failures_last_hour: int) -> LockState:
     """The state after one more wrong password (the caller doesn't call this while locked)."""
     failures = state.failures + 1
+    locks = min(state.locks + 1, LOCKS_CAP)  # an account attacked for days doesn't grow it past the longest lock
     if failures_last_hour + 1 >= MAX_FAILURES_PER_HOUR:
-        return LockState(0, state.locks + 1, now + LONGEST_LOCK)
+        return LockState(0, locks, now + LONGEST_LOCK)
     if failures < FAILURES_BEFORE_LOCK:
         return LockState(failures, state.locks, state.locked_until)
-    duration = min(FIRST_LOCK * (2 ** state.locks), LONGEST_LOCK)
-    return LockState(0, state.locks + 1, now + duration)
+    duration = min(FIRST_LOCK * (2 ** min(state.locks, LOCKS_CAP)), LONGEST_LOCK)
+    return LockState(0, locks, now + duration)
 
 
 # --- TOTP (RFC 6238 over RFC 4226) ---------------------------------------------------------------------------

@@ -111,7 +111,9 @@ class SecurityService:
         with self.db.uow() as uow:
             s = uow.session
             store.add_failure(s, row.id if row else None, ip, now)
-            if row is not None:
+            if row is None:  # the same kind of count an account's failure makes, so both take alike
+                store.failures_since(s, now - timedelta(hours=1), ip=ip)
+            else:
                 fresh = store.user_for_update(s, row.id)
                 assert fresh is not None  # noqa: S101 - users are never deleted
                 state = policy.LockState(fresh.failed_logins, fresh.lock_count, fresh.locked_until)
@@ -147,15 +149,37 @@ class SecurityService:
     # --- password reset -------------------------------------------------------------------------------------
 
     def request_reset(self, login: str, *, ip: str = "", user_agent: str = "") -> None:
-        """Always succeeds from the outside; a known user gets a link by email (or SMS) valid 30 minutes."""
+        """Always succeeds from the outside; a known user gets a link by email (or SMS) valid 30 minutes.
+        The request only writes itself down, known account or not (the same work, so the same time: the
+        answer's timing doesn't tell who has an account); `send_reset_links` sends the link a moment later.
+        `too_many_reset_requests` past the per-address hourly cap."""
         now = self.clock.now()
         with self.db.uow() as uow:
-            row = self.identity.find_row(uow.session, login)
-            if row is not None:
-                link = self._reset_link_in(uow.session, row.id, now)
-                store.add_event(uow.session, row.id, "password_reset_requested", now, ip=ip, user_agent=user_agent)
-                self.mail_in(uow.session, row, "password_reset", now, link=link, ip=ip or "?")
-                uow.commit()
+            s = uow.session
+            if ip and store.reset_requests_since(s, now - timedelta(hours=1), ip) >= policy.MAX_RESET_REQUESTS_PER_HOUR:
+                raise domain.TooManyResetRequests()
+            row = self.identity.find_row(s, login)
+            store.add_reset_request(s, row.id if row else None, ip, user_agent, now)
+            uow.commit()
+
+    def send_reset_links(self, limit: int = 100) -> int:
+        """The job behind `request_reset`: a link, an event and a message for each request of a known account;
+        every request marked handled. Returns how many were handled."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            s = uow.session
+            requests = store.pending_reset_requests(s, limit)
+            for request in requests:
+                request.handled_at = now
+                row = store.user_by_id(s, request.user_id) if request.user_id else None
+                if row is None:
+                    continue
+                link = self._reset_link_in(s, row.id, now)
+                store.add_event(s, row.id, "password_reset_requested", request.at, ip=request.ip,
+                                user_agent=request.user_agent)
+                self.mail_in(s, row, "password_reset", now, link=link, ip=request.ip or "?")
+            uow.commit()
+        return len(requests)
 
     def _reset_link_in(self, s: Session, user_id: UUID, now: datetime) -> str:
         token = secrets.token_urlsafe(32)

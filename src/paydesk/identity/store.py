@@ -79,6 +79,23 @@ class LoginFailureRow(Base):
     __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"), Index("ix_login_failures_user_at", "user_id", "at"))
 
 
+class ResetRequestRow(Base):
+    """One "forgot my password" request, for a known account or not: the request writes only this row either
+    way (the same work, so the same time), a job sends the link later. The per-address cap counts these."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
+    user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_password_reset_requests_ip_at", "ip", "at"),
+                      Index("ix_password_reset_requests_handled_at", "handled_at"))
+
+
 class PasswordResetRow(Base):
     __tablename__ = "password_resets"
 
@@ -212,6 +229,25 @@ def failures_since(session: Session, since: datetime, *, user_id: UUID | None = 
         query = query.where(LoginFailureRow.user_id == user_id)
     if ip is not None:
         query = query.where(LoginFailureRow.ip == ip)
+    return int(session.scalar(query) or 0)
+
+
+def add_reset_request(session: Session, user_id: UUID | None, ip: str, user_agent: str, at: datetime) -> None:
+    session.add(ResetRequestRow(id=uuid7(), user_id=user_id, ip=ip[:64], user_agent=user_agent[:300], at=at,
+                                handled_at=None))
+
+
+def pending_reset_requests(session: Session, limit: int) -> list[ResetRequestRow]:
+    """The oldest requests not handled yet, locked; another worker skips them."""
+    return list(session.scalars(
+        select(ResetRequestRow).where(ResetRequestRow.handled_at.is_(None)).order_by(ResetRequestRow.id)
+        .limit(limit).with_for_update(skip_locked=True)
+    ))
+
+
+def reset_requests_since(session: Session, since: datetime, ip: str) -> int:
+    query = select(func.count()).select_from(ResetRequestRow).where(ResetRequestRow.at >= since,
+                                                                     ResetRequestRow.ip == ip)
     return int(session.scalar(query) or 0)
 
 

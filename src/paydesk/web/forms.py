@@ -14,7 +14,8 @@ FIELD_OF = {
     "invalid_destination": "destination", "invalid_iban": "iban", "invalid_bic": "bic",
     "invalid_btc_address": "address", "invalid_eth_address": "address", "eth_checksum_mismatch": "address",
     "invalid_tron_address": "address", "otp_required": "otp", "invalid_otp": "otp", "account_locked": "form",
-    "too_many_attempts": "form", "account_frozen": "form", "daily_limit_exceeded": "amount",
+    "too_many_attempts": "form", "too_many_reset_requests": "form", "account_frozen": "form",
+    "daily_limit_exceeded": "amount",
     "destination_not_found": "destination_id", "amount_below_fee": "amount", "same_currency": "to_currency",
     "rate_unavailable": "to_currency", "rate_stale": "form",
 }
