@@ -43,6 +43,11 @@ class Batcher(Generic[T, R]):
 
     def submit(self, item: T, timeout: float | None = 30.0) -> R:
         """Process `item` in the next batch and return its result (or raise its exception)."""
+        return self.enqueue(item).result(timeout=timeout)
+
+    def enqueue(self, item: T) -> Future[R]:
+        """Queue `item` for the next batch without waiting: an event loop awaits the future
+        (`asyncio.wrap_future`) rather than parking a thread on it."""
         future: Future[R] = Future()
         with self._lock:
             if self._closed:
@@ -51,7 +56,7 @@ class Batcher(Generic[T, R]):
                 self._thread = threading.Thread(target=self._run, name=f"batch-{self.name}", daemon=True)
                 self._thread.start()
             self._queue.put((item, future))
-        return future.result(timeout=timeout)
+        return future
 
     def close(self) -> None:
         """Finish what is queued, then stop; later submissions are refused."""

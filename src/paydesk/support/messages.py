@@ -1,8 +1,9 @@
 """Posting chat messages with group commit. Many sockets post at once; one thread writes whatever is waiting
-in one transaction (each message in its own savepoint, so one refused message fails only its sender) and
-commits once. The conversations of a batch are locked up front in id order; should two processes' batches
-still meet over agents' rows (both assigning at once), the database aborts one and its messages are retried
-one by one (core/batching.py). Numbering stays per conversation and gap-free: the row lock orders writers."""
+in one transaction and commits once (a refused message — a closed conversation — undoes the batch, and its
+messages go again one transaction each, so it fails only its sender). The conversations of a batch are
+locked up front in id order; should two processes' batches still meet over agents' rows (both assigning at
+once), the database aborts one and its messages are retried one by one (core/batching.py). Numbering stays
+per conversation and gap-free: the row lock orders writers."""
 
 from __future__ import annotations
 
@@ -37,24 +38,27 @@ class PostJob:
 
 
 def process_posts(support: SupportService, jobs: Sequence[PostJob]) -> list[list[Event] | BaseException]:
-    results: list[list[Event] | BaseException] = []
     now = support.clock.now()
     with support.db.uow() as uow:
         s = uow.session
         rows = {r.id: r for r in s.scalars(
             select(store.ConversationRow).where(store.ConversationRow.id.in_({j.conversation_id for j in jobs}))
-            .order_by(store.ConversationRow.id).with_for_update())}
+            .order_by(store.ConversationRow.id).with_for_update().execution_options(populate_existing=True))}
+        results: list[list[Event] | BaseException] = []
         for job in jobs:
             conversation = rows.get(job.conversation_id)
             try:
                 if conversation is None:
                     raise NotFound("no such conversation")
-                with s.begin_nested():
-                    results.append(post_in(support, s, conversation, job, now))
+                results.append(post_in(support, s, conversation, job, now))
             except DomainError as exc:
-                results.append(exc)
-        uow.commit()
-    return results
+                if len(jobs) == 1:
+                    return [exc]  # nothing committed
+                break  # this batch is undone; each message goes again on its own, below
+        else:
+            uow.commit()
+            return results
+    return [process_posts(support, [job])[0] for job in jobs]
 
 
 def post_in(support: SupportService, s: Session, conversation: store.ConversationRow, job: PostJob,

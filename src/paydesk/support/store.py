@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
@@ -123,13 +123,6 @@ def current_conversation(session: Session, contact_id: UUID) -> ConversationRow 
     return session.scalars(select(ConversationRow).where(ConversationRow.contact_id == contact_id,
                                                          ConversationRow.status != "closed")
                            .order_by(ConversationRow.created_at.desc())).first()
-
-
-def next_seq(session: Session, conversation_id: UUID, now: datetime) -> int:
-    """Claim the conversation's next message number (the row lock orders concurrent writers)."""
-    return int(session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
-                               .values(last_seq=ConversationRow.last_seq + 1, updated_at=now)
-                               .returning(ConversationRow.last_seq)).scalar_one())
 
 
 def messages_after(session: Session, conversation_id: UUID, after: int, *, with_notes: bool,

@@ -185,9 +185,8 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
                            ws: WebSocket) -> None:
     kind, support = command.get("type"), app.support
     if kind == "message":
-        events = await run_in_threadpool(support.post, conversation_id, kind="inbound",
-                                         body=str(command.get("body", "")), author=user,
-                                         author_name=(user.display_name if user else "Visitor"))
+        events = await support.post_from_loop(conversation_id, kind="inbound", body=str(command.get("body", "")),
+                                              author=user, author_name=(user.display_name if user else "Visitor"))
     elif kind == "transcript":
         await run_in_threadpool(support.send_transcript, conversation_id, str(command.get("address", "")),
                                 str(command.get("locale", "en")))
@@ -279,14 +278,13 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
             await _listen(app, conversation_channel(cid), out, tasks)
         await out.catch_up(cid, _after(command.get("after", 0)))
     elif kind == "message":
-        events = await run_in_threadpool(app.support.post, conversation_id,
-                                         kind="note" if command.get("private") else "outbound",
-                                         body=str(command.get("body", "")), author=user)
+        kind = "note" if command.get("private") else "outbound"
+        events = await app.support.post_from_loop(conversation_id, kind=kind, body=str(command.get("body", "")),
+                                                  author=user)
         await _publish(app, events)
     elif kind == "canned":
         body = await run_in_threadpool(app.support.fill_canned, user, conversation_id, str(command.get("shortcut", "")))
-        await _publish(app, await run_in_threadpool(app.support.post, conversation_id, kind="outbound", body=body,
-                                                    author=user))
+        await _publish(app, await app.support.post_from_loop(conversation_id, kind="outbound", body=body, author=user))
     elif kind == "labels":
         await _publish(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
                                                     user))
