@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gc
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -22,6 +22,7 @@ from paydesk import __version__
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import Clock
+from paydesk.core.heap import HeapKeeper
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.fees import admin_pages as fees_admin_pages
 from paydesk.fees import api as fees_api
@@ -42,7 +43,9 @@ from paydesk.web import api, pages
 from paydesk.web.errors import install_error_handlers
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_jobs: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_jobs: bool = True,
+               keep_heap: bool = False) -> FastAPI:
+    """`keep_heap`: a serving process's garbage-collector policy (core/heap.py); not for tests sharing a process."""
     settings = settings or Settings()
     container = build(settings, clock)
 
@@ -50,9 +53,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_jobs:
             container.jobs.start()
+        keeper: asyncio.Task[None] | None = None
+        if keep_heap:
+            heap = HeapKeeper()
+            heap.settle()
+            keeper = asyncio.create_task(heap.run())
         try:
             yield
         finally:
+            if keeper is not None:
+                keeper.cancel()
             container.jobs.stop()
             await container.pubsub.close()
             container.close()
@@ -146,15 +156,4 @@ def _install_metrics(app: FastAPI, container: Container) -> None:
 def app_from_environment() -> FastAPI:
     """For `uvicorn --factory` with several workers: settings from the environment, jobs in every worker
     unless PAYDESK_RUN_JOBS=0 (the jobs are safe to run concurrently)."""
-    application = create_app(Settings(), run_jobs=os.environ.get("PAYDESK_RUN_JOBS", "1") != "0")
-    settle_heap()
-    return application
-
-
-def settle_heap() -> None:
-    """For a serving process, once the app is built: move everything alive now (modules, tables, routes —
-    most of the heap, and all of it long-lived) out of the garbage collector's sight. Full collections then
-    walk only what connections create, which keeps their pauses (hundreds of milliseconds with a thousand
-    chat sockets open, measured by bench/chat_fanout.py) out of message delivery."""
-    gc.collect()
-    gc.freeze()
+    return create_app(Settings(), run_jobs=os.environ.get("PAYDESK_RUN_JOBS", "1") != "0", keep_heap=True)

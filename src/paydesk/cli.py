@@ -52,7 +52,7 @@ def serve(
     """Serve the web app and the API (and, unless --no-jobs, the background jobs)."""
     import uvicorn
 
-    from paydesk.app import create_app, settle_heap
+    from paydesk.app import create_app
     from paydesk.core.migrate import upgrade
 
     settings = Settings()
@@ -67,8 +67,7 @@ def serve(
                     ws_per_message_deflate=False,
                     port=port or settings.port, workers=workers, log_level="info")
         return
-    application = create_app(settings, run_jobs=not no_jobs)
-    settle_heap()
+    application = create_app(settings, run_jobs=not no_jobs, keep_heap=True)
     # No per-message compression on WebSockets: chat frames are small JSON, and deflating each one for every
     # subscriber (with a compressor's memory per socket) cost more than it saved (bench/chat_fanout.py).
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",

@@ -1,0 +1,57 @@
+"""The serving process's garbage-collector policy (core/heap.py)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from paydesk.core.heap import HeapKeeper
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+@pytest.fixture
+def now() -> Iterator[list[float]]:
+    gc.disable()  # no automatic collection moves the test's objects between generations behind its back
+    try:
+        yield [0.0]
+    finally:
+        gc.unfreeze()  # give the test process its collector back
+        gc.enable()
+
+
+def test_survivors_are_frozen_and_a_full_turn_reclaims_cycles_that_died_while_frozen(now: list[float]) -> None:
+    keeper = HeapKeeper(freeze_every_s=10, full_every_s=600, clock=lambda: now[0])
+    keeper.settle()
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the collector can free it
+    gone = weakref.ref(a)
+    before = gc.get_freeze_count()
+    now[0] = 10
+    assert keeper.tick() == "freeze" and gc.get_freeze_count() > before  # the survivors are out of sight
+    del a, b
+    gc.collect()
+    assert gone() is not None  # frozen: no collection walks it, so it lingers until the full turn
+    now[0] = 599
+    assert keeper.tick() == "freeze" and gone() is not None
+    now[0] = 610
+    assert keeper.tick() == "full"
+    assert gone() is None and keeper.last_full == 610
+
+
+def test_a_young_cycle_is_collected_before_the_freeze_not_frozen(now: list[float]) -> None:
+    keeper = HeapKeeper(clock=lambda: now[0])
+    keeper.settle()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    now[0] = 10
+    assert keeper.tick() == "freeze"
+    assert gone() is None  # died young: the tick's collection of the young generations freed it
