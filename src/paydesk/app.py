@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         finally:
             if keeper is not None:
                 keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
             container.jobs.stop()
             await container.pubsub.close()
             container.close()

@@ -11,13 +11,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx2 as httpx
 import pytest
+from fastapi.testclient import TestClient
 from websockets.sync.client import ClientConnection, connect
 
 from paydesk.app import create_app
 from paydesk.config import Settings
+from paydesk.support import service as support_service
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.server import free_port, serve
 
@@ -371,3 +374,29 @@ def test_teams_priority_presence_and_filters(server: tuple[str, Any]) -> None:
         assert _until(vic, "assigned")["conversation_id"] == cid  # reassigned across teams by hand
         vic.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
         assert _until(vic, "message", seq=1)["body"] == "help"  # now theirs: visible
+
+
+def test_a_socket_closed_while_its_message_is_written_leaves_the_desk_working(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = support_service.process_posts
+
+    def slow(support: Any, jobs: Any) -> Any:
+        time.sleep(0.3)  # the batch is still being written when the socket goes
+        return real(support, jobs)
+
+    monkeypatch.setattr(support_service, "process_posts", slow)
+    app = create_app(settings, run_jobs=False)
+    with TestClient(app) as client:
+        token = client.post("/api/v1/support/visitors").json()["visitor_token"]
+        with client.websocket_connect(f"/ws/chat?visitor_token={token}") as ws:
+            conversation = UUID(ws.receive_json()["conversation_id"])
+            ws.send_json({"type": "message", "body": "hi"})
+            time.sleep(0.05)
+        # Leaving the block closed the socket and cancelled its handler mid-post (as a server shutting down
+        # does). The desk must go on: a batcher thread that died there would leave every later post waiting.
+        support = app.state.container.support
+        support.post(conversation, kind="inbound", body="again", author=None, author_name="Visitor")
+        inbound = [m["body"] for m in support.messages_after(conversation, 0, with_notes=True)
+                   if m["kind"] == "inbound"]
+        assert inbound == ["hi", "again"]

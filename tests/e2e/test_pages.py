@@ -197,3 +197,13 @@ def test_a_forgotten_password_is_reset_through_the_pages_with_the_emailed_link(c
     assert again.status_code == 422 and "not valid any more" in again.text  # a link works once
     assert client.post("/api/v1/auth/login", json={"login": alice.email, "password": "a brand new long passphrase"}
                        ).status_code == 200
+
+
+def test_the_forgot_page_says_so_in_the_form_past_the_hourly_cap(client: TestClient) -> None:
+    forgot = client.get("/forgot?lang=zh-CN")
+    answers = [client.post("/forgot", data={"login": f"someone{i}@example.com", "csrf_token": token(forgot.text)})
+               for i in range(21)]
+    assert {a.status_code for a in answers[:20]} == {200}
+    refused = answers[20]
+    assert refused.status_code == 429 and refused.headers["content-type"].startswith("text/html")
+    assert "申请重置密码的次数过多" in refused.text and 'name="login"' in refused.text  # the form, in its language

@@ -10,12 +10,15 @@ from datetime import timedelta
 from uuid import UUID
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import FrozenClock
 from paydesk.core.errors import DomainError
 from paydesk.identity.service import User
+from paydesk.support import messages
+from paydesk.support.messages import PostJob
 from paydesk.support.service import PRESENCE_TTL
 
 PASSWORD = "support desk passphrase"
@@ -75,6 +78,36 @@ def test_a_refused_message_in_a_batch_fails_only_its_sender(app: Container) -> N
     answered = app.support.messages_after(open_one, 0, with_notes=True)
     assert [m["seq"] for m in answered] == list(range(1, 17))  # undone batches left no gaps in the numbering
     assert not any(m["body"] == "an answer" for m in app.support.messages_after(closed, 0, with_notes=True))
+
+
+def test_a_batch_undone_halfway_gives_each_message_one_outcome_and_writes_none_twice(
+    app: Container, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b, c = _conversation(app), _conversation(app), _conversation(app)
+    real_post_in, real_process = messages.post_in, messages.process_posts
+    failed: list[UUID] = []
+
+    def post_in(support: object, s: object, conversation: object, job: PostJob, now: object) -> object:
+        if job.body == "B" and not failed:  # refused after writing (nothing does that today; if it ever does)
+            failed.append(job.conversation_id)
+            raise DomainError("halfway")
+        return real_post_in(support, s, conversation, job, now)  # type: ignore[arg-type]
+
+    def process_posts(support: object, jobs: list[PostJob]) -> object:
+        if [j.body for j in jobs] == ["C"]:  # and the database fails C's own transaction
+            raise OperationalError("INSERT", {}, Exception("deadlock detected"))
+        return real_process(support, jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(messages, "post_in", post_in)
+    monkeypatch.setattr(messages, "process_posts", process_posts)
+    jobs = [PostJob(a, "inbound", "A", None, "V"), PostJob(b, "inbound", "B", None, "V"),
+            PostJob(c, "inbound", "C", None, "V")]
+    outcomes = real_process(app.support, jobs)
+    assert isinstance(outcomes[0], list) and isinstance(outcomes[1], list)  # B went through on its own
+    assert isinstance(outcomes[2], OperationalError)
+    for cid, bodies in ((a, ["A"]), (b, ["B"]), (c, [])):
+        assert [m["body"] for m in app.support.messages_after(cid, 0, with_notes=True) if m["kind"] == "inbound"
+                ] == bodies
 
 
 def test_the_queue_is_served_when_an_agent_resolves_a_conversation(app: Container) -> None:

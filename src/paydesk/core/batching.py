@@ -1,10 +1,11 @@
 """Smart batching: work items from many concurrent callers are processed together, one batch at a time.
 
-Each caller hands an item to `Batcher.submit` and blocks. One thread takes every waiting item (up to
-`max_size` units), processes them together, and hands each caller its own result; what arrives meanwhile
-forms the next batch. An item that finds itself alone after a quiet spell waits once, at most `window_s`,
-for company. `process` returns one result per item (an exception instance fails just that caller); if it
-raises, each item is processed on its own, so one bad item fails only its own caller.
+Each caller hands an item to `Batcher.submit` and blocks (or to `enqueue` and awaits the future from an event
+loop). One thread takes every waiting item (up to `max_size` units), processes them together, and hands each
+caller its own result; what arrives meanwhile forms the next batch. An item that finds itself alone after a
+quiet spell waits once, at most `window_s` (0: not at all), for company. An item whose future was cancelled
+before its batch began is not processed. `process` returns one result per item (an exception instance fails
+just that caller); if it raises, each item is processed on its own, so one bad item fails only its own caller.
 """
 
 from __future__ import annotations
@@ -74,7 +75,17 @@ class Batcher(Generic[T, R]):
             if first is None:
                 return
             group, stop = self._gather(first)
-            self._commit(group)
+            # A caller that gave up before its batch began (a cancelled await) is dropped; the others' futures
+            # now run and can no longer be cancelled, so their results always land.
+            group = [entry for entry in group if entry[1].set_running_or_notify_cancel()]
+            try:
+                if group:
+                    self._commit(group)
+            except Exception as exc:  # this thread serves every caller: it must outlive any one failure
+                log.exception("batch.crashed", batcher=self.name)
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
             if stop:
                 return
 

@@ -94,7 +94,8 @@ class StepUpIn(BaseModel):
 
 @router.post("/auth/password-reset", status_code=202)
 def password_reset(body: ResetIn, request: Request, app: AppContainer) -> Response:
-    """Always 202: a known account gets a link (30 minutes, once) by email; nothing says which is which."""
+    """202 whoever asks: a known account gets a link (30 minutes, once) by email; nothing (neither the answer
+    nor its time) says which is which. 429 `too_many_reset_requests` past 20 an hour from one client address."""
     ip, ua = client_of(request)
     app.security.request_reset(body.login, ip=ip, user_agent=ua)
     return Response(status_code=202)

@@ -125,7 +125,11 @@ def _forgot(request: Request, form: dict[str, Any]) -> Response:
         return render(request, "forgot.html", {"values": values, "errors": csrf_error(request_locale(request)),
                                                "sent": False}, 403)
     ip, ua = client_of(request)
-    container(request).security.request_reset(values["login"], ip=ip, user_agent=ua)
+    try:
+        container(request).security.request_reset(values["login"], ip=ip, user_agent=ua)
+    except DomainError as exc:  # too many requests from this address (alike for every login)
+        return render(request, "forgot.html", {"values": values, "errors": field_error(exc, request_locale(request)),
+                                               "sent": False}, exc.status)
     # The same answer whether or not the account exists: the page doesn't tell who has a wallet.
     return render(request, "forgot.html", {"values": values, "errors": {}, "sent": True})
 

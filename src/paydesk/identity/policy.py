@@ -30,6 +30,7 @@ TOTP_DIGITS = 6
 TOTP_WINDOW = 1
 RECOVERY_CODES = 10
 RESET_TOKEN_LIFETIME = timedelta(minutes=30)
+RESET_LINK_GAP = timedelta(minutes=5)  # one link per account this often, however many ask (no mail bombing)
 
 
 @cache

@@ -111,7 +111,7 @@ class SecurityService:
         with self.db.uow() as uow:
             s = uow.session
             store.add_failure(s, row.id if row else None, ip, now)
-            if row is None:  # the same kind of count an account's failure makes, so both take alike
+            if row is None:  # a count like the one an account's failure makes: narrows the time difference
                 store.failures_since(s, now - timedelta(hours=1), ip=ip)
             else:
                 fresh = store.user_for_update(s, row.id)
@@ -149,10 +149,10 @@ class SecurityService:
     # --- password reset -------------------------------------------------------------------------------------
 
     def request_reset(self, login: str, *, ip: str = "", user_agent: str = "") -> None:
-        """Always succeeds from the outside; a known user gets a link by email (or SMS) valid 30 minutes.
-        The request only writes itself down, known account or not (the same work, so the same time: the
-        answer's timing doesn't tell who has an account); `send_reset_links` sends the link a moment later.
-        `too_many_reset_requests` past the per-address hourly cap."""
+        """Succeeds alike for any login; a known user gets a link by email (or SMS) valid 30 minutes. The
+        request only writes itself down, known account or not (the same work, so the same time: the answer's
+        timing doesn't tell who has an account); `send_reset_links` sends the link a moment later.
+        `too_many_reset_requests` past the hourly cap per client address (alike for every login)."""
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
@@ -163,8 +163,9 @@ class SecurityService:
             uow.commit()
 
     def send_reset_links(self, limit: int = 100) -> int:
-        """The job behind `request_reset`: a link, an event and a message for each request of a known account;
-        every request marked handled. Returns how many were handled."""
+        """The job behind `request_reset`: for each request of a known account an event in its activity log
+        and, at most once per RESET_LINK_GAP per account (the earlier link still works), a link by message.
+        Every request is marked handled; handled ones older than a day are deleted. Returns how many."""
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
@@ -174,10 +175,13 @@ class SecurityService:
                 row = store.user_by_id(s, request.user_id) if request.user_id else None
                 if row is None:
                     continue
-                link = self._reset_link_in(s, row.id, now)
                 store.add_event(s, row.id, "password_reset_requested", request.at, ip=request.ip,
                                 user_agent=request.user_agent)
-                self.mail_in(s, row, "password_reset", now, link=link, ip=request.ip or "?")
+                last = store.last_reset_at(s, row.id)
+                if last is None or now - last >= policy.RESET_LINK_GAP:
+                    link = self._reset_link_in(s, row.id, now)
+                    self.mail_in(s, row, "password_reset", now, link=link, ip=request.ip or "?")
+            store.prune_reset_requests(s, now - timedelta(days=1))
             uow.commit()
         return len(requests)
 

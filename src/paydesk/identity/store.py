@@ -304,6 +304,16 @@ def revoke_one(session: Session, user_id: UUID, session_id: UUID, now: datetime)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def last_reset_at(session: Session, user_id: UUID) -> datetime | None:
+    """When the account's newest reset link was made (the job sends one per account every few minutes)."""
+    return session.scalar(select(func.max(PasswordResetRow.created_at)).where(PasswordResetRow.user_id == user_id))
+
+
+def prune_reset_requests(session: Session, before: datetime) -> None:
+    session.execute(delete(ResetRequestRow).where(ResetRequestRow.handled_at.is_not(None),
+                                                  ResetRequestRow.at < before))
+
+
 def add_reset(session: Session, token_hash: str, user_id: UUID, now: datetime, expires_at: datetime) -> None:
     session.add(PasswordResetRow(token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at,
                                  used_at=None))

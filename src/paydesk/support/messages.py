@@ -1,9 +1,10 @@
 """Posting chat messages with group commit. Many sockets post at once; one thread writes whatever is waiting
-in one transaction and commits once (a refused message — a closed conversation — undoes the batch, and its
-messages go again one transaction each, so it fails only its sender). The conversations of a batch are
-locked up front in id order; should two processes' batches still meet over agents' rows (both assigning at
-once), the database aborts one and its messages are retried one by one (core/batching.py). Numbering stays
-per conversation and gap-free: the row lock orders writers."""
+in one transaction and commits once; a refused message (a closed conversation) is checked before anything is
+written and fails only its sender. Should a message fail halfway, the batch is undone and its messages go
+again one transaction each. The conversations of a batch are locked up front in id order; should two
+processes' batches still meet over agents' rows (both assigning at once), the database aborts one and its
+messages are retried one by one (core/batching.py). A message's number is the locked row's next one, so
+numbering stays per conversation and gap-free."""
 
 from __future__ import annotations
 
@@ -47,28 +48,46 @@ def process_posts(support: SupportService, jobs: Sequence[PostJob]) -> list[list
         results: list[list[Event] | BaseException] = []
         for job in jobs:
             conversation = rows.get(job.conversation_id)
+            refused = refusal(conversation, job)
+            if refused is not None:  # nothing written for it: the batch goes on without it
+                results.append(refused)
+                continue
+            assert conversation is not None  # noqa: S101 - refusal() says so
             try:
-                if conversation is None:
-                    raise NotFound("no such conversation")
                 results.append(post_in(support, s, conversation, job, now))
-            except DomainError as exc:
+            except DomainError as exc:  # refused halfway (nothing does today): undo the batch
                 if len(jobs) == 1:
                     return [exc]  # nothing committed
-                break  # this batch is undone; each message goes again on its own, below
+                break
         else:
             uow.commit()
             return results
-    return [process_posts(support, [job])[0] for job in jobs]
+    # Each message again in a transaction of its own, each with exactly one outcome (a database error on one
+    # must not send the batcher back over messages already committed here).
+    outcomes: list[list[Event] | BaseException] = []
+    for job in jobs:
+        try:
+            outcomes.append(process_posts(support, [job])[0])
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def refusal(conversation: store.ConversationRow | None, job: PostJob) -> DomainError | None:
+    """Why this message can't be written, checked before anything is."""
+    if conversation is None:
+        return NotFound("no such conversation")
+    if job.kind != "inbound" and conversation.status == Status.CLOSED.value:
+        return domain.BadMove("the conversation is closed")
+    return None
 
 
 def post_in(support: SupportService, s: Session, conversation: store.ConversationRow, job: PostJob,
             now: datetime) -> list[Event]:
-    """One message inside the caller's transaction (the conversation row is locked)."""
+    """One message inside the caller's transaction (the conversation row is locked; `refusal` passed it)."""
     was, before = Status(conversation.status), conversation.last_seq
     if job.kind == "inbound":
         conversation.status = domain.after_customer_message(was).value
-    elif was == Status.CLOSED:
-        raise domain.BadMove("the conversation is closed")
     author_id = job.author.id if job.author else None
     message = support.append_in(s, conversation, job.kind, job.body, author_id,
                                 job.author.display_name if job.author else job.author_name, now)

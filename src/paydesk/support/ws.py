@@ -107,6 +107,27 @@ async def _publish(app: Container, events: list[Event]) -> None:
         await app.pubsub.publish(channel, event)
 
 
+_IN_FLIGHT: set[asyncio.Task[None]] = set()
+
+
+async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
+    """Write a message and publish it, in a task of its own: when the socket closes meanwhile (its handler is
+    cancelled), a message that was written is still announced to the conversation's other subscribers."""
+    async def write_and_publish() -> None:
+        await _publish(app, await app.support.post_from_loop(conversation_id, **message))
+
+    task = asyncio.create_task(write_and_publish())
+    _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
+    task.add_done_callback(_settled)
+    await asyncio.shield(task)
+
+
+def _settled(task: asyncio.Task[None]) -> None:
+    _IN_FLIGHT.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: an error nobody awaited any more (the socket closed) isn't logged as lost
+
+
 async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Event) -> None:
     async with app.pubsub.subscribe(channel) as subscription:
         ready.set()
@@ -185,9 +206,10 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
                            ws: WebSocket) -> None:
     kind, support = command.get("type"), app.support
     if kind == "message":
-        events = await support.post_from_loop(conversation_id, kind="inbound", body=str(command.get("body", "")),
-                                              author=user, author_name=(user.display_name if user else "Visitor"))
-    elif kind == "transcript":
+        await _post(app, conversation_id, kind="inbound", body=str(command.get("body", "")), author=user,
+                    author_name=(user.display_name if user else "Visitor"))
+        return
+    if kind == "transcript":
         await run_in_threadpool(support.send_transcript, conversation_id, str(command.get("address", "")),
                                 str(command.get("locale", "en")))
         await ws.send_json({"type": "transcript_sent"})
@@ -278,13 +300,11 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
             await _listen(app, conversation_channel(cid), out, tasks)
         await out.catch_up(cid, _after(command.get("after", 0)))
     elif kind == "message":
-        kind = "note" if command.get("private") else "outbound"
-        events = await app.support.post_from_loop(conversation_id, kind=kind, body=str(command.get("body", "")),
-                                                  author=user)
-        await _publish(app, events)
+        await _post(app, conversation_id, kind="note" if command.get("private") else "outbound",
+                    body=str(command.get("body", "")), author=user)
     elif kind == "canned":
         body = await run_in_threadpool(app.support.fill_canned, user, conversation_id, str(command.get("shortcut", "")))
-        await _publish(app, await app.support.post_from_loop(conversation_id, kind="outbound", body=body, author=user))
+        await _post(app, conversation_id, kind="outbound", body=body, author=user)
     elif kind == "labels":
         await _publish(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
                                                     user))
