@@ -1,0 +1,38 @@
+"""SQLite's write-ahead log is copied back into the database file by a thread of its own, not inside commits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from paydesk.core.db import Database
+
+
+def test_commits_leave_checkpoints_to_the_checkpointer_which_keeps_up(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/c.db")
+    try:
+        assert db.checkpointer is not None
+        with db.transaction() as s:
+            assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0  # no commit pays for one
+            s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)"))
+        for _ in range(30):  # ~1,500 pages of log: past the 1,000 at which a commit would checkpoint itself
+            with db.transaction() as s:
+                s.execute(text("INSERT INTO t (body) VALUES (:b)"), [{"b": "x" * 4000} for _ in range(50)])
+        deadline = time.monotonic() + 10
+        while (tmp_path / "c.db").stat().st_size < 6_000_000:  # the rows reach the database file itself...
+            assert time.monotonic() < deadline, "nothing checkpointed the log"
+            time.sleep(0.1)  # ...within a turn or two of the thread (nothing else checkpoints here)
+        busy, frames, done = db.checkpointer.checkpoint()
+        assert busy == 0 and done == frames  # and it has kept up
+        with db.reader() as uow:
+            assert uow.session.execute(text("SELECT count(*) FROM t")).scalar() == 1500
+    finally:
+        db.dispose()
+    assert not db.checkpointer._thread.is_alive()  # dispose stops it
+
+
+def test_memory_databases_and_postgresql_have_no_checkpointer() -> None:
+    assert Database("sqlite://").checkpointer is None
+    assert Database("postgresql+psycopg://nobody@127.0.0.1:1/none").checkpointer is None  # builds, connects never
