@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
             container.jobs.stop()
+            await support_ws.drain_posts()
             await container.pubsub.close()
             container.close()
 

@@ -21,6 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 from paydesk.app import create_app
 from paydesk.config import Settings
 from paydesk.support import service as support_service
+from paydesk.support import ws as support_ws
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.server import free_port, serve
 
@@ -400,3 +401,27 @@ def test_a_socket_closed_while_its_message_is_written_leaves_the_desk_working(
         inbound = [m["body"] for m in support.messages_after(conversation, 0, with_notes=True)
                    if m["kind"] == "inbound"]
         assert inbound == ["hi", "again"]
+
+
+def test_a_slow_save_tells_the_sender_and_the_message_still_arrives(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = support_service.process_posts
+
+    def slow(support: Any, jobs: Any) -> Any:
+        time.sleep(0.5)
+        return real(support, jobs)
+
+    monkeypatch.setattr(support_service, "process_posts", slow)
+    monkeypatch.setattr(support_ws, "POST_WAIT_S", 0.1)
+    with TestClient(create_app(settings, run_jobs=False)) as client:
+        token = client.post("/api/v1/support/visitors").json()["visitor_token"]
+        with client.websocket_connect(f"/ws/chat?visitor_token={token}") as ws:
+            ws.receive_json()  # hello
+            ws.send_json({"type": "message", "body": "hi"})
+            events = [ws.receive_json() for _ in range(2)]
+            assert events[0]["type"] == "error" and events[0]["code"] == "service_unavailable"
+            assert events[1]["type"] == "message" and events[1]["body"] == "hi"  # announced once written
+            ws.send_json({"type": "message", "body": "still here"})  # the socket goes on
+            assert ws.receive_json()["code"] == "service_unavailable"
+            assert ws.receive_json()["body"] == "still here"

@@ -201,6 +201,21 @@ def test_a_reset_request_writes_the_same_for_anyone_and_a_job_sends_the_link(app
         assert uow.session.scalar(select(func.count()).select_from(ResetRequestRow)) == 0
 
 
+def test_a_used_link_does_not_hold_back_the_next_one(app: Container, clock: FrozenClock) -> None:
+    def link() -> str | None:
+        app.security.request_reset(EMAIL)
+        app.security.send_reset_links()
+        found = re.search(r"token=([\w-]+)", app.notify.recent(1)[0].body)
+        return found.group(1) if found else None
+
+    first = link()
+    assert first and link() == first  # a second ask within minutes: the first link (still good) is the answer
+    app.security.confirm_reset(first, "a brand new passphrase")
+    clock.advance(timedelta(minutes=1))
+    second = link()
+    assert second and second != first  # once it is used, a new ask gets a new link at once
+
+
 def _all_at_once(n: int, call: Callable[[], Any]) -> list[str]:
     barrier = threading.Barrier(n)
 

@@ -132,7 +132,8 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
         if own_checkpoints:
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WalCheckpointer.BACKSTOP_PAGES}")
+        cursor.execute("PRAGMA journal_size_limit=67108864")  # a log that grew is cut back to 64 MiB on reuse
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -185,17 +186,32 @@ class UnitOfWork:
 class WalCheckpointer:
     """SQLite: copies the write-ahead log back into the database file from a thread of its own every
     `every_s`, instead of inside whichever commit crosses 1,000 pages of log (that commit took 5–7 ms longer,
-    and a chat message or a payment waited on it). PASSIVE: it neither waits for nor blocks readers and
-    writers; the log is reused from its start once a checkpoint has caught up."""
+    and a chat message or a payment waited on it). A first PASSIVE pass copies what is there without waiting
+    for anyone; the log is reused from its start only when a writer starts with nothing left to copy, which
+    steady writes prevent (one is always mid-transaction as the pass ends), so once the log holds more than
+    `catch_up_frames` a second pass copies the few new frames holding the process's write lock. Commits still
+    checkpoint themselves past `BACKSTOP_PAGES` (the thread stuck, or writers in another process)."""
 
-    def __init__(self, engine: Engine, every_s: float = 0.5) -> None:
-        self._engine, self._every_s = engine, every_s
+    BACKSTOP_PAGES = 10_000
+
+    def __init__(self, engine: Engine, write_lock: threading.RLock | None, every_s: float = 0.5,
+                 catch_up_frames: int = 1000) -> None:
+        self._engine, self._lock, self._every_s, self._catch_up = engine, write_lock, every_s, catch_up_frames
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
     def checkpoint(self) -> tuple[int, int, int]:
-        """(busy, frames in the log, frames checkpointed)."""
+        """(busy, frames in the log, frames checkpointed) after this turn."""
+        busy, frames, done = self._passive()
+        if frames > self._catch_up and self._lock is not None:
+            # Writers kept adding frames meanwhile, and one was surely mid-transaction as the pass ended, so
+            # the log won't rewind by itself: copy the few new frames with this process's writers held back.
+            with self._lock:
+                busy, frames, done = self._passive()
+        return busy, frames, done
+
+    def _passive(self) -> tuple[int, int, int]:
         raw = self._engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -209,12 +225,14 @@ class WalCheckpointer:
         while not self._stop.wait(self._every_s):
             try:
                 self.checkpoint()
-            except Exception:  # the next turn tries again; the log only grows meanwhile
+            except Exception:  # the next turn tries again; commits' backstop bounds the log meanwhile
                 log.warning("sqlite.checkpoint_failed", exc_info=True)
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Stop the thread; whether it has stopped."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=40)
+        return not self._thread.is_alive()
 
 
 class Database:
@@ -224,12 +242,12 @@ class Database:
         self.url = url
         own_checkpoints = url.startswith("sqlite") and ":memory:" not in url and "///" in url
         self.engine = make_engine(url, pool_size=pool_size, own_checkpoints=own_checkpoints)
-        self.checkpointer = WalCheckpointer(self.engine) if own_checkpoints else None
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
         # SQLite has one writer at a time. Writers of this process queue here, in order, instead of in SQLite's
         # busy handler, which sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
+        self.checkpointer = WalCheckpointer(self.engine, self._write_lock) if own_checkpoints else None
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -251,10 +269,11 @@ class Database:
             uow.commit()
 
     def dispose(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.close()
-            self.checkpointer.checkpoint()  # leave the file whole for whoever opens it next
-        self.engine.dispose()
+        try:
+            if self.checkpointer is not None and self.checkpointer.close():
+                self.checkpointer.checkpoint()  # leave the file whole for whoever opens it next
+        finally:
+            self.engine.dispose()
 
 
 def retry_on_conflict(attempt: Callable[[], T], tries: int = 3) -> T:

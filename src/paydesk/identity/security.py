@@ -164,7 +164,7 @@ class SecurityService:
 
     def send_reset_links(self, limit: int = 100) -> int:
         """The job behind `request_reset`: for each request of a known account an event in its activity log
-        and, at most once per RESET_LINK_GAP per account (the earlier link still works), a link by message.
+        and a link by message, unless a link that still works went out less than RESET_LINK_GAP ago.
         Every request is marked handled; handled ones older than a day are deleted. Returns how many."""
         now = self.clock.now()
         with self.db.uow() as uow:
@@ -172,12 +172,13 @@ class SecurityService:
             requests = store.pending_reset_requests(s, limit)
             for request in requests:
                 request.handled_at = now
-                row = store.user_by_id(s, request.user_id) if request.user_id else None
+                # The account's row lock: two job runners (several processes) don't both send a link.
+                row = store.user_for_update(s, request.user_id) if request.user_id else None
                 if row is None:
                     continue
                 store.add_event(s, row.id, "password_reset_requested", request.at, ip=request.ip,
                                 user_agent=request.user_agent)
-                last = store.last_reset_at(s, row.id)
+                last = store.last_open_reset_at(s, row.id, now)
                 if last is None or now - last >= policy.RESET_LINK_GAP:
                     link = self._reset_link_in(s, row.id, now)
                     self.mail_in(s, row, "password_reset", now, link=link, ip=request.ip or "?")

@@ -304,9 +304,10 @@ def revoke_one(session: Session, user_id: UUID, session_id: UUID, now: datetime)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def last_reset_at(session: Session, user_id: UUID) -> datetime | None:
-    """When the account's newest reset link was made (the job sends one per account every few minutes)."""
-    return session.scalar(select(func.max(PasswordResetRow.created_at)).where(PasswordResetRow.user_id == user_id))
+def last_open_reset_at(session: Session, user_id: UUID, now: datetime) -> datetime | None:
+    """When the account's newest reset link that still works was made (the job sends one every few minutes)."""
+    return session.scalar(select(func.max(PasswordResetRow.created_at)).where(
+        PasswordResetRow.user_id == user_id, PasswordResetRow.used_at.is_(None), PasswordResetRow.expires_at > now))
 
 
 def prune_reset_requests(session: Session, before: datetime) -> None:

@@ -168,12 +168,12 @@ class SupportService(AgentTools):
         return self.posts.submit(self._post_job(conversation_id, kind, body, author, author_name))
 
     async def post_from_loop(self, conversation_id: UUID, *, kind: str, body: str, author: User | None,
-                             author_name: str = "", timeout: float = 30.0) -> list[Event]:
+                             author_name: str = "") -> list[Event]:
         """`post` for a caller on the event loop (the chat sockets): it awaits the batch instead of parking a
-        worker thread on it, one thread hop fewer on every message's way to its subscribers. Cancelled or
-        timed out before its batch begins, the message is not written; after, it is (and this still raises)."""
+        worker thread on it, one thread hop fewer on every message's way to its subscribers. Cancelled before
+        its batch begins, the message is not written; after, it is (the caller decides what to wait for)."""
         job = self._post_job(conversation_id, kind, body, author, author_name)
-        return await asyncio.wait_for(asyncio.wrap_future(self.posts.enqueue(job)), timeout)
+        return await asyncio.wrap_future(self.posts.enqueue(job))
 
     @staticmethod
     def _post_job(conversation_id: UUID, kind: str, body: str, author: User | None, author_name: str) -> PostJob:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.container import Container
-from paydesk.core.errors import DomainError
+from paydesk.core.errors import DomainError, ServiceUnavailable
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
 from paydesk.support.events import Event, agent_channel, conversation_channel
@@ -108,6 +108,7 @@ async def _publish(app: Container, events: list[Event]) -> None:
 
 
 _IN_FLIGHT: set[asyncio.Task[None]] = set()
+POST_WAIT_S = 30.0
 
 
 async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
@@ -119,7 +120,18 @@ async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
     task = asyncio.create_task(write_and_publish())
     _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
     task.add_done_callback(_settled)
-    await asyncio.shield(task)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), POST_WAIT_S)
+    except TimeoutError:  # the sender hears of it; the message, if written, is still announced when it is
+        raise ServiceUnavailable("the message is taking long to save; it appears here once it is") from None
+
+
+async def drain_posts(timeout: float = 10.0) -> None:
+    """At shutdown, before pub/sub closes: let the messages being written be announced."""
+    loop = asyncio.get_running_loop()
+    mine = [task for task in _IN_FLIGHT if task.get_loop() is loop]  # tests run several apps, each its loop
+    if mine:
+        await asyncio.wait(mine, timeout=timeout)
 
 
 def _settled(task: asyncio.Task[None]) -> None:
