@@ -19,31 +19,34 @@ DEV_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - the refuse
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+DAILY_BEIJING = {"en": "Every day, 08:00–22:00 (Beijing time)", "zh-CN": "每天 08:00–22:00（北京时间）"}
+PHONE_WAIT = {"en": "Usually within 5 minutes of waiting", "zh-CN": "通常等待不超过 5 分钟"}
+WITHIN_4_HOURS = {"en": "Within 4 hours", "zh-CN": "4 小时内"}
 DEFAULT_CHANNELS: tuple[dict[str, Any], ...] = (
     {"kind": "chat", "value": "", "href": "",
      "name": {"en": "Live chat", "zh-CN": "在线客服"},
-     "hours": {"en": "Every day, 08:00–22:00 (Beijing time)", "zh-CN": "每天 08:00–22:00（北京时间）"},
+     "hours": DAILY_BEIJING,
      "response": {"en": "Usually within 2 minutes", "zh-CN": "通常 2 分钟内"}},
     {"kind": "phone", "value": "+44 20 7946 0321", "href": "tel:+442079460321",
      "name": {"en": "Phone hotline (Europe)", "zh-CN": "客服热线（欧洲）"},
      "hours": {"en": "Monday to Friday, 09:00–18:00 (CET)", "zh-CN": "周一至周五 09:00–18:00（欧洲中部时间）"},
-     "response": {"en": "Usually within 5 minutes of waiting", "zh-CN": "通常等待不超过 5 分钟"}},
+     "response": PHONE_WAIT},
     {"kind": "phone", "value": "+1 202 555 0142", "href": "tel:+12025550142",
      "name": {"en": "Phone hotline (Americas)", "zh-CN": "客服热线（美洲）"},
      "hours": {"en": "Monday to Friday, 09:00–17:00 (US Eastern)", "zh-CN": "周一至周五 09:00–17:00（美国东部时间）"},
-     "response": {"en": "Usually within 5 minutes of waiting", "zh-CN": "通常等待不超过 5 分钟"}},
+     "response": PHONE_WAIT},
     {"kind": "email", "value": "support@paydesk.example", "href": "mailto:support@paydesk.example",
      "name": {"en": "Email", "zh-CN": "电子邮件"},
      "hours": {"en": "Any time; answered every day", "zh-CN": "随时可写信，每天处理"},
      "response": {"en": "Within 1 business day", "zh-CN": "1 个工作日内"}},
     {"kind": "social", "value": "@paydesk_help", "href": "https://t.me/paydesk_help",
      "name": {"en": "Telegram", "zh-CN": "Telegram"},
-     "hours": {"en": "Every day, 08:00–22:00 (Beijing time)", "zh-CN": "每天 08:00–22:00（北京时间）"},
-     "response": {"en": "Within 4 hours", "zh-CN": "4 小时内"}},
+     "hours": DAILY_BEIJING,
+     "response": WITHIN_4_HOURS},
     {"kind": "social", "value": "Paydesk 钱包客服", "href": "",
      "name": {"en": "WeChat official account", "zh-CN": "微信公众号"},
-     "hours": {"en": "Every day, 08:00–22:00 (Beijing time)", "zh-CN": "每天 08:00–22:00（北京时间）"},
-     "response": {"en": "Within 4 hours", "zh-CN": "4 小时内"}},
+     "hours": DAILY_BEIJING,
+     "response": WITHIN_4_HOURS},
 )
 
 

@@ -114,9 +114,15 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, own_checkp
     )
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for an in-memory database or another backend."""
+    path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+    return path if path and path != ":memory:" else None
+
+
 def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if path and path != ":memory:":
+    path = sqlite_file(url)
+    if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -240,7 +246,7 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        own_checkpoints = url.startswith("sqlite") and ":memory:" not in url and "///" in url
+        own_checkpoints = sqlite_file(url) is not None
         self.engine = make_engine(url, pool_size=pool_size, own_checkpoints=own_checkpoints)
         # SQLite has one writer at a time. Writers of this process queue here, in order, instead of in SQLite's
         # busy handler, which sleeps in growing steps and turns contention into long tail latencies.

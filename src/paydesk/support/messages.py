@@ -44,7 +44,7 @@ def process_posts(support: SupportService, jobs: Sequence[PostJob]) -> list[list
         s = uow.session
         rows = {r.id: r for r in s.scalars(
             select(store.ConversationRow).where(store.ConversationRow.id.in_({j.conversation_id for j in jobs}))
-            .order_by(store.ConversationRow.id).with_for_update().execution_options(populate_existing=True))}
+            .order_by(store.ConversationRow.id).with_for_update())}
         results: list[list[Event] | BaseException] = []
         for job in jobs:
             conversation = rows.get(job.conversation_id)

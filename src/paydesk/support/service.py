@@ -322,7 +322,7 @@ class SupportService(AgentTools):
     @staticmethod
     def _conversation_for_update(s: Any, conversation_id: UUID) -> store.ConversationRow:
         row = s.scalars(select(store.ConversationRow).where(store.ConversationRow.id == conversation_id)
-                        .with_for_update().execution_options(populate_existing=True)).first()
+                        .with_for_update()).first()
         if row is None:
             raise NotFound("no such conversation")
         return row  # type: ignore[no-any-return]
