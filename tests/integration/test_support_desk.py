@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -87,11 +88,11 @@ def test_a_batch_undone_halfway_gives_each_message_one_outcome_and_writes_none_t
     real_post_in, real_process = messages.post_in, messages.process_posts
     failed: list[UUID] = []
 
-    def post_in(support: object, s: object, conversation: object, job: PostJob, now: object) -> object:
+    def post_in(support: object, s: object, conversation: object, job: PostJob, now: object, **kw: Any) -> object:
         if job.body == "B" and not failed:  # refused after writing (nothing does that today; if it ever does)
             failed.append(job.conversation_id)
             raise DomainError("halfway")
-        return real_post_in(support, s, conversation, job, now)  # type: ignore[arg-type]
+        return real_post_in(support, s, conversation, job, now, **kw)  # type: ignore[arg-type]
 
     def process_posts(support: object, jobs: list[PostJob]) -> object:
         if [j.body for j in jobs] == ["C"]:  # and the database fails C's own transaction
@@ -123,6 +124,25 @@ def test_the_queue_is_served_when_an_agent_resolves_a_conversation(app: Containe
     events = app.support.change_status(first, "resolved", agent)
     assert ("agent:" + str(agent.id), {"type": "assigned", "conversation_id": str(second)}) in events
     assert app.support.conversation(agent, second)["assignee_id"] == str(agent.id)
+
+
+def test_new_conversations_in_one_batch_fill_an_agent_only_to_capacity(app: Container) -> None:
+    agent = _agent(app, "mei@example.com", capacity=2)
+    app.support.connected(agent.id, 1)
+    new = [_conversation(app) for _ in range(4)]
+    # One transaction for all four first messages: each assignment must count the ones made before it in
+    # the same batch (they are written before the agents' loads are read).
+    jobs = [PostJob(cid, "inbound", f"hello {i}", None, "Visitor") for i, cid in enumerate(new)]
+    outcomes = messages.process_posts(app.support, jobs)
+    kinds = [[event["type"] for _, event in outcome] for outcome in outcomes]  # type: ignore[union-attr]
+    assert sorted(kinds) == [["message", "message", "assigned"]] * 2 + [["message", "queued"]] * 2
+    assigned = [cid for cid, k in zip(new, kinds, strict=True) if "assigned" in k]
+    for cid in new:
+        thread = app.support.messages_after(cid, 0, with_notes=True)
+        assert [m["seq"] for m in thread] == list(range(1, len(thread) + 1))
+        assert thread[0]["body"].startswith("hello")
+        expected = str(agent.id) if cid in assigned else None
+        assert app.support.conversation(agent, cid)["assignee_id"] == expected
 
 
 def test_an_agent_whose_process_stops_vouching_goes_offline(app: Container, clock: FrozenClock) -> None:

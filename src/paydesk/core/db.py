@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, String, Uuid, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, String, Uuid, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -189,6 +189,35 @@ class UnitOfWork:
         self.session.commit()
 
 
+class Writer:
+    """A write transaction on a bare connection, for a hot path that runs prepared statements
+    (core/prepared.py) and skips the ORM's session. `session`, made on first use, joins the same transaction
+    for the rarer work that needs the ORM. `commit()` writes both; leaving without it rolls back."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.connection, join_transaction_mode="rollback_only",
+                                    expire_on_commit=False)
+        return self._session
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.flush()
+        self.connection.commit()
+
+    def close(self) -> None:
+        try:
+            if self._session is not None:
+                self._session.close()
+        finally:
+            self.connection.close()  # rolls back what was not committed
+
+
 class WalCheckpointer:
     """SQLite: copies the write-ahead log back into the database file from a thread of its own every
     `every_s`, instead of inside whichever commit crosses 1,000 pages of log (that commit took 5–7 ms longer,
@@ -261,6 +290,23 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self._write_lock)
+
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        """A `Writer` (holding this process's write lock on SQLite, as `uow` does)."""
+        if self._write_lock is not None:
+            self._write_lock.acquire()
+        try:
+            connection = self.engine.connect()
+            writer = Writer(connection)
+            try:
+                connection.begin()
+                yield writer
+            finally:
+                writer.close()
+        finally:
+            if self._write_lock is not None:
+                self._write_lock.release()
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or

@@ -26,7 +26,7 @@ from paydesk.support import attachments, domain, store
 from paydesk.support.attachments import BlobStore
 from paydesk.support.domain import Status
 from paydesk.support.events import Event, agent_channel, conversation_channel, message_view, team_channel
-from paydesk.support.messages import KINDS, PostJob, process_posts
+from paydesk.support.messages import KINDS, Head, PostJob, process_posts
 from paydesk.support.tools import MAX_BODY, AgentTools, NotAnAgent
 
 DEFAULT_TEAM = "general"
@@ -327,16 +327,21 @@ class SupportService(AgentTools):
             raise NotFound("no such conversation")
         return row  # type: ignore[no-any-return]
 
-    def append_in(self, s: Any, conversation: store.ConversationRow, kind: str, body: str, author_id: UUID | None,
-                   author_name: str, now: datetime, data: dict[str, Any] | None = None) -> store.MessageRow:
+    def append_in(self, s: Any, conversation: store.ConversationRow | Head, kind: str, body: str,
+                  author_id: UUID | None, author_name: str, now: datetime, data: dict[str, Any] | None = None,
+                  ) -> store.MessageRow:
         # The caller holds the conversation's row lock (read FOR UPDATE in this transaction), so its number is
-        # the next one: the flush writes the message and the conversation's new number together, one UPDATE
-        # however many messages a batch adds to it.
+        # the next one. The message and the conversation's new number are written together: a Head's by
+        # messages.write_heads (`s` is not needed then), a row's by the session's flush — one UPDATE however
+        # many messages a batch adds.
         seq = conversation.last_seq + 1
         conversation.last_seq, conversation.updated_at = seq, now
         row = store.MessageRow(id=uuid7(), conversation_id=conversation.id, seq=seq, kind=kind, author_id=author_id,
                                author_name=author_name[:100], body=body, data=data, created_at=now)
-        s.add(row)
+        if isinstance(conversation, Head):
+            conversation.new.append(row)
+        else:
+            s.add(row)
         return row
 
     def _loads(self, s: Any, rows: Sequence[store.AgentRow] | None = None) -> list[domain.AgentLoad]:
@@ -347,7 +352,7 @@ class SupportService(AgentTools):
                                  a.capacity, counts.get(a.user_id, 0), a.last_assigned_at)
                 for a in (rows if rows is not None else s.scalars(select(store.AgentRow)))]
 
-    def assign_in(self, s: Any, conversation: store.ConversationRow, now: datetime) -> list[Event]:
+    def assign_in(self, s: Any, conversation: store.ConversationRow | Head, now: datetime) -> list[Event]:
         chosen = domain.pick_agent(self._loads(s), conversation.team)
         if chosen is None:
             return [(team_channel(conversation.team), {"type": "queued", "conversation_id": str(conversation.id)})]

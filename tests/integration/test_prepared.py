@@ -1,0 +1,97 @@
+"""Prepared statements and the bare-connection writer (core/prepared.py, Database.writer) on SQLite and
+PostgreSQL: values go in and come out as the ORM stores and reads them, driver errors are SQLAlchemy's, and
+the writer's session shares its transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paydesk.core.db import Database
+from paydesk.core.prepared import Prepared
+from paydesk.support import store
+
+C, M = store.ConversationRow, store.MessageRow
+READ = Prepared(select(M.id, M.seq, M.author_id, M.data, M.created_at).where(M.conversation_id == bindparam("c"))
+                .order_by(M.seq))
+WRITE = Prepared(insert(M).values({name: bindparam(name) for name in
+                                   ("id", "conversation_id", "seq", "kind", "author_id", "author_name", "body",
+                                    "data", "created_at")}))
+RENAME = Prepared(update(M).where(M.id == bindparam("m")).values(body=bindparam("body")))
+
+
+def _conversation(database: Database) -> uuid.UUID:
+    now = datetime.now(UTC)
+    with database.transaction() as s:
+        contact = store.ContactRow(id=uuid.uuid4(), channel="webchat", external_id=uuid.uuid4().hex, name="",
+                                   locale="en", created_at=now)
+        s.add(contact)
+        s.flush()
+        row = C(id=uuid.uuid4(), contact_id=contact.id, channel="webchat", kind="question", subject="",
+                status="open", priority="normal", team="general", labels=[], last_seq=0, waiting_since=now,
+                created_at=now, updated_at=now)
+        s.add(row)
+    return row.id
+
+
+def _message(conversation: uuid.UUID, seq: int, **extra: Any) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "conversation_id": conversation, "seq": seq, "kind": "inbound", "author_id": None,
+            "author_name": "V", "body": f"m{seq}", "data": None, "created_at": datetime.now(UTC), **extra}
+
+
+def test_values_round_trip_as_the_orm_stores_and_reads_them(database: Database) -> None:
+    conversation = _conversation(database)
+    author, moment = uuid.uuid4(), datetime(2026, 11, 30, 4, 5, 6, 789000, tzinfo=UTC)
+    written = [_message(conversation, 1, author_id=author, data={"csat": 5, "名": "值"}, created_at=moment),
+               _message(conversation, 2)]
+    with database.writer() as w:
+        WRITE.many(w.connection, written)
+        RENAME.many(w.connection, [{"m": written[1]["id"], "body": "renamed"}])
+        w.commit()
+    with database.writer() as w:
+        rows = READ.rows(w.connection, {"c": conversation})
+    assert rows == [(written[0]["id"], 1, author, {"csat": 5, "名": "值"}, moment),
+                    (written[1]["id"], 2, None, None, written[1]["created_at"])]
+    with database.reader() as uow:  # and the ORM reads what was written the same way
+        stored = uow.session.scalars(select(M).where(M.conversation_id == conversation).order_by(M.seq)).all()
+    assert [(m.author_id, m.data, m.created_at, m.body) for m in stored] == [
+        (author, {"csat": 5, "名": "值"}, moment, "m1"), (None, None, written[1]["created_at"], "renamed")]
+
+
+def test_a_driver_error_is_sqlalchemys_and_the_writer_keeps_nothing_of_it(database: Database) -> None:
+    conversation = _conversation(database)
+    first = _message(conversation, 1)
+    with database.writer() as w:
+        WRITE.many(w.connection, [first])
+        w.commit()
+    with pytest.raises(IntegrityError), database.writer() as w:  # same (conversation, seq): a unique key
+        WRITE.many(w.connection, [_message(conversation, 2), _message(conversation, 1)])
+        w.commit()
+    with database.writer() as w:
+        assert [row[1] for row in READ.rows(w.connection, {"c": conversation})] == [1]
+
+
+def test_the_writer_rolls_back_unless_committed_and_its_session_shares_the_transaction(database: Database) -> None:
+    conversation = _conversation(database)
+    with database.writer() as w:
+        WRITE.many(w.connection, [_message(conversation, 1)])
+        w.session.add(M(**_message(conversation, 2)))  # through the ORM, in the same transaction
+    with database.writer() as w:
+        assert READ.rows(w.connection, {"c": conversation}) == []  # left without commit: nothing stays
+        WRITE.many(w.connection, [_message(conversation, 1)])
+        w.session.add(M(**_message(conversation, 2)))
+        assert len(w.session.scalars(select(M).where(M.conversation_id == conversation)).all()) == 2  # sees both
+        w.commit()
+    with database.writer() as w:
+        assert [row[1] for row in READ.rows(w.connection, {"c": conversation})] == [1, 2]
+
+
+def test_a_statement_whose_sql_depends_on_its_values_is_refused(database: Database) -> None:
+    expanding = Prepared(delete(M).where(M.id.in_(bindparam("ids", expanding=True))))
+    with database.writer() as w, pytest.raises(ValueError, match="must not depend"):
+        expanding.many(w.connection, [{"ids": [uuid.uuid4()]}])
