@@ -145,8 +145,10 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Readers (Database.reader) take no lock: WAL lets them run beside the one writer.
+        # Straight to the driver: SQLAlchemy's execution path costs more than the statement here, on every
+        # transaction.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        connection.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

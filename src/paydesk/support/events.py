@@ -22,6 +22,6 @@ def team_channel(team: str) -> str:
     return f"team:{team}"
 
 
-def message_view(row: store.MessageRow) -> dict[str, Any]:
+def message_view(row: store.MessageRow | store.NewMessage) -> dict[str, Any]:
     return {"type": "message", "conversation_id": str(row.conversation_id), "seq": row.seq, "kind": row.kind,
             "author": row.author_name, "body": row.body, "data": row.data, "at": row.created_at.isoformat()}

@@ -58,7 +58,7 @@ class Head:
     last_seq: int
     waiting_since: datetime
     updated_at: datetime
-    new: list[store.MessageRow] = field(default_factory=list)
+    new: list[store.NewMessage] = field(default_factory=list)
 
 
 _C, _M = store.ConversationRow, store.MessageRow

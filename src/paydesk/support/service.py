@@ -329,19 +329,22 @@ class SupportService(AgentTools):
 
     def append_in(self, s: Any, conversation: store.ConversationRow | Head, kind: str, body: str,
                   author_id: UUID | None, author_name: str, now: datetime, data: dict[str, Any] | None = None,
-                  ) -> store.MessageRow:
+                  ) -> store.MessageRow | store.NewMessage:
         # The caller holds the conversation's row lock (read FOR UPDATE in this transaction), so its number is
         # the next one. The message and the conversation's new number are written together: a Head's by
         # messages.write_heads (`s` is not needed then), a row's by the session's flush — one UPDATE however
         # many messages a batch adds.
         seq = conversation.last_seq + 1
         conversation.last_seq, conversation.updated_at = seq, now
-        row = store.MessageRow(id=uuid7(), conversation_id=conversation.id, seq=seq, kind=kind, author_id=author_id,
-                               author_name=author_name[:100], body=body, data=data, created_at=now)
+        fields: dict[str, Any] = {"id": uuid7(), "conversation_id": conversation.id, "seq": seq, "kind": kind,
+                                  "author_id": author_id, "author_name": author_name[:100], "body": body, "data": data,
+                                  "created_at": now}
         if isinstance(conversation, Head):
-            conversation.new.append(row)
-        else:
-            s.add(row)
+            message = store.NewMessage(**fields)
+            conversation.new.append(message)
+            return message
+        row = store.MessageRow(**fields)
+        s.add(row)
         return row
 
     def _loads(self, s: Any, rows: Sequence[store.AgentRow] | None = None) -> list[domain.AgentLoad]:
