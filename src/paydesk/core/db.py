@@ -124,7 +124,12 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
     path = sqlite_file(url)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+    # LIFO: the pool hands out the connection used last. Writes come one at a time (the process's write lock),
+    # so the writer keeps landing on the connection that made the last write, whose page cache is still good;
+    # a connection that finds the database changed by another one drops its whole cache first.
+    # (A memory database has one connection per thread: nothing to choose from.)
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
+                           **({"pool_use_lifo": True} if path else {}))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
