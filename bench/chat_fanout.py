@@ -2,8 +2,9 @@
 (the agents' accounts — 50 by default — each serve an equal share), send messages at a steady rate for a
 fixed time; every message is received by both sides, and the delivery latency (send → receive, same clock)
 is measured at each. The same load runs against a minimal raw WebSocket broadcast server (no database, no
-auth: a room per pair) in the same run. Prints one JSON line per pub/sub mode: embedded, and Redis when
-PAYDESK_TEST_REDIS_URL is set.
+auth: a room per pair) in the same run. Prints one JSON line per pub/sub mode: embedded (one server
+process), and Redis when PAYDESK_TEST_REDIS_URL is set (two server processes on one database, the visitors on
+one and the agents on the other: every message reaches its agent through Redis).
 
     .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rate 100]
 """
@@ -121,9 +122,9 @@ async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], secon
             "p90_ms": pct(0.90), "p95_ms": pct(0.95), "p99_ms": round(p99, 2)}
 
 
-async def paydesk_pairs(base: str, count: int, agent_tokens: list[str]
+async def paydesk_pairs(base: str, count: int, agent_tokens: list[str], agent_base: str
                         ) -> list[tuple[ClientConnection, ClientConnection]]:
-    ws_base = base.replace("http://", "ws://")
+    ws_base, agent_ws = base.replace("http://", "ws://"), agent_base.replace("http://", "ws://")
     pairs = []
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for i in range(count):
@@ -131,7 +132,7 @@ async def paydesk_pairs(base: str, count: int, agent_tokens: list[str]
             visitor = await connect(f"{ws_base}/ws/chat?visitor_token={token}", max_queue=None)
             hello = json.loads(await visitor.recv())
             agent_token = agent_tokens[i % len(agent_tokens)]
-            agent = await connect(f"{ws_base}/ws/agent?token={agent_token}", max_queue=None)
+            agent = await connect(f"{agent_ws}/ws/agent?token={agent_token}", max_queue=None)
             json.loads(await agent.recv())  # hello
             await agent.send(json.dumps({"type": "join", "conversation_id": hello["conversation_id"], "after": 0}))
             pairs.append((visitor, agent))
@@ -179,13 +180,16 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
             env["PAYDESK_REDIS_URL"] = redis_url
         paydesk = [sys.executable, "-m", "paydesk.cli"]
         subprocess.run([*paydesk, "migrate"], env=env, check=True, capture_output=True)
-        port = free_port()
+        # With Redis, two server processes: the visitors on one, the agents on the other, so every message
+        # crosses Redis to reach its agent (a process delivers to its own sockets without it).
+        ports = [free_port() for _ in range(2 if redis_url else 1)]
         log = open(os.environ.get("PAYDESK_BENCH_SERVER_LOG", os.devnull), "ab")
-        server = subprocess.Popen([*paydesk, "serve", "--no-jobs", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
+        servers = [subprocess.Popen([*paydesk, "serve", "--no-jobs", "--port", str(port)], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT) for port in ports]
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_up(f"{base}/healthz", server)
+            base, agent_base = f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[-1]}"
+            for port, server in zip(ports, servers, strict=True):
+                wait_up(f"http://127.0.0.1:{port}/healthz", server)
             # Agents like a real desk's: each with one console socket per conversation it serves, and room
             # for all of them (no conversation waits in the queue).
             password = "quiet harbour night 2026"
@@ -199,10 +203,13 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
             tokens = [httpx.post(f"{base}/api/v1/auth/login", json={"login": email, "password": password},
                                  timeout=30).json()["access_token"] for email in emails]
 
-            return asyncio.run(connect_and_load(paydesk_pairs(base, args.pairs, tokens), args, raw=False))
+            return {"server_processes": len(servers), **asyncio.run(
+                connect_and_load(paydesk_pairs(base, args.pairs, tokens, agent_base), args, raw=False))}
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(timeout=30)
             log.close()
 
 

@@ -4,15 +4,19 @@ the writer's session shares its transaction."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paydesk.core.db import Database
+from paydesk.core.db import BUSY_TIMEOUT_MS, Database, WriterBusy
 from paydesk.core.prepared import Prepared
 from paydesk.support import store
 
@@ -95,3 +99,42 @@ def test_a_statement_whose_sql_depends_on_its_values_is_refused(database: Databa
     expanding = Prepared(delete(M).where(M.id.in_(bindparam("ids", expanding=True))))
     with database.writer() as w, pytest.raises(ValueError, match="must not depend"):
         expanding.many(w.connection, [{"ids": [uuid.uuid4()]}])
+
+
+def test_a_sqlite_writer_told_not_to_wait_gives_way_at_once_to_any_other_writer(tmp_path: Path) -> None:
+    # (SQLite only: PostgreSQL's writers always wait, on the batcher's thread)
+    path = str(tmp_path / "w.db")
+    database = Database(f"sqlite:///{path}")
+    holding, release = threading.Event(), threading.Event()
+
+    def this_process() -> None:
+        with database.writer():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=this_process)
+    holder.start()
+    assert holding.wait(5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WriterBusy), database.writer(wait=False):
+            pass
+        assert time.monotonic() - started < 0.5
+    finally:
+        release.set()
+        holder.join()
+    other = sqlite3.connect(path, isolation_level=None)  # another process's write, as SQLite sees it
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(WriterBusy), database.writer(wait=False):
+            pass
+        assert time.monotonic() - started < 0.5  # not the 30 s a waiting writer allows
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    try:
+        with database.writer(wait=False) as w:  # free again; and the connection waits again for the next writer
+            assert w.connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    finally:
+        database.dispose()

@@ -58,3 +58,24 @@ if REDIS_URL:
             await b.close()
 
         asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_a_processs_own_subscribers_get_its_messages_once_and_the_others_through_redis() -> None:
+        prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+
+        async def scenario() -> None:
+            here, there = RedisPubSub(REDIS, prefix), RedisPubSub(REDIS, prefix)
+            async with here.subscribe("conv:1") as mine, there.subscribe("conv:1") as theirs:
+                for n in range(3):
+                    await here.publish("conv:1", {"seq": n})
+                assert [await mine.get(timeout=2) for _ in range(3)] == [{"seq": n} for n in range(3)]
+                assert [await theirs.get(timeout=2) for _ in range(3)] == [{"seq": n} for n in range(3)]
+                await there.publish("conv:1", {"seq": 3})  # and the other way round
+                assert await mine.get(timeout=2) == {"seq": 3}
+                assert await theirs.get(timeout=2) == {"seq": 3}
+                # Redis brought every message back to both processes: none came twice
+                assert await mine.get(timeout=0.3) is None and await theirs.get(timeout=0.3) is None
+            await here.close()
+            await there.close()
+
+        asyncio.run(scenario())

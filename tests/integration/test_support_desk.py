@@ -4,9 +4,12 @@ the process holding a console stops vouching for it."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -155,3 +158,45 @@ def test_an_agent_whose_process_stops_vouching_goes_offline(app: Container, cloc
     app.support.heartbeat([agent.id])  # a live process vouches again
     assert app.support.board()["agents"][0]["online"] is True
     assert app.support.visitor_conversation(app.support.new_visitor_token())["agents_online"] is True
+
+
+def test_a_chat_message_never_holds_the_event_loop_waiting_for_another_writer(app: Container) -> None:
+    cid = _conversation(app)
+    post = partial(app.support.post_from_loop, cid, kind="inbound", author=None, author_name="Visitor")
+
+    async def scenario() -> None:
+        batches = app.support.posts.batches
+        await post(body="first")  # nobody else writing: on SQLite it is written on the loop, no batch
+        assert app.support.posts.batches == batches + (0 if app.db.dialect == "sqlite" else 1)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        holding, release = threading.Event(), threading.Event()
+
+        def other_writer() -> None:  # holds the database (and this conversation's row) for a while
+            with app.db.writer() as w:
+                messages.LOCK_HEAD.rows(w.connection, {"head": cid})
+                holding.set()
+                release.wait(10)
+
+        ticking = asyncio.create_task(ticker())
+        holder = threading.Thread(target=other_writer)
+        holder.start()
+        assert await asyncio.to_thread(holding.wait, 5)
+        waiting = asyncio.create_task(post(body="second"))
+        await asyncio.sleep(0.3)
+        assert not waiting.done() and ticks >= 15  # the message waits; the loop goes on serving the others
+        release.set()
+        events = await asyncio.wait_for(waiting, 10)
+        assert events[0][1]["body"] == "second" and events[0][1]["seq"] == 2
+        ticking.cancel()
+        holder.join()
+
+    asyncio.run(scenario())
+    bodies = [m["body"] for m in app.support.messages_after(cid, 0, with_notes=True) if m["kind"] == "inbound"]
+    assert bodies == ["first", "second"]

@@ -42,6 +42,7 @@ class Base(DeclarativeBase):
 
 T = TypeVar("T")
 READ_ONLY = "paydesk_read_only"
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another process's write to end
 SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
 
@@ -139,7 +140,7 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
         if own_checkpoints:
@@ -194,6 +195,10 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+
+class WriterBusy(Exception):
+    """`Database.writer(wait=False)` found another writer at work (SQLite)."""
 
 
 class Writer:
@@ -299,21 +304,37 @@ class Database:
         return UnitOfWork(self.sessions, self._write_lock)
 
     @contextmanager
-    def writer(self) -> Iterator[Writer]:
-        """A `Writer` (holding this process's write lock on SQLite, as `uow` does)."""
-        if self._write_lock is not None:
-            self._write_lock.acquire()
+    def writer(self, *, wait: bool = True) -> Iterator[Writer]:
+        """A `Writer` (holding this process's write lock on SQLite, as `uow` does). `wait=False` (SQLite only)
+        raises WriterBusy at once where it would wait: for this process's lock, or for another process's
+        write (its busy timeout is 0 while it begins)."""
+        if self._write_lock is not None and not self._write_lock.acquire(blocking=wait):
+            raise WriterBusy()
         try:
             connection = self.engine.connect()
             writer = Writer(connection)
             try:
-                connection.begin()
+                self._begin(connection, wait)
                 yield writer
             finally:
                 writer.close()
         finally:
             if self._write_lock is not None:
                 self._write_lock.release()
+
+    def _begin(self, connection: Connection, wait: bool) -> None:
+        if wait or self._write_lock is None:
+            connection.begin()
+            return
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)  # noqa: S101 - the write lock exists for SQLite only
+        driver.execute("PRAGMA busy_timeout=0")
+        try:
+            connection.begin()
+        except sqlite3.OperationalError as exc:  # SQLITE_BUSY: another process is writing
+            raise WriterBusy() from exc
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or

@@ -74,9 +74,11 @@ CONTACT_ADDRESS = Prepared(select(store.ContactRow.email, store.ContactRow.local
                            .where(store.ContactRow.id == bindparam("contact")))
 
 
-def process_posts(support: SupportService, jobs: Sequence[PostJob]) -> list[list[Event] | BaseException]:
+def process_posts(support: SupportService, jobs: Sequence[PostJob], *, wait: bool = True,
+                  ) -> list[list[Event] | BaseException]:
+    """One outcome per job. `wait=False`: raise WriterBusy rather than wait for another writer (SQLite)."""
     now = support.clock.now()
-    with support.db.writer() as w:
+    with support.db.writer(wait=wait) as w:
         heads = {row[0]: Head(*row) for cid in sorted({j.conversation_id for j in jobs})  # locked in id order
                  for row in LOCK_HEAD.rows(w.connection, {"head": cid})}
         results: list[list[Event] | BaseException] = []
