@@ -130,7 +130,8 @@ class RedisPubSub:
             if not self._pubsub.subscribed:
                 await asyncio.sleep(0.05)
                 continue
-            raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            # Waits without a timeout (no timer set up and torn down per message); close() cancels this task.
+            raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             if raw is None:
                 continue
             data = raw["data"].decode() if isinstance(raw["data"], bytes) else str(raw["data"])
