@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paydesk.core.db import BUSY_TIMEOUT_MS, Database, WriterBusy
 from paydesk.core.prepared import Prepared
@@ -137,4 +137,36 @@ def test_a_sqlite_writer_told_not_to_wait_gives_way_at_once_to_any_other_writer(
         with database.writer(wait=False) as w:  # free again; and the connection waits again for the next writer
             assert w.connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
     finally:
+        database.dispose()
+
+
+def test_a_busy_sqlite_begin_is_sqlalchemys_operational_error_as_callers_expect(tmp_path: Path) -> None:
+    # The ledger retries a batch on sqlalchemy.exc.OperationalError: a BEGIN that found the database locked
+    # (run straight on the driver) must come out as one, not as the driver's own error.
+    path = str(tmp_path / "b.db")
+    database = Database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        with database.engine.connect() as connection:  # the pool's one connection (LIFO: handed out next)
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")  # give up at once instead of in 30 s
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"), database.uow() as uow:
+            uow.session.connection()  # begins
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        database.dispose()
+
+
+def test_a_sqlite_writer_told_not_to_wait_does_not_wait_for_a_taken_pool(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    taken = [database.engine.connect() for _ in range(15)]  # the shared pool's 5 + 10, all busy (readers, say)
+    try:
+        started = time.monotonic()
+        with database.writer(wait=False) as w:  # its own connection: neither waits nor fails
+            w.connection.exec_driver_sql("SELECT 1")
+        assert time.monotonic() - started < 0.5
+    finally:
+        for connection in taken:
+            connection.close()
         database.dispose()

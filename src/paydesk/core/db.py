@@ -20,7 +20,8 @@ import structlog
 from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, String, Uuid, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Insert
 from sqlalchemy.types import TypeDecorator
@@ -121,7 +122,7 @@ def sqlite_file(url: str) -> str | None:
     return path if path and path != ":memory:" else None
 
 
-def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
+def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool, **pool: Any) -> Engine:
     path = sqlite_file(url)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +131,7 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
     # a connection that finds the database changed by another one drops its whole cache first.
     # (A memory database has one connection per thread: nothing to choose from.)
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
-                           **({"pool_use_lifo": True} if path else {}))
+                           **({"pool_use_lifo": True, **pool} if path else {}))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -154,7 +155,11 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool) -> Engine:
         # Straight to the driver: SQLAlchemy's execution path costs more than the statement here, on every
         # transaction.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        try:
+            connection.connection.driver_connection.execute(statement)
+        except sqlite3.Error as exc:  # as SQLAlchemy's own execution would raise it (callers retry on those)
+            raise DBAPIError.instance(statement, (), exc, sqlite3.Error, dialect=engine.dialect) from exc
 
     return engine
 
@@ -293,6 +298,9 @@ class Database:
         # busy handler, which sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
         self.checkpointer = WalCheckpointer(self.engine, self._write_lock) if own_checkpoints else None
+        # writer(wait=False)'s own connection (one, never waited for): the shared pool may be all taken.
+        self._nowait_engine = _sqlite_engine(url, echo=False, own_checkpoints=True, pool_size=1, max_overflow=0,
+                                             pool_timeout=0) if own_checkpoints else None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
@@ -308,10 +316,14 @@ class Database:
         """A `Writer` (holding this process's write lock on SQLite, as `uow` does). `wait=False` (SQLite only)
         raises WriterBusy at once where it would wait: for this process's lock, or for another process's
         write (its busy timeout is 0 while it begins)."""
-        if self._write_lock is not None and not self._write_lock.acquire(blocking=wait):
-            raise WriterBusy()
+        engine = self.engine if wait else self._nowait_engine
+        if engine is None or (self._write_lock is not None and not self._write_lock.acquire(blocking=wait)):
+            raise WriterBusy()  # (no connection that never waits: a memory database, or PostgreSQL)
         try:
-            connection = self.engine.connect()
+            try:
+                connection = engine.connect()
+            except PoolTimeout as exc:  # only the no-wait engine's single connection times out at once
+                raise WriterBusy() from exc
             writer = Writer(connection)
             try:
                 self._begin(connection, wait)
@@ -331,7 +343,7 @@ class Database:
         driver.execute("PRAGMA busy_timeout=0")
         try:
             connection.begin()
-        except sqlite3.OperationalError as exc:  # SQLITE_BUSY: another process is writing
+        except OperationalError as exc:  # SQLITE_BUSY: another process is writing
             raise WriterBusy() from exc
         finally:
             driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -354,6 +366,8 @@ class Database:
                 self.checkpointer.checkpoint()  # leave the file whole for whoever opens it next
         finally:
             self.engine.dispose()
+            if self._nowait_engine is not None:
+                self._nowait_engine.dispose()
 
 
 def retry_on_conflict(attempt: Callable[[], T], tries: int = 3) -> T:
