@@ -378,18 +378,24 @@ def test_teams_priority_presence_and_filters(server: tuple[str, Any]) -> None:
         assert _until(vic, "message", seq=1)["body"] == "help"  # now theirs: visible
 
 
-def test_a_socket_closed_while_its_message_is_written_leaves_the_desk_working(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _slow_batches(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every message goes to the batcher's thread (as when another writer is at work), whose batches take
+    `seconds` to write."""
     real = support_service.process_posts
 
     def slow(support: Any, jobs: Any, *, wait: bool = True) -> Any:
-        if not wait:  # another writer is at work: the message goes to the batcher's thread
+        if not wait:
             raise WriterBusy()
-        time.sleep(0.3)  # the batch is still being written when the socket goes
+        time.sleep(seconds)
         return real(support, jobs)
 
     monkeypatch.setattr(support_service, "process_posts", slow)
+
+
+def test_a_socket_closed_while_its_message_is_written_leaves_the_desk_working(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _slow_batches(monkeypatch, 0.3)  # the batch is still being written when the socket goes
     app = create_app(settings, run_jobs=False)
     with TestClient(app) as client:
         token = client.post("/api/v1/support/visitors").json()["visitor_token"]
@@ -409,15 +415,7 @@ def test_a_socket_closed_while_its_message_is_written_leaves_the_desk_working(
 def test_a_slow_save_tells_the_sender_and_the_message_still_arrives(
     settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = support_service.process_posts
-
-    def slow(support: Any, jobs: Any, *, wait: bool = True) -> Any:
-        if not wait:  # another writer is at work: the message goes to the batcher's thread
-            raise WriterBusy()
-        time.sleep(0.5)
-        return real(support, jobs)
-
-    monkeypatch.setattr(support_service, "process_posts", slow)
+    _slow_batches(monkeypatch, 0.5)
     monkeypatch.setattr(support_ws, "POST_WAIT_S", 0.1)
     with TestClient(create_app(settings, run_jobs=False)) as client:
         token = client.post("/api/v1/support/visitors").json()["visitor_token"]

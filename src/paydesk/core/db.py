@@ -335,11 +335,11 @@ class Database:
                 self._write_lock.release()
 
     def _begin(self, connection: Connection, wait: bool) -> None:
-        if wait or self._write_lock is None:
+        if wait:
             connection.begin()
             return
         driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)  # noqa: S101 - the write lock exists for SQLite only
+        assert isinstance(driver, sqlite3.Connection)  # noqa: S101 - only file SQLite has a no-wait engine
         driver.execute("PRAGMA busy_timeout=0")
         try:
             connection.begin()

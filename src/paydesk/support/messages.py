@@ -81,6 +81,7 @@ def process_posts(support: SupportService, jobs: Sequence[PostJob], *, wait: boo
     with support.db.writer(wait=wait) as w:
         heads = {row[0]: Head(*row) for cid in sorted({j.conversation_id for j in jobs})  # locked in id order
                  for row in LOCK_HEAD.rows(w.connection, {"head": cid})}
+        batch = list(heads.values())
         results: list[list[Event] | BaseException] = []
         for job in jobs:
             head = heads.get(job.conversation_id)
@@ -90,13 +91,13 @@ def process_posts(support: SupportService, jobs: Sequence[PostJob], *, wait: boo
                 continue
             assert head is not None  # noqa: S101 - refusal() says so
             try:
-                results.append(post_in(support, w, head, job, now, batch=list(heads.values())))
+                results.append(post_in(support, w, head, job, now, batch=batch))
             except DomainError as exc:  # refused halfway (nothing does today): undo the batch
                 if len(jobs) == 1:
                     return [exc]  # nothing committed
                 break
         else:
-            write_heads(w, heads.values())
+            write_heads(w, batch)
             w.commit()
             return results
     # Each message again in a transaction of its own, each with exactly one outcome (a database error on one
