@@ -55,8 +55,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         if run_jobs:
             container.jobs.start()
         keeper: asyncio.Task[None] | None = None
-        if keep_heap:
-            heap = HeapKeeper()
+        heap = HeapKeeper() if keep_heap else None
+        if heap is not None:
             heap.settle()
             keeper = asyncio.create_task(heap.run())
         try:
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
+            if heap is not None:
+                heap.release()
             container.jobs.stop()
             await support_ws.drain_posts()
             await container.pubsub.close()

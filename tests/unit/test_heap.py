@@ -55,3 +55,31 @@ def test_a_young_cycle_is_collected_before_the_freeze_not_frozen(now: list[float
     now[0] = 10
     assert keeper.tick() == "freeze"
     assert gone() is None  # died young: the tick's collection of the young generations freed it
+
+
+def test_between_turns_only_a_burst_past_the_young_threshold_starts_a_collection() -> None:
+    keeper = HeapKeeper(young_threshold=50_000)
+    before = gc.get_threshold()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        keeper.settle()
+        assert gc.get_threshold() == (50_000, *before[1:])
+        collections.clear()
+        kept = [[] for _ in range(20_000)]  # lists are tracked: 28 times CPython's default threshold of 700
+        assert collections == []  # the default would have collected 28 times by now
+        kept += [[] for _ in range(40_000)]
+        assert collections  # past the threshold: a burst is still bounded
+        keeper.tick()
+        keeper.release()
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.callbacks.remove(count)
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert len(kept) == 60_000
