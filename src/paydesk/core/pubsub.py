@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from paydesk.core.publisher import RedisPublisher
+
 Message = dict[str, Any]
 
 
@@ -79,14 +81,16 @@ class RedisPubSub:
 
     What a process publishes reaches its own subscribers at once, and the others through Redis: a message
     marked with this process's origin is skipped when Redis brings it back. The round trip through Redis
-    (a third of a chat message's delivery time here) is paid only by the processes it has to reach. Messages
-    from one process arrive in the order it published them everywhere; from two processes, in either order
-    (chat messages carry their number, and a socket puts them in order: support/ws.py)."""
+    (a third of a chat message's delivery time here) is paid only by the processes it has to reach. The
+    PUBLISH is on its way (core/publisher.py) before the local subscribers are served. Messages from one
+    process arrive in the order it published them everywhere; from two processes, in either order (chat
+    messages carry their number, and a socket puts them in order: support/ws.py)."""
 
     def __init__(self, url: str, prefix: str = "paydesk:") -> None:
-        # Publishers share a bounded pool and wait for a free connection rather than fail under a burst.
-        self._redis: Redis = Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64,
+        # redis-py for the subscriber connection and health checks; publishing has a connection of its own.
+        self._redis: Redis = Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=8,
                                                                                   timeout=10))
+        self._publisher = RedisPublisher(url)
         self._prefix = prefix
         self._pubsub: Any = None
         self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
@@ -96,10 +100,11 @@ class RedisPubSub:
 
     async def publish(self, channel: str, message: Message) -> None:
         payload = json.dumps(message)
+        sent = self._publisher.publish(self._prefix + channel, self._origin + payload)
         local = self._local.get(channel)
         if local:
             self._deliver(local, json.loads(payload))  # the same copy a message from Redis would be
-        await self._redis.publish(self._prefix + channel, self._origin + payload)
+        await sent
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
@@ -158,6 +163,7 @@ class RedisPubSub:
                 await self._reader
         if pubsub is not None:
             await pubsub.aclose()
+        await self._publisher.close()
         await self._redis.aclose(close_connection_pool=True)
 
 

@@ -1,0 +1,134 @@
+"""The publishing connection (core/publisher.py) against a real Redis: replies go to their callers in order,
+a lost connection is replaced without losing or doubling a message, refusals are clear."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from paydesk.core.publisher import RedisPublisher, _command
+from tests.conftest import REDIS_URL
+
+
+def test_commands_are_arrays_of_bulk_strings() -> None:
+    assert _command(b"PUBLISH", "chat:1", "你好") == b"*3\r\n$7\r\nPUBLISH\r\n$6\r\nchat:1\r\n$6\r\n\xe4\xbd\xa0\xe5\xa5\xbd\r\n"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "memory://"])
+def test_only_redis_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="redis://, rediss:// or unix://"):
+        RedisPublisher(url)
+
+
+def test_an_unreachable_server_is_a_connection_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens once it is closed
+
+    async def scenario() -> None:
+        publisher = RedisPublisher(f"redis://127.0.0.1:{port}/0", connect_timeout_s=2)
+        with pytest.raises(RedisConnectionError, match="can't reach Redis"):
+            await publisher.publish("chat:1", "hello")
+        await publisher.close()
+
+    asyncio.run(scenario())
+
+
+if REDIS_URL:
+    REDIS: str = REDIS_URL
+
+    @asynccontextmanager
+    async def listening(channel: str, clients: int) -> AsyncIterator[list[object]]:
+        """`clients` subscriber connections on `channel`; yields what the first one receives."""
+        admin = Redis.from_url(REDIS)
+        subscribers = [admin.pubsub() for _ in range(clients)]
+        for subscriber in subscribers:
+            await subscriber.subscribe(channel)
+            await subscriber.get_message(timeout=2)  # the subscription's confirmation
+        received: list[object] = []
+
+        async def read() -> None:
+            while True:
+                message = await subscribers[0].get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is not None:
+                    received.append(message["data"])
+
+        reader = asyncio.create_task(read())
+        try:
+            yield received
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            for subscriber in subscribers:
+                await subscriber.aclose()
+            await admin.aclose()
+
+    @pytest.mark.redis
+    def test_each_caller_gets_its_own_reply_even_when_others_gave_up() -> None:
+        quiet, busy = f"paydesk-test-{uuid.uuid4().hex}", f"paydesk-test-{uuid.uuid4().hex}"
+
+        async def scenario() -> None:
+            publisher = RedisPublisher(REDIS)
+            async with listening(busy, clients=2) as received:
+                await publisher.publish(quiet, "connect")
+                calls = [(channel, asyncio.ensure_future(publisher.publish(channel, str(n))))
+                         for n, channel in enumerate([quiet, busy] * 50)]
+                await asyncio.sleep(0)  # every call is waiting for its reply now
+                given_up = {id(call) for _, call in calls[::3]}
+                for _, call in calls[::3]:
+                    call.cancel()  # its reply still comes, and must not go to the next caller
+                for channel, call in calls:
+                    if id(call) not in given_up:
+                        assert await call == (2 if channel == busy else 0)  # subscribers reached
+                assert await publisher.publish(busy, "after") == 2
+                await asyncio.sleep(0.2)
+                # a cancelled caller's PUBLISH was written already: every message reached Redis, once
+                assert received == [str(n).encode() for n in range(1, 100, 2)] + [b"after"]
+            await publisher.close()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_a_lost_connection_is_replaced_and_the_message_arrives_once() -> None:
+        channel, name = f"paydesk-test-{uuid.uuid4().hex}", f"paydesk-test-{uuid.uuid4().hex[:12]}"
+
+        async def scenario() -> None:
+            publisher = RedisPublisher(REDIS, name=name)
+            admin = Redis.from_url(REDIS)
+            async with listening(channel, clients=1) as received:
+                assert await publisher.publish(channel, "one") == 1
+                ours = [client for client in await admin.client_list() if client["name"] == name]
+                assert len(ours) == 1  # the connection says whose it is
+                await admin.client_kill_filter(_id=ours[0]["id"])  # as a Redis restart or idle timeout would
+                assert await publisher.publish(channel, "two") == 1
+                assert await publisher.publish(channel, "three") == 1
+                await asyncio.sleep(0.2)
+                assert received == [b"one", b"two", b"three"]
+            await admin.aclose()
+            await publisher.close()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_a_refused_password_is_a_clear_error_and_publishes_nothing() -> None:
+        channel = f"paydesk-test-{uuid.uuid4().hex}"
+        host_and_rest = REDIS.split("://", 1)[1].rsplit("@", 1)[-1]
+
+        async def scenario() -> None:
+            publisher = RedisPublisher(f"redis://nobody:wrong@{host_and_rest}")
+            async with listening(channel, clients=1) as received:
+                with pytest.raises(ResponseError):
+                    await publisher.publish(channel, "hello")
+                await asyncio.sleep(0.2)
+                assert received == []
+            await publisher.close()
+
+        asyncio.run(scenario())
