@@ -2,11 +2,12 @@
 (the agents' accounts — 50 by default — each serve an equal share), send messages at a steady rate for a
 fixed time; every message is received by both sides, and the delivery latency (send → receive, same clock)
 is measured at each. The same load runs against a minimal raw WebSocket broadcast server (no database, no
-auth: a room per pair) in the same run. Prints one JSON line per pub/sub mode: embedded (one server
-process), and Redis when PAYDESK_TEST_REDIS_URL is set (two server processes on one database, the visitors on
-one and the agents on the other: every message reaches its agent through Redis).
+auth: a room per pair) right before each mode, in the same run. Prints one JSON line per pub/sub mode:
+embedded (one server process), and Redis when PAYDESK_TEST_REDIS_URL is set (two server processes on one
+database, the visitors on one and the agents on the other: every message reaches its agent through Redis).
 
     .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rate 100]
+                                          [--modes embedded,redis]
 """
 
 from __future__ import annotations
@@ -239,12 +240,17 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=50, help="agent accounts sharing the conversations")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
+    parser.add_argument("--modes", default="embedded,redis",
+                        help="which of embedded,redis to run (redis only when PAYDESK_TEST_REDIS_URL is set)")
     args = parser.parse_args()
-    raw = measure_raw(args)
-    modes = [("embedded", None)]
-    if os.environ.get("PAYDESK_TEST_REDIS_URL"):
+    wanted = set(args.modes.split(","))
+    modes = [("embedded", None)] if "embedded" in wanted else []
+    if os.environ.get("PAYDESK_TEST_REDIS_URL") and "redis" in wanted:
         modes.append(("redis", os.environ["PAYDESK_TEST_REDIS_URL"]))
     for name, url in modes:
+        # The raw server runs right before each mode: the shared machine's load drifts within a run, and a
+        # baseline measured minutes earlier compared one mode with another moment.
+        raw = measure_raw(args)
         result = measure_paydesk(args, url)
         print(json.dumps({"scenario": "chat_fanout", "pubsub": name, "clients": args.pairs * 2,
                           "rate_per_s": args.rate, "seconds": args.seconds, **result,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paydesk.core.db import BUSY_TIMEOUT_MS, Database, WriterBusy
@@ -134,8 +134,33 @@ def test_a_sqlite_writer_told_not_to_wait_gives_way_at_once_to_any_other_writer(
     finally:
         other.close()
     try:
-        with database.writer(wait=False) as w:  # free again; and the connection waits again for the next writer
+        with database.writer(wait=False) as w:  # free again: it writes
+            assert w.connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0  # its own connection's
+        with database.writer() as w:  # while every other writer still waits for another process's write
             assert w.connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    finally:
+        database.dispose()
+
+
+def test_a_no_wait_writer_keeps_its_connection_and_leaves_it_clean(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        with database.writer(wait=False) as w:
+            w.connection.exec_driver_sql("CREATE TABLE notes (body TEXT)")
+            w.commit()
+            first = w.connection
+        with pytest.raises(RuntimeError), database.writer(wait=False) as w:
+            w.connection.exec_driver_sql("INSERT INTO notes VALUES ('half done')")
+            raise RuntimeError("failed before its commit")
+        with database.writer(wait=False) as w:
+            assert w.connection is first  # the same connection, kept open (not checked out of a pool again)
+            assert w.connection.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 0  # rolled back
+            with pytest.raises(WriterBusy), database.writer(wait=False):
+                pass  # this thread is using it already: not begun twice
+            w.connection.exec_driver_sql("INSERT INTO notes VALUES ('kept')")
+            w.commit()
+        with database.reader() as uow:
+            assert uow.session.execute(text("SELECT body FROM notes")).scalars().all() == ["kept"]
     finally:
         database.dispose()
 

@@ -19,7 +19,8 @@ from tests.conftest import REDIS_URL
 
 
 def test_commands_are_arrays_of_bulk_strings() -> None:
-    assert _command(b"PUBLISH", "chat:1", "你好") == b"*3\r\n$7\r\nPUBLISH\r\n$6\r\nchat:1\r\n$6\r\n\xe4\xbd\xa0\xe5\xa5\xbd\r\n"
+    assert _command(b"PUBLISH", "chat:1", "你好") == (
+        b"*3\r\n$7\r\nPUBLISH\r\n$6\r\nchat:1\r\n$6\r\n\xe4\xbd\xa0\xe5\xa5\xbd\r\n")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "memory://"])

@@ -21,7 +21,6 @@ from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, Stri
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Insert
 from sqlalchemy.types import TypeDecorator
@@ -122,7 +121,8 @@ def sqlite_file(url: str) -> str | None:
     return path if path and path != ":memory:" else None
 
 
-def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool, **pool: Any) -> Engine:
+def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                   **pool: Any) -> Engine:
     path = sqlite_file(url)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def _sqlite_engine(url: str, *, echo: bool, own_checkpoints: bool, **pool: Any) 
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
         if own_checkpoints:
@@ -211,8 +211,8 @@ class Writer:
     (core/prepared.py) and skips the ORM's session. `session`, made on first use, joins the same transaction
     for the rarer work that needs the ORM. `commit()` writes both; leaving without it rolls back."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, connection: Connection, *, keep: bool = False) -> None:
+        self.connection, self._keep = connection, keep  # keep: the connection outlives the writer
         self._session: Session | None = None
 
     @property
@@ -232,7 +232,10 @@ class Writer:
             if self._session is not None:
                 self._session.close()
         finally:
-            self.connection.close()  # rolls back what was not committed
+            if not self._keep:
+                self.connection.close()  # rolls back what was not committed
+            elif self.connection.in_transaction():
+                self.connection.rollback()
 
 
 class WalCheckpointer:
@@ -298,9 +301,11 @@ class Database:
         # busy handler, which sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
         self.checkpointer = WalCheckpointer(self.engine, self._write_lock) if own_checkpoints else None
-        # writer(wait=False)'s own connection (one, never waited for): the shared pool may be all taken.
-        self._nowait_engine = _sqlite_engine(url, echo=False, own_checkpoints=True, pool_size=1, max_overflow=0,
-                                             pool_timeout=0) if own_checkpoints else None
+        # writer(wait=False)'s own connection, with a busy timeout of 0: the shared pool may be all taken, and
+        # another process's write must not be waited for.
+        self._nowait_engine = _sqlite_engine(url, echo=False, own_checkpoints=True, busy_timeout_ms=0,
+                                             pool_size=1, max_overflow=0) if own_checkpoints else None
+        self._nowait_connection: Connection | None = None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
@@ -315,18 +320,17 @@ class Database:
     def writer(self, *, wait: bool = True) -> Iterator[Writer]:
         """A `Writer` (holding this process's write lock on SQLite, as `uow` does). `wait=False` (SQLite only)
         raises WriterBusy at once where it would wait: for this process's lock, or for another process's
-        write (its busy timeout is 0 while it begins)."""
-        engine = self.engine if wait else self._nowait_engine
-        if engine is None or (self._write_lock is not None and not self._write_lock.acquire(blocking=wait)):
-            raise WriterBusy()  # (no connection that never waits: a memory database, or PostgreSQL)
+        write (its connection's busy timeout is 0)."""
+        if not wait:
+            with self._nowait_writer() as writer:
+                yield writer
+            return
+        if self._write_lock is not None:
+            self._write_lock.acquire()
         try:
+            writer = Writer(self.engine.connect())
             try:
-                connection = engine.connect()
-            except PoolTimeout as exc:  # only the no-wait engine's single connection times out at once
-                raise WriterBusy() from exc
-            writer = Writer(connection)
-            try:
-                self._begin(connection, wait)
+                writer.connection.begin()
                 yield writer
             finally:
                 writer.close()
@@ -334,19 +338,29 @@ class Database:
             if self._write_lock is not None:
                 self._write_lock.release()
 
-    def _begin(self, connection: Connection, wait: bool) -> None:
-        if wait:
-            connection.begin()
-            return
-        driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)  # noqa: S101 - only file SQLite has a no-wait engine
-        driver.execute("PRAGMA busy_timeout=0")
+    @contextmanager
+    def _nowait_writer(self) -> Iterator[Writer]:
+        # One connection kept open for it (checking one out of a pool and back cost a fifth of a chat
+        # message's write), used only while this process's write lock is held.
+        if self._nowait_engine is None or self._write_lock is None or not self._write_lock.acquire(blocking=False):
+            raise WriterBusy()  # (no connection that never waits: a memory database, or PostgreSQL)
         try:
-            connection.begin()
-        except OperationalError as exc:  # SQLITE_BUSY: another process is writing
-            raise WriterBusy() from exc
+            connection = self._nowait_connection
+            if connection is None or connection.closed:
+                connection = self._nowait_connection = self._nowait_engine.connect()
+            elif connection.in_transaction():
+                raise WriterBusy()  # this thread is writing with it already (the lock is re-entrant)
+            writer = Writer(connection, keep=True)
+            try:
+                try:
+                    connection.begin()
+                except OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
+                    raise WriterBusy() from exc
+                yield writer
+            finally:
+                writer.close()
         finally:
-            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._write_lock.release()
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or
@@ -366,6 +380,8 @@ class Database:
                 self.checkpointer.checkpoint()  # leave the file whole for whoever opens it next
         finally:
             self.engine.dispose()
+            if self._nowait_connection is not None:
+                self._nowait_connection.close()
             if self._nowait_engine is not None:
                 self._nowait_engine.dispose()
 
