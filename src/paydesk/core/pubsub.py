@@ -6,7 +6,6 @@ Messages are JSON objects. A subscriber sees the messages published after it sub
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections import defaultdict
@@ -14,9 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
-from paydesk.core.publisher import RedisPublisher
+from paydesk.core.resp import RedisPublisher, RedisSubscriber
 
 Message = dict[str, Any]
 
@@ -77,30 +74,26 @@ class MemoryPubSub:
 class RedisPubSub:
     """Many processes: Redis PUBLISH/SUBSCRIBE with JSON payloads. A process holds one subscriber connection
     whatever the number of local subscribers (thousands of chat sockets), subscribes each channel once, and
-    fans what arrives out to its local queues.
+    fans what arrives out to its local queues; it publishes on a second connection (core/resp.py).
 
     What a process publishes reaches its own subscribers at once, and the others through Redis: a message
     marked with this process's origin is skipped when Redis brings it back. The round trip through Redis
-    (a third of a chat message's delivery time here) is paid only by the processes it has to reach. The
-    PUBLISH is on its way (core/publisher.py) before the local subscribers are served. Messages from one
-    process arrive in the order it published them everywhere; from two processes, in either order (chat
-    messages carry their number, and a socket puts them in order: support/ws.py)."""
+    (a third of a chat message's delivery time here) is paid only by the processes it has to reach, and the
+    PUBLISH is on its way before the local subscribers are served. Messages from one process arrive in the
+    order it published them everywhere; from two processes, in either order (chat messages carry their
+    number, and a socket puts them in order: support/ws.py)."""
 
     def __init__(self, url: str, prefix: str = "paydesk:") -> None:
-        # redis-py for the subscriber connection and health checks; publishing has a connection of its own.
-        self._redis: Redis = Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=8,
-                                                                                  timeout=10))
-        self._publisher = RedisPublisher(url)
         self._prefix = prefix
-        self._pubsub: Any = None
+        self._publisher = RedisPublisher(url)
+        self._subscriber = RedisSubscriber(url, self._received)
         self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
-        self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._origin = uuid.uuid4().hex  # 32 characters before the JSON of everything this process publishes
+        self._origin = uuid.uuid4().hex.encode()  # 32 characters before the JSON of everything published here
 
     async def publish(self, channel: str, message: Message) -> None:
         payload = json.dumps(message)
-        sent = self._publisher.publish(self._prefix + channel, self._origin + payload)
+        sent = self._publisher.publish(self._prefix + channel, self._origin.decode() + payload)
         local = self._local.get(channel)
         if local:
             self._deliver(local, json.loads(payload))  # the same copy a message from Redis would be
@@ -110,42 +103,39 @@ class RedisPubSub:
     async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
         subscription = _QueueSubscription()
         async with self._lock:
-            if self._pubsub is None:
-                self._pubsub = self._redis.pubsub()
             first = not self._local.get(channel)
             self._local[channel].add(subscription)
             if first:
-                await self._pubsub.subscribe(self._prefix + channel)
-            if self._reader is None or self._reader.done():
-                self._reader = asyncio.create_task(self._read())
+                try:
+                    await self._subscriber.subscribe(self._prefix + channel)
+                except BaseException:
+                    self._leave(channel, subscription)
+                    raise
         try:
             yield subscription
         finally:
             async with self._lock:
-                local = self._local.get(channel)
-                if local is not None:
-                    local.discard(subscription)
-                    if not local:
-                        del self._local[channel]
-                        await self._pubsub.unsubscribe(self._prefix + channel)
+                if self._leave(channel, subscription):
+                    await self._subscriber.unsubscribe(self._prefix + channel)
 
-    async def _read(self) -> None:
-        skip = len(self._prefix)
-        while self._pubsub is not None:
-            if not self._pubsub.subscribed:
-                await asyncio.sleep(0.05)
-                continue
-            # Waits without a timeout (no timer set up and torn down per message); close() cancels this task.
-            raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-            if raw is None:
-                continue
-            data = raw["data"].decode() if isinstance(raw["data"], bytes) else str(raw["data"])
-            if data.startswith(self._origin):
-                continue  # published here: delivered already
-            name = raw["channel"].decode() if isinstance(raw["channel"], bytes) else str(raw["channel"])
-            local = self._local.get(name[skip:])
-            if local:  # (a payload without an origin is plain JSON: "{" is not a hex digit)
-                self._deliver(local, json.loads(data if data.startswith("{") else data[len(self._origin):]))
+    def _leave(self, channel: str, subscription: _QueueSubscription) -> bool:
+        """Drop a local subscription; True when it was the channel's last one here."""
+        local = self._local.get(channel)
+        if local is None:
+            return False
+        local.discard(subscription)
+        if local:
+            return False
+        del self._local[channel]
+        return True
+
+    def _received(self, channel: bytes, data: bytes) -> None:
+        """A message from Redis, handed over as the connection reads it."""
+        if data.startswith(self._origin):
+            return  # published here: delivered already
+        local = self._local.get(channel.decode()[len(self._prefix):])
+        if local:  # (a payload without an origin is plain JSON: "{" is not a hex digit)
+            self._deliver(local, json.loads(data if data.startswith(b"{") else data[len(self._origin):]))
 
     @staticmethod
     def _deliver(local: set[_QueueSubscription], message: Message) -> None:
@@ -153,18 +143,11 @@ class RedisPubSub:
             subscription.queue.put_nowait(message)
 
     async def ping(self) -> bool:
-        return bool(await self._redis.ping())
+        return await self._publisher.call(b"PING") == "PONG"
 
     async def close(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-        if pubsub is not None:
-            await pubsub.aclose()
+        await self._subscriber.close()
         await self._publisher.close()
-        await self._redis.aclose(close_connection_pool=True)
 
 
 def make_pubsub(redis_url: str | None) -> MemoryPubSub | RedisPubSub:

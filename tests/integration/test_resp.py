@@ -1,12 +1,13 @@
-"""The publishing connection (core/publisher.py) against a real Redis: replies go to their callers in order,
-a lost connection is replaced without losing or doubling a message, refusals are clear."""
+"""Redis's wire protocol (core/resp.py): the parser on its own, then the publishing and subscribing
+connections against a real Redis — replies go to their callers in order, a lost connection is replaced
+(the publisher without losing or doubling a message, the subscriber with its channels), refusals are clear."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -14,13 +15,28 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from paydesk.core.publisher import RedisPublisher, _command
+from paydesk.core.resp import INCOMPLETE, RedisPublisher, RedisSubscriber, command, parse
 from tests.conftest import REDIS_URL
 
 
 def test_commands_are_arrays_of_bulk_strings() -> None:
-    assert _command(b"PUBLISH", "chat:1", "你好") == (
+    assert command(b"PUBLISH", "chat:1", "你好") == (
         b"*3\r\n$7\r\nPUBLISH\r\n$6\r\nchat:1\r\n$6\r\n\xe4\xbd\xa0\xe5\xa5\xbd\r\n")
+
+
+def test_replies_parse_whole_or_not_at_all() -> None:
+    pushed = b"*3\r\n$7\r\nmessage\r\n$6\r\nchat:1\r\n$11\r\n{\"a\":\"\xe4\xbd\xa0\"}\r\n"
+    stream = b":2\r\n+OK\r\n-ERR wrong\r\n" + pushed + b"$-1\r\n*2\r\n*1\r\n:7\r\n$0\r\n\r\n"
+    values, start = [], 0
+    while start < len(stream):
+        value, start = parse(stream, start)
+        values.append(value)
+    assert values[:2] == [2, "OK"] and isinstance(values[2], ResponseError) and str(values[2]) == "ERR wrong"
+    assert values[3:] == [[b"message", b"chat:1", '{"a":"你"}'.encode()], None, [[7], b""]]
+    for cut in range(1, len(pushed)):  # a message split anywhere by the network waits for the rest
+        assert parse(pushed[:cut]) == (INCOMPLETE, 0)
+    with pytest.raises(RedisConnectionError, match="unexpected reply"):
+        parse(b"?what\r\n")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "memory://"])
@@ -133,3 +149,49 @@ if REDIS_URL:
             await publisher.close()
 
         asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_the_subscriber_hands_over_each_message_as_read_and_comes_back_after_a_lost_connection() -> None:
+        one, two = f"paydesk-test-{uuid.uuid4().hex}", f"paydesk-test-{uuid.uuid4().hex}"
+        name = f"paydesk-test-{uuid.uuid4().hex[:12]}"
+
+        async def scenario() -> None:
+            got: list[tuple[bytes, bytes]] = []
+            subscriber = RedisSubscriber(REDIS, lambda channel, data: got.append((channel, data)), name=name)
+            admin = Redis.from_url(REDIS)
+            await subscriber.subscribe(one)
+            await subscriber.subscribe(two)
+            assert await admin.publish(one, "你好 1") == 1  # subscribed once confirmed: Redis counts it
+            assert await admin.publish(two, b"\x00\r\n2") == 1  # any bytes, even the protocol's own line end
+            await subscriber.unsubscribe(two)
+            assert await admin.publish(two, "not any more") == 0
+            await _until(lambda: len(got) == 2)
+            assert got == [(one.encode(), "你好 1".encode()), (two.encode(), b"\x00\r\n2")]
+            ours = [client for client in await admin.client_list() if client["name"] == name]
+            assert len(ours) == 1
+            await admin.client_kill_filter(_id=ours[0]["id"])  # as a Redis restart would
+            await _until_subscribed(admin, one)
+            assert await admin.publish(one, "after") == 1  # subscribed again, on its own
+            await _until(lambda: len(got) == 3)
+            assert got[2] == (one.encode(), b"after")
+            await subscriber.close()
+            await asyncio.sleep(0.2)
+            assert await admin.publish(one, "closed") == 0
+            await admin.aclose()
+
+        asyncio.run(scenario())
+
+    async def _until_subscribed(admin: Redis, channel: str) -> None:
+        for _ in range(100):
+            if dict(await admin.pubsub_numsub(channel)).get(channel.encode(), 0) == 1:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"nobody subscribed to {channel} again")
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("did not happen in 2 s")

@@ -1,0 +1,299 @@
+"""Redis's wire protocol (RESP2), for the two connections a process's pub/sub keeps: one that publishes and
+one that subscribes. Written for the chat's delivery time:
+
+- redis-py's pooled `publish` checked a connection out and probed it before writing, a turn of the event
+  loop: the PUBLISH reached the socket after the local sockets had been served, 0.9 ms after the message was
+  ready (bench/chat_fanout.py, two processes). Here a PUBLISH is written to the socket the moment it is called.
+- redis-py's subscriber took 40 µs of Python a message and a task woken per message; here what arrives is
+  parsed where the bytes are received and handed to `on_message` right there.
+
+Redis answers a connection's commands in order, so each reply goes to the oldest command still waiting, and
+a caller that gave up (cancelled) only has its reply dropped. A subscribing connection also receives pushed
+messages, which are no command's reply.
+
+The URL is the one redis-py takes for the same server: `redis://[[user]:password@]host[:port][/db]`,
+`rediss://…` (TLS, the server's certificate checked against the system's authorities) or
+`unix://[[user]:password@]/path`. The database number doesn't matter: channels are server-wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import cast
+from urllib.parse import unquote, urlsplit
+
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+log = structlog.get_logger(__name__)
+
+Value = int | str | bytes | list["Value"] | ResponseError | None
+INCOMPLETE = object()
+
+
+def command(*parts: bytes | str) -> bytes:
+    """A command in Redis's protocol: an array of bulk strings."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        out += (b"$%d\r\n" % len(data), data, b"\r\n")
+    return b"".join(out)
+
+
+def parse(buffer: bytes | bytearray, start: int = 0) -> tuple[Value | object, int]:
+    """One value from `buffer` at `start` and where the next begins; INCOMPLETE (and `start`) when the
+    buffer doesn't hold all of it yet. Bulk strings stay bytes; errors are ResponseError values."""
+    end = buffer.find(b"\r\n", start)
+    if end < 0:
+        return INCOMPLETE, start
+    kind, line, after = buffer[start:start + 1], bytes(buffer[start + 1:end]), end + 2
+    if kind == b"+":
+        return line.decode(), after
+    if kind == b"-":
+        return ResponseError(line.decode(errors="replace")), after
+    if kind == b":":
+        return int(line), after
+    if kind == b"$":
+        size = int(line)
+        if size < 0:
+            return None, after
+        if len(buffer) < after + size + 2:
+            return INCOMPLETE, start
+        return bytes(buffer[after:after + size]), after + size + 2
+    if kind == b"*":
+        count = int(line)
+        if count < 0:
+            return None, after
+        items: list[Value] = []
+        for _ in range(count):
+            item, after = parse(buffer, after)
+            if item is INCOMPLETE:
+                return INCOMPLETE, start
+            items.append(cast(Value, item))
+        return items, after
+    raise RedisConnectionError(f"unexpected reply from Redis: {bytes(buffer[start:start + 40])!r}")
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: commands written at once, replies handed to their callers in order; pushed
+    messages (`["message", channel, data]`) to `on_message`."""
+
+    def __init__(self, on_message: Callable[[bytes, bytes], None] | None = None,
+                 on_lost: Callable[[], None] | None = None) -> None:
+        self.transport: asyncio.WriteTransport | None = None
+        self.closed = False
+        self._on_message, self._on_lost = on_message, on_lost
+        self._waiting: deque[asyncio.Future[Value]] = deque()
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.WriteTransport, transport)  # a stream's (uvloop's isn't asyncio's class)
+
+    def call(self, *parts: bytes | str) -> asyncio.Future[Value]:
+        if self.closed or self.transport is None:
+            raise RedisConnectionError("the connection to Redis is closed")
+        reply: asyncio.Future[Value] = asyncio.get_running_loop().create_future()
+        self._waiting.append(reply)
+        self.transport.write(command(*parts))
+        return reply
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        start = 0
+        try:
+            while start < len(self._buffer):
+                value, after = parse(self._buffer, start)
+                if value is INCOMPLETE:
+                    break
+                start = after
+                self._dispatch(cast(Value, value))
+        except Exception as exc:  # a reply this client can't read, or nobody's: the connection is unusable
+            self._fail(exc if isinstance(exc, RedisConnectionError) else RedisConnectionError(str(exc)))
+            return
+        finally:
+            del self._buffer[:start]
+
+    def _dispatch(self, value: Value) -> None:
+        if isinstance(value, list) and len(value) == 3 and value[0] == b"message":
+            if self._on_message is not None:
+                channel, data = value[1], value[2]
+                assert isinstance(channel, bytes) and isinstance(data, bytes)  # noqa: S101 - RESP2 says so
+                self._on_message(channel, data)
+            return
+        if not self._waiting:
+            raise RedisConnectionError("Redis answered a command nobody sent")
+        reply = self._waiting.popleft()
+        if reply.done():
+            return  # its caller stopped waiting: the reply is dropped, the order kept
+        if isinstance(value, ResponseError):
+            reply.set_exception(value)
+        else:
+            reply.set_result(value)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(RedisConnectionError(f"the connection to Redis was lost{f': {exc}' if exc else ''}"))
+
+    def _fail(self, error: Exception) -> None:
+        first = not self.closed
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+        while self._waiting:
+            reply = self._waiting.popleft()
+            if not reply.done():
+                reply.set_exception(error)
+        if first and self._on_lost is not None:
+            self._on_lost()
+
+    def close(self) -> None:
+        self._on_lost = None  # closed on purpose: nothing to recover
+        self._fail(RedisConnectionError("the connection is closed"))
+
+
+class _Endpoint:
+    """Where a Redis URL points, and how to open an authenticated, named connection there."""
+
+    def __init__(self, url: str, name: str, connect_timeout_s: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"a Redis URL is redis://, rediss:// or unix://, not {parts.scheme!r}")
+        self.host, self.port = parts.hostname or "localhost", parts.port or 6379
+        self.path = parts.path if parts.scheme == "unix" else None
+        self.tls = ssl.create_default_context() if parts.scheme == "rediss" else None
+        self.user = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.name, self.timeout = name, connect_timeout_s
+
+    async def open(self, protocol: Callable[[], _Connection]) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            if self.path is not None:
+                opening = loop.create_unix_connection(protocol, self.path)
+            else:
+                opening = loop.create_connection(protocol, self.host, self.port, ssl=self.tls)
+            _, connection = await asyncio.wait_for(opening, self.timeout)
+        except (OSError, TimeoutError) as exc:
+            raise RedisConnectionError(f"can't reach Redis: {exc}") from exc
+        try:
+            if self.password is not None:
+                credentials = (self.user, self.password) if self.user else (self.password,)
+                await asyncio.wait_for(connection.call(b"AUTH", *credentials), self.timeout)
+            await asyncio.wait_for(connection.call(b"CLIENT", b"SETNAME", self.name), self.timeout)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+
+class RedisPublisher:
+    """Publishes on one connection kept open (named `paydesk-publisher` in CLIENT LIST)."""
+
+    def __init__(self, url: str, *, name: str = "paydesk-publisher", connect_timeout_s: float = 10.0) -> None:
+        self._endpoint = _Endpoint(url, name, connect_timeout_s)
+        self._connection: _Connection | None = None
+        self._lock = asyncio.Lock()
+
+    def publish(self, channel: str, data: str) -> Awaitable[Value]:
+        """PUBLISH, written to the socket now when connected (the caller may serve its own subscribers while it
+        travels); await it for Redis's reply (the number of subscribers reached). A PUBLISH written to a
+        connection found gone is written once more on a new one."""
+        connection = self._connection
+        sent = connection.call(b"PUBLISH", channel, data) if connection and not connection.closed else None
+        return self._reply(sent, b"PUBLISH", channel, data)
+
+    async def call(self, *parts: bytes | str) -> Value:
+        """Any command with a one-line reply (PING, say)."""
+        return await self._reply(None, *parts)
+
+    async def _reply(self, sent: asyncio.Future[Value] | None, *parts: bytes | str) -> Value:
+        if sent is not None:
+            try:
+                return await sent
+            except RedisConnectionError:
+                pass  # the connection had gone (a restart, an idle timeout): once more, on a new one
+        connection = await self._connect()
+        return await connection.call(*parts)
+
+    async def _connect(self) -> _Connection:
+        async with self._lock:
+            if self._connection is None or self._connection.closed:
+                self._connection = await self._endpoint.open(_Connection)
+            return self._connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+class RedisSubscriber:
+    """Subscribes on one connection (named `paydesk-subscriber`) and calls `on_message(channel, data)` for
+    each message as it is received. A lost connection is opened again in the background (waiting 0.1 s,
+    then up to 2 s, between tries) with every channel subscribed again; what was published meanwhile is
+    not received (chat sockets fill such gaps from the database: support/ws.py)."""
+
+    def __init__(self, url: str, on_message: Callable[[bytes, bytes], None], *,
+                 name: str = "paydesk-subscriber", connect_timeout_s: float = 10.0) -> None:
+        self._endpoint = _Endpoint(url, name, connect_timeout_s)
+        self._on_message = on_message
+        self._channels: set[str] = set()
+        self._connection: _Connection | None = None
+        self._lock = asyncio.Lock()
+        self._recovery: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def subscribe(self, channel: str) -> None:
+        """Returns once Redis has confirmed the subscription (what is published after it is received)."""
+        async with self._lock:
+            connection = await self._connected()
+            self._channels.add(channel)
+            await connection.call(b"SUBSCRIBE", channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        async with self._lock:
+            self._channels.discard(channel)
+            connection = self._connection
+            if connection is not None and not connection.closed:
+                with contextlib.suppress(RedisConnectionError):  # gone: nothing left to leave
+                    await connection.call(b"UNSUBSCRIBE", channel)
+
+    async def _connected(self) -> _Connection:
+        """The connection, opened (and every channel subscribed) if needed; the caller holds the lock."""
+        if self._connection is None or self._connection.closed:
+            connection = await self._endpoint.open(lambda: _Connection(self._on_message, self._lost))
+            for channel in sorted(self._channels):
+                await connection.call(b"SUBSCRIBE", channel)
+            self._connection = connection
+        return self._connection
+
+    def _lost(self) -> None:
+        if not self._closed and (self._recovery is None or self._recovery.done()):
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        pause = 0.1
+        while not self._closed:
+            try:
+                async with self._lock:
+                    await self._connected()
+                log.info("redis.subscriber_reconnected", channels=len(self._channels))
+                return
+            except (RedisConnectionError, ResponseError, TimeoutError) as exc:
+                log.warning("redis.subscriber_reconnect_failed", error=str(exc), retry_in_s=pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
