@@ -149,11 +149,13 @@ def test_a_no_wait_writer_keeps_its_connection_and_leaves_it_clean(tmp_path: Pat
             w.connection.exec_driver_sql("CREATE TABLE notes (body TEXT)")
             w.commit()
             first = w.connection
+        with database.writer(wait=False) as w:
+            assert w.connection is first  # the same connection, kept open (not checked out of a pool again)
         with pytest.raises(RuntimeError), database.writer(wait=False) as w:
             w.connection.exec_driver_sql("INSERT INTO notes VALUES ('half done')")
             raise RuntimeError("failed before its commit")
         with database.writer(wait=False) as w:
-            assert w.connection is first  # the same connection, kept open (not checked out of a pool again)
+            assert w.connection is not first  # after a failure, a new one: nothing of the failed one is kept
             assert w.connection.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 0  # rolled back
             with pytest.raises(WriterBusy), database.writer(wait=False):
                 pass  # this thread is using it already: not begun twice
@@ -194,4 +196,32 @@ def test_a_sqlite_writer_told_not_to_wait_does_not_wait_for_a_taken_pool(tmp_pat
     finally:
         for connection in taken:
             connection.close()
+        database.dispose()
+
+
+def test_a_failed_commit_does_not_leave_the_kept_connection_holding_the_database(tmp_path: Path) -> None:
+    path = str(tmp_path / "f.db")
+    database = Database(f"sqlite:///{path}")
+    try:
+        with database.writer() as w:
+            w.connection.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            w.connection.exec_driver_sql("CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES "
+                                         "parent(id) DEFERRABLE INITIALLY DEFERRED)")
+            w.commit()
+        with pytest.raises(IntegrityError), database.writer(wait=False) as w:
+            w.connection.exec_driver_sql("INSERT INTO child VALUES (1, 99)")
+            w.commit()  # the deferred check fails here, and SQLite keeps the transaction open
+        other = sqlite3.connect(path, isolation_level=None, timeout=0.5)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # nobody holds the database any more
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        with database.writer(wait=False) as w:  # and the no-wait writer works again, on a new connection
+            w.connection.exec_driver_sql("INSERT INTO parent VALUES (1)")
+            w.commit()
+        with database.reader() as uow:
+            assert uow.session.execute(text("SELECT count(*) FROM child")).scalar() == 0
+            assert uow.session.execute(text("SELECT count(*) FROM parent")).scalar() == 1
+    finally:
         database.dispose()

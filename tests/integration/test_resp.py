@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from paydesk.core.pubsub import RedisPubSub
 from paydesk.core.resp import INCOMPLETE, RedisPublisher, RedisSubscriber, command, parse
 from tests.conftest import REDIS_URL
 
@@ -181,8 +182,8 @@ if REDIS_URL:
 
         asyncio.run(scenario())
 
-    async def _until_subscribed(admin: Redis, channel: str) -> None:
-        for _ in range(100):
+    async def _until_subscribed(admin: Redis, channel: str, within_s: float = 5.0) -> None:
+        for _ in range(int(within_s / 0.05)):
             if dict(await admin.pubsub_numsub(channel)).get(channel.encode(), 0) == 1:
                 return
             await asyncio.sleep(0.05)
@@ -195,3 +196,89 @@ async def _until(done: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("did not happen in 2 s")
+
+
+if REDIS_URL:
+
+    @asynccontextmanager
+    async def limited_user(channels: str) -> AsyncIterator[tuple[Redis, str]]:
+        """A Redis user allowed only `channels` (an ACL pattern); yields an admin client and the user's URL."""
+        admin = Redis.from_url(REDIS)
+        user, password = f"paydesk-test-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        await admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "resetchannels", f"&{channels}",
+                                    "+@all", "~*")
+        host_and_rest = REDIS.split("://", 1)[1].rsplit("@", 1)[-1]
+        try:
+            yield admin, f"redis://{user}:{password}@{host_and_rest}"
+        finally:
+            await admin.execute_command("ACL", "DELUSER", user)
+            await admin.aclose()
+
+    @pytest.mark.redis
+    def test_a_refused_subscription_is_not_kept_nor_made_again_later() -> None:
+        allowed, forbidden = f"ok-{uuid.uuid4().hex}", f"no-{uuid.uuid4().hex}"
+
+        async def scenario() -> None:
+            async with limited_user("ok-*") as (admin, url):
+                got: list[bytes] = []
+                subscriber = RedisSubscriber(url, lambda _c, data: got.append(data))
+                await subscriber.subscribe(allowed)
+                with pytest.raises(ResponseError, match="NOPERM"):
+                    await subscriber.subscribe(forbidden)
+                cancelled = asyncio.ensure_future(subscriber.subscribe(f"ok-{uuid.uuid4().hex}"))
+                await asyncio.sleep(0)  # its SUBSCRIBE is written; the caller gives up before the answer
+                cancelled.cancel()
+                await asyncio.gather(cancelled, return_exceptions=True)
+                await asyncio.sleep(0.2)
+                counts = dict(await admin.pubsub_numsub(allowed, forbidden))
+                assert counts == {allowed.encode(): 1, forbidden.encode(): 0}
+                assert await admin.pubsub_channels("ok-*") == [allowed.encode()]  # the given-up one is undone
+                assert await admin.publish(allowed, "still here") == 1
+                await _until(lambda: got == [b"still here"])
+                await subscriber.close()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_a_subscriber_refused_after_a_reconnect_leaves_no_connection_behind_and_recovers() -> None:
+        channel = f"ok-{uuid.uuid4().hex}"
+        name = f"paydesk-test-{uuid.uuid4().hex[:12]}"
+
+        async def scenario() -> None:
+            async with limited_user("ok-*") as (admin, url):
+                user = url.split("://", 1)[1].split(":", 1)[0]
+                got: list[bytes] = []
+                subscriber = RedisSubscriber(url, lambda _c, data: got.append(data), name=name)
+                await subscriber.subscribe(channel)
+                # The channel is taken away: Redis drops the connection, and every try to subscribe again
+                # is refused until it is given back.
+                await admin.execute_command("ACL", "SETUSER", user, "resetchannels", "&other-*")
+                await asyncio.sleep(1.0)  # tries at 0.1, 0.2, 0.4 and 0.8 s
+                ours = [client for client in await admin.client_list() if client["name"] == name]
+                assert len(ours) <= 1  # each refused try closed its connection
+                await admin.execute_command("ACL", "SETUSER", user, "resetchannels", "&ok-*")
+                await _until_subscribed(admin, channel, within_s=5)
+                assert await admin.publish(channel, "back") == 1
+                await _until(lambda: got == [b"back"])
+                await subscriber.close()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_a_message_a_subscriber_cannot_read_costs_neither_the_connection_nor_the_next_one() -> None:
+        prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+
+        async def scenario() -> None:
+            bus = RedisPubSub(REDIS, prefix)
+            admin = Redis.from_url(REDIS)
+            async with bus.subscribe("conv:1") as sub:
+                before = {c["id"] for c in await admin.client_list() if c["name"] == "paydesk-subscriber"}
+                await admin.publish(prefix + "conv:1", "not json at all")  # anyone who can publish could send it
+                await admin.publish(prefix + "conv:1", '{"seq": 1}')
+                assert await sub.get(timeout=2) == {"seq": 1}
+                after = {c["id"] for c in await admin.client_list() if c["name"] == "paydesk-subscriber"}
+                assert before <= after  # the connection was kept
+            await bus.close()
+            await admin.aclose()
+
+        asyncio.run(scenario())

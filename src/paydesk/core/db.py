@@ -350,17 +350,30 @@ class Database:
                 connection = self._nowait_connection = self._nowait_engine.connect()
             elif connection.in_transaction():
                 raise WriterBusy()  # this thread is writing with it already (the lock is re-entrant)
-            writer = Writer(connection, keep=True)
             try:
-                try:
-                    connection.begin()
-                except OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
-                    raise WriterBusy() from exc
+                connection.begin()
+            except OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
+                connection.rollback()
+                raise WriterBusy() from exc
+            writer, clean = Writer(connection, keep=True), False
+            try:
                 yield writer
+                clean = True
             finally:
                 writer.close()
+                driver = connection.connection.driver_connection
+                if not clean or (isinstance(driver, sqlite3.Connection) and driver.in_transaction):
+                    # Something failed (a COMMIT can fail and leave SQLite's transaction open, holding the
+                    # database's write lock): the next writer gets a new connection.
+                    self._drop_nowait_connection()
         finally:
             self._write_lock.release()
+
+    def _drop_nowait_connection(self) -> None:
+        connection, self._nowait_connection = self._nowait_connection, None
+        if connection is not None:
+            connection.invalidate()  # its driver connection closed, not handed back to the pool
+            connection.close()
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or
@@ -380,8 +393,9 @@ class Database:
                 self.checkpointer.checkpoint()  # leave the file whole for whoever opens it next
         finally:
             self.engine.dispose()
-            if self._nowait_connection is not None:
-                self._nowait_connection.close()
+            if self._write_lock is not None:
+                with self._write_lock:  # not while a writer is using it
+                    self._drop_nowait_connection()
             if self._nowait_engine is not None:
                 self._nowait_engine.dispose()
 

@@ -80,8 +80,9 @@ class RedisPubSub:
     marked with this process's origin is skipped when Redis brings it back. The round trip through Redis
     (a third of a chat message's delivery time here) is paid only by the processes it has to reach, and the
     PUBLISH is on its way before the local subscribers are served. Messages from one process arrive in the
-    order it published them everywhere; from two processes, in either order (chat messages carry their
-    number, and a socket puts them in order: support/ws.py)."""
+    order it published them everywhere (but for one sent again after a lost connection, which may come
+    twice); from two processes, in either order (chat messages carry their number, and a socket puts them
+    in order and drops repeats: support/ws.py)."""
 
     def __init__(self, url: str, prefix: str = "paydesk:") -> None:
         self._prefix = prefix

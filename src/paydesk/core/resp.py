@@ -120,10 +120,12 @@ class _Connection(asyncio.Protocol):
 
     def _dispatch(self, value: Value) -> None:
         if isinstance(value, list) and len(value) == 3 and value[0] == b"message":
-            if self._on_message is not None:
-                channel, data = value[1], value[2]
-                assert isinstance(channel, bytes) and isinstance(data, bytes)  # noqa: S101 - RESP2 says so
-                self._on_message(channel, data)
+            channel, data = value[1], value[2]
+            if self._on_message is not None and isinstance(channel, bytes) and isinstance(data, bytes):
+                try:
+                    self._on_message(channel, data)
+                except Exception:  # one bad message (anyone may publish) costs neither the connection nor the rest
+                    log.exception("redis.message_dropped", channel=channel[:80])
             return
         if not self._waiting:
             raise RedisConnectionError("Redis answered a command nobody sent")
@@ -153,6 +155,12 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self._on_lost = None  # closed on purpose: nothing to recover
         self._fail(RedisConnectionError("the connection is closed"))
+
+
+def _retrieved(reply: asyncio.Future[Value]) -> None:
+    """For a reply nobody awaits: its error, if any, is not reported as lost."""
+    if not reply.cancelled():
+        reply.exception()
 
 
 class _Endpoint:
@@ -197,13 +205,16 @@ class RedisPublisher:
         self._endpoint = _Endpoint(url, name, connect_timeout_s)
         self._connection: _Connection | None = None
         self._lock = asyncio.Lock()
+        self._queued = 0  # callers waiting for a connection
 
     def publish(self, channel: str, data: str) -> Awaitable[Value]:
         """PUBLISH, written to the socket now when connected (the caller may serve its own subscribers while it
         travels); await it for Redis's reply (the number of subscribers reached). A PUBLISH written to a
-        connection found gone is written once more on a new one."""
+        connection found gone is written once more on a new one (so, should Redis have run it before the
+        connection went, it is delivered twice: chat messages are numbered, and sockets drop repeats)."""
         connection = self._connection
-        sent = connection.call(b"PUBLISH", channel, data) if connection and not connection.closed else None
+        ready = connection is not None and not connection.closed and not self._queued
+        sent = connection.call(b"PUBLISH", channel, data) if ready and connection else None
         return self._reply(sent, b"PUBLISH", channel, data)
 
     async def call(self, *parts: bytes | str) -> Value:
@@ -216,8 +227,13 @@ class RedisPublisher:
                 return await sent
             except RedisConnectionError:
                 pass  # the connection had gone (a restart, an idle timeout): once more, on a new one
-        connection = await self._connect()
-        return await connection.call(*parts)
+        self._queued += 1  # later publishes wait their turn behind this one instead of overtaking it
+        try:
+            connection = await self._connect()
+            reply = connection.call(*parts)
+        finally:
+            self._queued -= 1
+        return await reply
 
     async def _connect(self) -> _Connection:
         async with self._lock:
@@ -251,8 +267,16 @@ class RedisSubscriber:
         """Returns once Redis has confirmed the subscription (what is published after it is received)."""
         async with self._lock:
             connection = await self._connected()
+            new = channel not in self._channels
             self._channels.add(channel)
-            await connection.call(b"SUBSCRIBE", channel)
+            try:
+                await connection.call(b"SUBSCRIBE", channel)
+            except BaseException:  # refused, or the caller gave up: not subscribed now, nor after a reconnect
+                if new:
+                    self._channels.discard(channel)
+                    if not connection.closed:  # written after the SUBSCRIBE: Redis undoes it in order
+                        connection.call(b"UNSUBSCRIBE", channel).add_done_callback(_retrieved)
+                raise
 
     async def unsubscribe(self, channel: str) -> None:
         async with self._lock:
@@ -266,8 +290,12 @@ class RedisSubscriber:
         """The connection, opened (and every channel subscribed) if needed; the caller holds the lock."""
         if self._connection is None or self._connection.closed:
             connection = await self._endpoint.open(lambda: _Connection(self._on_message, self._lost))
-            for channel in sorted(self._channels):
-                await connection.call(b"SUBSCRIBE", channel)
+            try:
+                for channel in sorted(self._channels):
+                    await connection.call(b"SUBSCRIBE", channel)
+            except BaseException:  # refused or cancelled halfway: not a second subscriber left behind
+                connection.close()
+                raise
             self._connection = connection
         return self._connection
 
