@@ -123,7 +123,7 @@ if REDIS_URL:
             admin = Redis.from_url(REDIS)
             async with listening(channel, clients=1) as received:
                 assert await publisher.publish(channel, "one") == 1
-                ours = [client for client in await admin.client_list() if client["name"] == name]
+                ours = await _clients_named(admin, name)
                 assert len(ours) == 1  # the connection says whose it is
                 await admin.client_kill_filter(_id=ours[0]["id"])  # as a Redis restart or idle timeout would
                 assert await publisher.publish(channel, "two") == 1
@@ -168,7 +168,7 @@ if REDIS_URL:
             assert await admin.publish(two, "not any more") == 0
             await _until(lambda: len(got) == 2)
             assert got == [(one.encode(), "你好 1".encode()), (two.encode(), b"\x00\r\n2")]
-            ours = [client for client in await admin.client_list() if client["name"] == name]
+            ours = await _clients_named(admin, name)
             assert len(ours) == 1
             await admin.client_kill_filter(_id=ours[0]["id"])  # as a Redis restart would
             await _until_subscribed(admin, one)
@@ -188,6 +188,11 @@ if REDIS_URL:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"nobody subscribed to {channel} again")
+
+
+async def _clients_named(admin: Redis, name: str) -> list[dict[str, str]]:
+    """The connections Redis has from clients that gave it this name (CLIENT SETNAME)."""
+    return [client for client in await admin.client_list() if client["name"] == name]
 
 
 async def _until(done: Callable[[], bool]) -> None:
@@ -254,7 +259,7 @@ if REDIS_URL:
                 # is refused until it is given back.
                 await admin.execute_command("ACL", "SETUSER", user, "resetchannels", "&other-*")
                 await asyncio.sleep(1.0)  # tries at 0.1, 0.2, 0.4 and 0.8 s
-                ours = [client for client in await admin.client_list() if client["name"] == name]
+                ours = await _clients_named(admin, name)
                 assert len(ours) <= 1  # each refused try closed its connection
                 await admin.execute_command("ACL", "SETUSER", user, "resetchannels", "&ok-*")
                 await _until_subscribed(admin, channel, within_s=5)
@@ -272,11 +277,11 @@ if REDIS_URL:
             bus = RedisPubSub(REDIS, prefix)
             admin = Redis.from_url(REDIS)
             async with bus.subscribe("conv:1") as sub:
-                before = {c["id"] for c in await admin.client_list() if c["name"] == "paydesk-subscriber"}
+                before = {c["id"] for c in await _clients_named(admin, "paydesk-subscriber")}
                 await admin.publish(prefix + "conv:1", "not json at all")  # anyone who can publish could send it
                 await admin.publish(prefix + "conv:1", '{"seq": 1}')
                 assert await sub.get(timeout=2) == {"seq": 1}
-                after = {c["id"] for c in await admin.client_list() if c["name"] == "paydesk-subscriber"}
+                after = {c["id"] for c in await _clients_named(admin, "paydesk-subscriber")}
                 assert before <= after  # the connection was kept
             await bus.close()
             await admin.aclose()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from paydesk.core.db import Database, WalCheckpointer
+from paydesk.core.checkpoints import WalCheckpointer
+from paydesk.core.db import Database
 
 
 def test_commits_leave_checkpoints_to_the_checkpointer_which_keeps_up(tmp_path: Path) -> None:

@@ -213,9 +213,9 @@ class RedisPublisher:
         connection found gone is written once more on a new one (so, should Redis have run it before the
         connection went, it is delivered twice: chat messages are numbered, and sockets drop repeats)."""
         connection = self._connection
-        ready = connection is not None and not connection.closed and not self._queued
-        sent = connection.call(b"PUBLISH", channel, data) if ready and connection else None
-        return self._reply(sent, b"PUBLISH", channel, data)
+        if connection is None or connection.closed or self._queued:
+            return self._reply(None, b"PUBLISH", channel, data)
+        return self._reply(connection.call(b"PUBLISH", channel, data), b"PUBLISH", channel, data)
 
     async def call(self, *parts: bytes | str) -> Value:
         """Any command with a one-line reply (PING, say)."""
