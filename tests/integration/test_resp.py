@@ -5,15 +5,21 @@ connections against a real Redis — replies go to their callers in order, a los
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import signal
 import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from structlog.testing import capture_logs
 
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.core.resp import INCOMPLETE, RedisPublisher, RedisSubscriber, command, parse
@@ -285,5 +291,103 @@ if REDIS_URL:
                 assert before <= after  # the connection was kept
             await bus.close()
             await admin.aclose()
+
+        asyncio.run(scenario())
+
+
+@contextmanager
+def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis server of this test's own on a free loopback port (stopped and resumed at will); yields its URL
+    and its process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(shutil.which("redis-server")), "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", server
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if shutil.which("redis-server"):
+
+    def test_a_redis_that_stops_answering_fails_its_callers_in_time_and_is_used_again_when_it_answers() -> None:
+        async def scenario() -> None:
+            with own_redis() as (url, server):
+                publisher = RedisPublisher(url, reply_timeout_s=0.5, connect_timeout_s=0.5)
+                assert await publisher.call(b"PING") == "PONG"
+                server.send_signal(signal.SIGSTOP)  # connected still, and silent: a hung or cut-off server
+                started = time.monotonic()
+                sends = [publisher.publish("chat:1", f"hello {n}") for n in range(20)]  # twenty senders at once
+                outcomes = await asyncio.gather(*sends, return_exceptions=True)
+                assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes)
+                assert "did not answer within 0.5 s" in str(outcomes[0])
+                # Given up, and one new connection tried for all of them: not a try each in turn (20 × 0.5 s).
+                assert time.monotonic() - started < 3
+                with pytest.raises(RedisConnectionError, match="did not answer"):
+                    await publisher.call(b"PING")  # as /healthz asks: an answer either way
+                server.send_signal(signal.SIGCONT)
+                assert await publisher.publish("chat:1", "again") == 0  # a new connection, nobody subscribed
+                await publisher.close()
+
+        asyncio.run(scenario())
+
+    def test_a_silent_redis_is_found_out_by_the_subscribers_ping_and_left_for_a_new_connection() -> None:
+        channel, name = f"paydesk-test-{uuid.uuid4().hex}", f"paydesk-test-{uuid.uuid4().hex[:12]}"
+
+        async def scenario() -> None:
+            with own_redis() as (url, server):
+                got: list[bytes] = []
+                subscriber = RedisSubscriber(url, lambda _c, data: got.append(data), name=name,
+                                             reply_timeout_s=0.3, connect_timeout_s=0.3, ping_every_s=0.2)
+                admin = Redis.from_url(url)
+                await subscriber.subscribe(channel)
+                first = {client["id"] for client in await _clients_named(admin, name)}
+                await asyncio.sleep(0.5)  # pinged, and answered: the quiet connection is kept
+                assert {client["id"] for client in await _clients_named(admin, name)} == first
+                server.send_signal(signal.SIGSTOP)
+                await asyncio.sleep(1.0)  # an unanswered PING: the connection is given up, new ones tried
+                server.send_signal(signal.SIGCONT)
+                for _ in range(100):  # back, subscribed again on a connection of its own
+                    ours = {client["id"] for client in await _clients_named(admin, name)}
+                    if ours and not ours & first and await admin.publish(channel, "back") == 1:
+                        break
+                    await asyncio.sleep(0.05)
+                await _until(lambda: got == [b"back"])
+                assert len(await _clients_named(admin, name)) == 1  # the silent one was closed, not kept beside it
+                await subscriber.close()
+                await admin.aclose()
+
+        asyncio.run(scenario())
+
+    def test_a_message_published_while_redis_is_away_is_still_delivered_here_and_the_sender_is_not_failed() -> None:
+        async def scenario() -> None:
+            with own_redis() as (url, server), capture_logs() as logs:
+                bus = RedisPubSub(url, reply_timeout_s=0.3)
+                async with bus.subscribe("conv:1") as here:
+                    server.send_signal(signal.SIGSTOP)
+                    await bus.publish("conv:1", {"seq": 1})  # returns: the message is saved before it is published
+                    assert await here.get(timeout=1) == {"seq": 1}
+                    await bus.publish("conv:1", {"seq": 2})
+                    assert await here.get(timeout=1) == {"seq": 2}
+                    server.send_signal(signal.SIGCONT)
+                    other = Redis.from_url(url).pubsub()
+                    await other.subscribe("paydesk:conv:1")
+                    await other.get_message(timeout=2)  # its confirmation
+                    await bus.publish("conv:1", {"seq": 3})
+                    assert await here.get(timeout=1) == {"seq": 3}
+                    message = await other.get_message(ignore_subscribe_messages=True, timeout=2)
+                    assert message is not None and message["data"].endswith(b'{"seq": 3}')  # through Redis again
+                    await other.aclose()
+                await bus.close()
+                said = [(entry["event"], entry.get("missed")) for entry in logs if entry["event"].startswith("pubsub.")]
+                assert said == [("pubsub.publish_failed", None), ("pubsub.publish_recovered", 2)]  # once a run
 
         asyncio.run(scenario())

@@ -13,9 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from paydesk.core.resp import RedisPublisher, RedisSubscriber
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from paydesk.core.resp import REPLY_TIMEOUT_S, RedisPublisher, RedisSubscriber
 
 Message = dict[str, Any]
+log = structlog.get_logger(__name__)
 
 
 class Subscription(Protocol):
@@ -84,21 +89,37 @@ class RedisPubSub:
     twice); from two processes, in either order (chat messages carry their number, and a socket puts them
     in order and drops repeats: support/ws.py)."""
 
-    def __init__(self, url: str, prefix: str = "paydesk:") -> None:
+    def __init__(self, url: str, prefix: str = "paydesk:", *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self._prefix = prefix
-        self._publisher = RedisPublisher(url)
-        self._subscriber = RedisSubscriber(url, self._received)
+        self._publisher = RedisPublisher(url, reply_timeout_s=reply_timeout_s, connect_timeout_s=reply_timeout_s)
+        self._subscriber = RedisSubscriber(url, self._received, reply_timeout_s=reply_timeout_s,
+                                           connect_timeout_s=reply_timeout_s)
         self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
         self._lock = asyncio.Lock()
         self._origin = uuid.uuid4().hex.encode()  # 32 characters before the JSON of everything published here
+        self._missed = 0  # messages that didn't reach Redis since the last that did
 
     async def publish(self, channel: str, message: Message) -> None:
+        """Deliver here and through Redis. What is published is already saved (the database is the record,
+        pub/sub only the doorbell), so a Redis that can't be reached doesn't fail the caller: the local
+        subscribers have the message, and the other processes' sockets read it from the database with the
+        conversation's next message or when they reconnect. The first failure of a run is logged, and the
+        recovery with the number of messages that missed Redis."""
         payload = json.dumps(message)
         sent = self._publisher.publish(self._prefix + channel, self._origin.decode() + payload)
         local = self._local.get(channel)
         if local:
             self._deliver(local, json.loads(payload))  # the same copy a message from Redis would be
-        await sent
+        try:
+            await sent
+        except (RedisConnectionError, ResponseError) as exc:
+            self._missed += 1
+            if self._missed == 1:
+                log.warning("pubsub.publish_failed", channel=channel, error=str(exc))
+            return
+        if self._missed:
+            log.info("pubsub.publish_recovered", missed=self._missed)
+            self._missed = 0
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:

@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 Value = int | str | bytes | list["Value"] | ResponseError | None
 INCOMPLETE = object()
+REPLY_TIMEOUT_S = 5.0  # a command unanswered this long: the connection is taken for lost
+PING_EVERY_S = 10.0  # a subscriber's connection is asked this often whether Redis still answers
 
 
 def command(*parts: bytes | str) -> bytes:
@@ -84,12 +86,14 @@ class _Connection(asyncio.Protocol):
     messages (`["message", channel, data]`) to `on_message`."""
 
     def __init__(self, on_message: Callable[[bytes, bytes], None] | None = None,
-                 on_lost: Callable[[], None] | None = None) -> None:
+                 on_lost: Callable[[], None] | None = None, *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.transport: asyncio.WriteTransport | None = None
         self.closed = False
         self._on_message, self._on_lost = on_message, on_lost
-        self._waiting: deque[asyncio.Future[Value]] = deque()
+        self._waiting: deque[tuple[asyncio.Future[Value], float]] = deque()  # each reply, and when it was asked
         self._buffer = bytearray()
+        self._reply_timeout = reply_timeout_s
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.WriteTransport, transport)  # a stream's (uvloop's isn't asyncio's class)
@@ -97,10 +101,28 @@ class _Connection(asyncio.Protocol):
     def call(self, *parts: bytes | str) -> asyncio.Future[Value]:
         if self.closed or self.transport is None:
             raise RedisConnectionError("the connection to Redis is closed")
-        reply: asyncio.Future[Value] = asyncio.get_running_loop().create_future()
-        self._waiting.append(reply)
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Value] = loop.create_future()
+        now = loop.time()
+        self._waiting.append((reply, now))
         self.transport.write(command(*parts))
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(now + self._reply_timeout, self._watch)
         return reply
+
+    def _watch(self) -> None:
+        """A Redis that stops answering without closing (stopped, hung, cut off by the network) would hold
+        every caller for ever: when the oldest command has waited `reply_timeout_s`, the connection is given up
+        as lost (its callers get a RedisConnectionError; a subscriber's comes back on a new one)."""
+        self._watchdog = None
+        if self.closed or not self._waiting:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._waiting[0][1] + self._reply_timeout
+        if loop.time() >= due:
+            self._fail(RedisConnectionError(f"Redis did not answer within {self._reply_timeout:g} s"))
+        else:
+            self._watchdog = loop.call_at(due, self._watch)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -129,7 +151,7 @@ class _Connection(asyncio.Protocol):
             return
         if not self._waiting:
             raise RedisConnectionError("Redis answered a command nobody sent")
-        reply = self._waiting.popleft()
+        reply, _ = self._waiting.popleft()
         if reply.done():
             return  # its caller stopped waiting: the reply is dropped, the order kept
         if isinstance(value, ResponseError):
@@ -143,10 +165,13 @@ class _Connection(asyncio.Protocol):
     def _fail(self, error: Exception) -> None:
         first = not self.closed
         self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.transport is not None:
             self.transport.close()
         while self._waiting:
-            reply = self._waiting.popleft()
+            reply, _ = self._waiting.popleft()
             if not reply.done():
                 reply.set_exception(error)
         if first and self._on_lost is not None:
@@ -192,6 +217,9 @@ class _Endpoint:
                 credentials = (self.user, self.password) if self.user else (self.password,)
                 await asyncio.wait_for(connection.call(b"AUTH", *credentials), self.timeout)
             await asyncio.wait_for(connection.call(b"CLIENT", b"SETNAME", self.name), self.timeout)
+        except TimeoutError as exc:  # connected, but nothing answers
+            connection.close()
+            raise RedisConnectionError(f"Redis did not answer within {self.timeout:g} s") from exc
         except BaseException:
             connection.close()
             raise
@@ -201,11 +229,14 @@ class _Endpoint:
 class RedisPublisher:
     """Publishes on one connection kept open (named `paydesk-publisher` in CLIENT LIST)."""
 
-    def __init__(self, url: str, *, name: str = "paydesk-publisher", connect_timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, *, name: str = "paydesk-publisher", connect_timeout_s: float = 10.0,
+                 reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self._endpoint = _Endpoint(url, name, connect_timeout_s)
+        self._reply_timeout = reply_timeout_s
         self._connection: _Connection | None = None
         self._lock = asyncio.Lock()
         self._queued = 0  # callers waiting for a connection
+        self._failure: tuple[float, Exception] | None = None  # when the last try to connect failed, and why
 
     def publish(self, channel: str, data: str) -> Awaitable[Value]:
         """PUBLISH, written to the socket now when connected (the caller may serve its own subscribers while it
@@ -236,9 +267,22 @@ class RedisPublisher:
         return await reply
 
     async def _connect(self) -> _Connection:
+        """The connection, opened if needed. Callers that waited while a try failed share its error rather than
+        each making one more try in turn (with Redis silent, each takes the timeout: a queue of senders
+        would wait for ever longer)."""
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         async with self._lock:
             if self._connection is None or self._connection.closed:
-                self._connection = await self._endpoint.open(_Connection)
+                if self._failure is not None and self._failure[0] >= asked:
+                    error = self._failure[1]
+                    raise type(error)(*error.args)
+                timeout = self._reply_timeout
+                try:
+                    self._connection = await self._endpoint.open(lambda: _Connection(reply_timeout_s=timeout))
+                except (RedisConnectionError, ResponseError) as exc:
+                    self._failure = (loop.time(), exc)
+                    raise
             return self._connection
 
     async def close(self) -> None:
@@ -251,11 +295,16 @@ class RedisSubscriber:
     """Subscribes on one connection (named `paydesk-subscriber`) and calls `on_message(channel, data)` for
     each message as it is received. A lost connection is opened again in the background (waiting 0.1 s,
     then up to 2 s, between tries) with every channel subscribed again; what was published meanwhile is
-    not received (chat sockets fill such gaps from the database: support/ws.py)."""
+    not received (chat sockets fill such gaps from the database: support/ws.py). The connection is pinged
+    every `ping_every_s`: a Redis gone silent (no message is no sign of trouble on a quiet channel) counts
+    as lost once a PING goes unanswered for `reply_timeout_s`."""
 
     def __init__(self, url: str, on_message: Callable[[bytes, bytes], None], *,
-                 name: str = "paydesk-subscriber", connect_timeout_s: float = 10.0) -> None:
+                 name: str = "paydesk-subscriber", connect_timeout_s: float = 10.0,
+                 reply_timeout_s: float = REPLY_TIMEOUT_S, ping_every_s: float = PING_EVERY_S) -> None:
         self._endpoint = _Endpoint(url, name, connect_timeout_s)
+        self._reply_timeout, self._ping_every = reply_timeout_s, ping_every_s
+        self._pinger: asyncio.Task[None] | None = None
         self._on_message = on_message
         self._channels: set[str] = set()
         self._connection: _Connection | None = None
@@ -289,7 +338,8 @@ class RedisSubscriber:
     async def _connected(self) -> _Connection:
         """The connection, opened (and every channel subscribed) if needed; the caller holds the lock."""
         if self._connection is None or self._connection.closed:
-            connection = await self._endpoint.open(lambda: _Connection(self._on_message, self._lost))
+            connection = await self._endpoint.open(
+                lambda: _Connection(self._on_message, self._lost, reply_timeout_s=self._reply_timeout))
             try:
                 for channel in sorted(self._channels):
                     await connection.call(b"SUBSCRIBE", channel)
@@ -297,7 +347,16 @@ class RedisSubscriber:
                 connection.close()
                 raise
             self._connection = connection
+            if self._pinger is None:
+                self._pinger = asyncio.get_running_loop().create_task(self._ping())
         return self._connection
+
+    async def _ping(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self._ping_every)
+            connection = self._connection
+            if connection is not None and not connection.closed:
+                connection.call(b"PING").add_done_callback(_retrieved)  # unanswered: the watchdog gives it up
 
     def _lost(self) -> None:
         if not self._closed and (self._recovery is None or self._recovery.done()):
@@ -318,10 +377,11 @@ class RedisSubscriber:
 
     async def close(self) -> None:
         self._closed = True
-        if self._recovery is not None:
-            self._recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recovery
+        for task in (self._recovery, self._pinger):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
