@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ from redis.exceptions import ResponseError
 from structlog.testing import capture_logs
 
 from paydesk.core.pubsub import RedisPubSub
-from paydesk.core.resp import INCOMPLETE, RedisPublisher, RedisSubscriber, command, parse
+from paydesk.core.resp import INCOMPLETE, RedisPublisher, RedisSilent, RedisSubscriber, command, parse
 from tests.conftest import REDIS_URL
 
 
@@ -323,18 +324,55 @@ if shutil.which("redis-server"):
             with own_redis() as (url, server):
                 publisher = RedisPublisher(url, reply_timeout_s=0.5, connect_timeout_s=0.5)
                 assert await publisher.call(b"PING") == "PONG"
+                held = len(os.listdir("/proc/self/fd"))
                 server.send_signal(signal.SIGSTOP)  # connected still, and silent: a hung or cut-off server
                 started = time.monotonic()
-                sends = [publisher.publish("chat:1", f"hello {n}") for n in range(20)]  # twenty senders at once
-                outcomes = await asyncio.gather(*sends, return_exceptions=True)
-                assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes)
+                # Twenty senders, one with 16 MB, more than the sockets take: some of it stays in this process.
+                sends = [publisher.publish("chat:1", f"hello {n}" * (2_400_000 if n == 0 else 1)) for n in range(20)]
+                outcomes = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), 5)
+                assert all(isinstance(outcome, RedisSilent) for outcome in outcomes)
                 assert "did not answer within 0.5 s" in str(outcomes[0])
-                # Given up, and one new connection tried for all of them: not a try each in turn (20 × 0.5 s).
+                assert time.monotonic() - started < 2  # given up in time (and not written again: see below)
+                assert len(os.listdir("/proc/self/fd")) == held - 1  # its socket is closed, unsent data and all
+                # Senders that come while it is still silent: one new connection is tried for all of them,
+                # not one each in turn (20 × 0.5 s).
+                started = time.monotonic()
+                sends = [publisher.publish("chat:1", f"later {n}") for n in range(20)]
+                outcomes = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), 15)
+                assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes)
                 assert time.monotonic() - started < 3
                 with pytest.raises(RedisConnectionError, match="did not answer"):
-                    await publisher.call(b"PING")  # as /healthz asks: an answer either way
+                    await asyncio.wait_for(publisher.call(b"PING"), 5)  # as /healthz asks: an answer either way
                 server.send_signal(signal.SIGCONT)
-                assert await publisher.publish("chat:1", "again") == 0  # a new connection, nobody subscribed
+                assert await asyncio.wait_for(publisher.publish("chat:1", "again"), 5) == 0  # a new connection
+                await publisher.close()
+
+        asyncio.run(scenario())
+
+    def test_a_publish_given_up_during_a_stall_is_not_sent_again_after_it() -> None:
+        channel = f"paydesk-test-{uuid.uuid4().hex}"
+
+        async def scenario() -> None:
+            with own_redis() as (url, server):
+                admin = Redis.from_url(url)
+                listener = admin.pubsub()
+                await listener.subscribe(channel)
+                await listener.get_message(timeout=2)  # its confirmation
+                publisher = RedisPublisher(url, reply_timeout_s=0.3, connect_timeout_s=0.3)
+                assert await publisher.publish(channel, "before") == 1
+                server.send_signal(signal.SIGSTOP)
+                stalled = asyncio.ensure_future(publisher.publish(channel, "during"))
+                await asyncio.sleep(0.5)  # given up at 0.3 s
+                server.send_signal(signal.SIGCONT)  # Redis runs the PUBLISH it had read
+                with pytest.raises(RedisSilent):
+                    await asyncio.wait_for(stalled, 5)
+                assert await publisher.publish(channel, "after") == 1
+                got = []
+                while (message := await listener.get_message(ignore_subscribe_messages=True, timeout=1)) is not None:
+                    got.append(message["data"])
+                assert got.count(b"during") <= 1 and got[0] == b"before" and got[-1] == b"after"  # none twice
+                await listener.aclose()
+                await admin.aclose()
                 await publisher.close()
 
         asyncio.run(scenario())
@@ -367,16 +405,51 @@ if shutil.which("redis-server"):
 
         asyncio.run(scenario())
 
+    def test_a_subscriber_busy_reading_a_backlog_is_not_taken_for_a_silent_redis() -> None:
+        channel, name = f"paydesk-test-{uuid.uuid4().hex}", f"paydesk-test-{uuid.uuid4().hex[:12]}"
+
+        async def scenario() -> None:
+            with own_redis() as (url, _):
+                got: list[bytes] = []
+
+                def slow(_channel: bytes, data: bytes) -> None:
+                    time.sleep(0.001)  # 1 ms of work a message: 1,500 of them take longer than the timeout
+                    got.append(data)
+
+                subscriber = RedisSubscriber(url, slow, name=name, reply_timeout_s=0.3, ping_every_s=0.05)
+                admin = Redis.from_url(url)
+                await subscriber.subscribe(channel)
+                first = {client["id"] for client in await _clients_named(admin, name)}
+                async with admin.pipeline(transaction=False) as burst:
+                    for n in range(1500):
+                        burst.publish(channel, b"%d:" % n + b"x" * 2000)
+                    await burst.execute()
+                for _ in range(200):
+                    if len(got) == 1500:
+                        break
+                    await asyncio.sleep(0.05)
+                assert len(got) == 1500  # every message, on the first connection: its PINGs waited behind them
+                assert {client["id"] for client in await _clients_named(admin, name)} == first
+                await subscriber.close()
+                await admin.aclose()
+
+        asyncio.run(scenario())
+
     def test_a_message_published_while_redis_is_away_is_still_delivered_here_and_the_sender_is_not_failed() -> None:
         async def scenario() -> None:
             with own_redis() as (url, server), capture_logs() as logs:
                 bus = RedisPubSub(url, reply_timeout_s=0.3)
                 async with bus.subscribe("conv:1") as here:
+                    await bus.publish("conv:1", {"seq": 0})  # connected, then silent
+                    assert await here.get(timeout=1) == {"seq": 0}
                     server.send_signal(signal.SIGSTOP)
-                    await bus.publish("conv:1", {"seq": 1})  # returns: the message is saved before it is published
+                    started = time.monotonic()
+                    # Returns, soon: the message is saved before it is published.
+                    await asyncio.wait_for(bus.publish("conv:1", {"seq": 1}), 5)
                     assert await here.get(timeout=1) == {"seq": 1}
-                    await bus.publish("conv:1", {"seq": 2})
+                    await asyncio.wait_for(bus.publish("conv:1", {"seq": 2}), 5)
                     assert await here.get(timeout=1) == {"seq": 2}
+                    assert time.monotonic() - started < 3
                     server.send_signal(signal.SIGCONT)
                     other = Redis.from_url(url).pubsub()
                     await other.subscribe("paydesk:conv:1")

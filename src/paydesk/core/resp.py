@@ -33,6 +33,12 @@ from redis.exceptions import ResponseError
 log = structlog.get_logger(__name__)
 
 Value = int | str | bytes | list["Value"] | ResponseError | None
+
+
+class RedisSilent(RedisConnectionError):
+    """Redis left a command unanswered too long. Unlike a closed connection, what was written may still have
+    reached it (a stopped server runs what it had read when it resumes), so such a command is not sent again."""
+
 INCOMPLETE = object()
 REPLY_TIMEOUT_S = 5.0  # a command unanswered this long: the connection is taken for lost
 PING_EVERY_S = 10.0  # a subscriber's connection is asked this often whether Redis still answers
@@ -85,15 +91,17 @@ class _Connection(asyncio.Protocol):
     """One connection: commands written at once, replies handed to their callers in order; pushed
     messages (`["message", channel, data]`) to `on_message`."""
 
-    def __init__(self, on_message: Callable[[bytes, bytes], None] | None = None,
-                 on_lost: Callable[[], None] | None = None, *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
+    def __init__(self, on_message: Callable[[bytes, bytes], None] | None = None, *,
+                 reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.transport: asyncio.WriteTransport | None = None
         self.closed = False
-        self._on_message, self._on_lost = on_message, on_lost
+        self.on_lost: Callable[[], None] | None = None  # called once should the connection be lost (not closed)
+        self._on_message = on_message
         self._waiting: deque[tuple[asyncio.Future[Value], float]] = deque()  # each reply, and when it was asked
         self._buffer = bytearray()
         self._reply_timeout = reply_timeout_s
         self._watchdog: asyncio.TimerHandle | None = None
+        self._heard = 0.0  # when Redis last sent anything (loop time)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.WriteTransport, transport)  # a stream's (uvloop's isn't asyncio's class)
@@ -112,19 +120,22 @@ class _Connection(asyncio.Protocol):
 
     def _watch(self) -> None:
         """A Redis that stops answering without closing (stopped, hung, cut off by the network) would hold
-        every caller for ever: when the oldest command has waited `reply_timeout_s`, the connection is given up
-        as lost (its callers get a RedisConnectionError; a subscriber's comes back on a new one)."""
+        every caller for ever: when the oldest command has waited `reply_timeout_s` and Redis has sent nothing
+        at all for as long, the connection is given up as lost (its callers get RedisSilent; a subscriber's
+        comes back on a new one). Anything received counts as a sign of life: a subscriber that reads a long
+        backlog of messages has its PING answered behind them."""
         self._watchdog = None
         if self.closed or not self._waiting:
             return
         loop = asyncio.get_running_loop()
-        due = self._waiting[0][1] + self._reply_timeout
+        due = max(self._waiting[0][1], self._heard) + self._reply_timeout
         if loop.time() >= due:
-            self._fail(RedisConnectionError(f"Redis did not answer within {self._reply_timeout:g} s"))
+            self._fail(RedisSilent(f"Redis did not answer within {self._reply_timeout:g} s"))
         else:
             self._watchdog = loop.call_at(due, self._watch)
 
     def data_received(self, data: bytes) -> None:
+        self._heard = asyncio.get_running_loop().time()
         self._buffer += data
         start = 0
         try:
@@ -169,16 +180,16 @@ class _Connection(asyncio.Protocol):
             self._watchdog.cancel()
             self._watchdog = None
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()  # not close(): that waits to send what is buffered, for ever if Redis is silent
         while self._waiting:
             reply, _ = self._waiting.popleft()
             if not reply.done():
                 reply.set_exception(error)
-        if first and self._on_lost is not None:
-            self._on_lost()
+        if first and self.on_lost is not None:
+            self.on_lost()
 
     def close(self) -> None:
-        self._on_lost = None  # closed on purpose: nothing to recover
+        self.on_lost = None  # closed on purpose: nothing to recover
         self._fail(RedisConnectionError("the connection is closed"))
 
 
@@ -203,23 +214,26 @@ class _Endpoint:
         self.name, self.timeout = name, connect_timeout_s
 
     async def open(self, protocol: Callable[[], _Connection]) -> _Connection:
+        """A connection, authenticated and named, within `connect_timeout_s` for all of it."""
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         try:
-            if self.path is not None:
-                opening = loop.create_unix_connection(protocol, self.path)
-            else:
-                opening = loop.create_connection(protocol, self.host, self.port, ssl=self.tls)
-            _, connection = await asyncio.wait_for(opening, self.timeout)
+            async with asyncio.timeout_at(deadline):
+                if self.path is not None:
+                    _, connection = await loop.create_unix_connection(protocol, self.path)
+                else:
+                    _, connection = await loop.create_connection(protocol, self.host, self.port, ssl=self.tls)
         except (OSError, TimeoutError) as exc:
-            raise RedisConnectionError(f"can't reach Redis: {exc}") from exc
+            raise RedisConnectionError(f"can't reach Redis: {exc or 'no answer'}") from exc
         try:
-            if self.password is not None:
-                credentials = (self.user, self.password) if self.user else (self.password,)
-                await asyncio.wait_for(connection.call(b"AUTH", *credentials), self.timeout)
-            await asyncio.wait_for(connection.call(b"CLIENT", b"SETNAME", self.name), self.timeout)
+            async with asyncio.timeout_at(deadline):
+                if self.password is not None:
+                    credentials = (self.user, self.password) if self.user else (self.password,)
+                    await connection.call(b"AUTH", *credentials)
+                await connection.call(b"CLIENT", b"SETNAME", self.name)
         except TimeoutError as exc:  # connected, but nothing answers
             connection.close()
-            raise RedisConnectionError(f"Redis did not answer within {self.timeout:g} s") from exc
+            raise RedisSilent(f"Redis did not answer within {self.timeout:g} s") from exc
         except BaseException:
             connection.close()
             raise
@@ -236,13 +250,15 @@ class RedisPublisher:
         self._connection: _Connection | None = None
         self._lock = asyncio.Lock()
         self._queued = 0  # callers waiting for a connection
-        self._failure: tuple[float, Exception] | None = None  # when the last try to connect failed, and why
+        # When the last try to connect failed, and why.
+        self._failure: tuple[float, type[Exception], str] | None = None
 
     def publish(self, channel: str, data: str) -> Awaitable[Value]:
         """PUBLISH, written to the socket now when connected (the caller may serve its own subscribers while it
         travels); await it for Redis's reply (the number of subscribers reached). A PUBLISH written to a
         connection found gone is written once more on a new one (so, should Redis have run it before the
-        connection went, it is delivered twice: chat messages are numbered, and sockets drop repeats)."""
+        connection went, it is delivered twice: chat messages are numbered, and sockets drop repeats); one
+        given up because Redis went silent is not (RedisSilent: it may yet run)."""
         connection = self._connection
         if connection is None or connection.closed or self._queued:
             return self._reply(None, b"PUBLISH", channel, data)
@@ -256,6 +272,8 @@ class RedisPublisher:
         if sent is not None:
             try:
                 return await sent
+            except RedisSilent:
+                raise  # it may yet run (when a stopped Redis resumes): sent again, it could arrive twice
             except RedisConnectionError:
                 pass  # the connection had gone (a restart, an idle timeout): once more, on a new one
         self._queued += 1  # later publishes wait their turn behind this one instead of overtaking it
@@ -275,13 +293,13 @@ class RedisPublisher:
         async with self._lock:
             if self._connection is None or self._connection.closed:
                 if self._failure is not None and self._failure[0] >= asked:
-                    error = self._failure[1]
-                    raise type(error)(*error.args)
+                    _, kind, reason = self._failure
+                    raise kind(reason)
                 timeout = self._reply_timeout
                 try:
                     self._connection = await self._endpoint.open(lambda: _Connection(reply_timeout_s=timeout))
                 except (RedisConnectionError, ResponseError) as exc:
-                    self._failure = (loop.time(), exc)
+                    self._failure = (loop.time(), type(exc), str(exc))
                     raise
             return self._connection
 
@@ -339,7 +357,7 @@ class RedisSubscriber:
         """The connection, opened (and every channel subscribed) if needed; the caller holds the lock."""
         if self._connection is None or self._connection.closed:
             connection = await self._endpoint.open(
-                lambda: _Connection(self._on_message, self._lost, reply_timeout_s=self._reply_timeout))
+                lambda: _Connection(self._on_message, reply_timeout_s=self._reply_timeout))
             try:
                 for channel in sorted(self._channels):
                     await connection.call(b"SUBSCRIBE", channel)
@@ -347,6 +365,7 @@ class RedisSubscriber:
                 connection.close()
                 raise
             self._connection = connection
+            connection.on_lost = self._lost  # only a connection made whole is recovered (a failed try raises)
             if self._pinger is None:
                 self._pinger = asyncio.get_running_loop().create_task(self._ping())
         return self._connection
