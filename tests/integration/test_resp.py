@@ -464,3 +464,64 @@ if shutil.which("redis-server"):
                 assert said == [("pubsub.publish_failed", None), ("pubsub.publish_recovered", 2)]  # once a run
 
         asyncio.run(scenario())
+
+
+@asynccontextmanager
+async def slow_server(delay_s: float) -> AsyncIterator[tuple[str, list[int]]]:
+    """A stand-in for a Redis that answers every command "+OK", each after `delay_s` (an overloaded or distant
+    server); yields its URL (with a password, so opening takes two commands) and a count of connections made."""
+    connections = [0]
+    serving: set[asyncio.Task[None]] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        serving.add(asyncio.current_task())  # type: ignore[arg-type]
+        buffer = bytearray()
+        try:
+            while data := await reader.read(65536):
+                buffer += data
+                while (read := parse(buffer))[0] is not INCOMPLETE:
+                    del buffer[:read[1]]
+                    await asyncio.sleep(delay_s)
+                    writer.write(b"+OK\r\n")
+        except ConnectionError:
+            pass
+        finally:
+            writer.transport.abort()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://user:secret@127.0.0.1:{port}/0", connections
+    finally:
+        server.close()
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
+        await server.wait_closed()
+
+
+def test_opening_a_connection_has_one_deadline_for_all_its_steps() -> None:
+    async def scenario() -> None:
+        async with slow_server(0.4) as (url, _):
+            publisher = RedisPublisher(url, connect_timeout_s=0.5)
+            started = time.monotonic()
+            with pytest.raises(RedisSilent, match="did not answer within 0.5 s"):
+                await publisher.call(b"PING")  # AUTH and CLIENT SETNAME: 0.4 s each, 0.8 s in all
+            assert time.monotonic() - started < 0.7
+            await publisher.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_subscriber_whose_first_connection_fails_raises_and_tries_no_more_on_its_own() -> None:
+    async def scenario() -> None:
+        async with slow_server(0.4) as (url, connections):
+            subscriber = RedisSubscriber(url, lambda _c, _d: None, reply_timeout_s=0.2, connect_timeout_s=2)
+            with pytest.raises(RedisSilent):
+                await subscriber.subscribe("chat:1")  # its AUTH outlasts the reply timeout
+            await asyncio.sleep(0.6)  # a background recovery would have tried again by now (after 0.1 s)
+            assert connections == [1]
+            await subscriber.close()
+
+    asyncio.run(scenario())
