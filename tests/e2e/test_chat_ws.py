@@ -16,6 +16,7 @@ from uuid import UUID
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from paydesk.app import create_app
@@ -112,6 +113,26 @@ def test_a_visitor_without_a_token_or_a_customer_on_the_agent_socket_is_turned_a
         assert _until(ws, "error")["code"] == "not_an_agent"
     with connect(_ws(base, "/ws/agent")) as ws:
         assert _until(ws, "error")["code"] == "not_an_agent"
+
+
+def test_with_redis_unreachable_a_socket_hears_at_once_that_live_chat_is_unavailable(settings: Settings) -> None:
+    nobody = free_port()  # nothing listens there
+    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{nobody}/0"}), run_jobs=False)
+    with serve(app) as base:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            agent_token = _token(http, "mei@example.com")
+            app.state.container.support.create_agent("mei@example.com", "general", 3)
+            visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+            assert http.get("/healthz").status_code == 503
+        for path in (f"/ws/chat?visitor_token={visitor}", f"/ws/agent?token={agent_token}"):
+            started = time.monotonic()
+            with connect(_ws(base, path)) as socket:
+                event = json.loads(socket.recv(timeout=5))
+                assert (event["type"], event["code"]) == ("error", "service_unavailable")
+                with pytest.raises(ConnectionClosed) as closed:
+                    socket.recv(timeout=5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013  # try again later
+            assert time.monotonic() - started < 3  # not the 10 s a subscription may take
 
 
 REDIS_URL = os.environ.get("PAYDESK_TEST_REDIS_URL")

@@ -149,11 +149,24 @@ async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Eve
                 await out.live(event)
 
 
+LISTEN_WAIT_S = 10.0
+
+
 async def _listen(app: Container, channel: str, out: Outbox, tasks: list[asyncio.Task[None]]) -> None:
-    """Subscribe to a channel (and wait until the subscription is live, so a catch-up after it misses nothing)."""
+    """Subscribe to a channel (and wait until the subscription is live, so a catch-up after it misses nothing).
+    A subscription that fails (Redis unreachable) or takes over LISTEN_WAIT_S is a ServiceUnavailable: the
+    client hears so at once instead of waiting on a socket that would never be live."""
     ready = asyncio.Event()
-    tasks.append(asyncio.create_task(_forward(app, channel, out, ready)))
-    await asyncio.wait_for(ready.wait(), 10)
+    forward = asyncio.create_task(_forward(app, channel, out, ready))
+    tasks.append(forward)
+    live = asyncio.ensure_future(ready.wait())
+    try:
+        await asyncio.wait({live, forward}, timeout=LISTEN_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        live.cancel()
+    if not ready.is_set():
+        forward.cancel()  # not left to subscribe later beside a second try
+        raise ServiceUnavailable("live chat is unavailable just now; try again in a moment")
 
 
 def _after(value: object) -> int:
@@ -208,10 +221,19 @@ async def chat(ws: WebSocket) -> None:
                 await _visitor_command(app, user, UUID(cid), command, ws)
             except DomainError as exc:
                 await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+    except ServiceUnavailable as exc:
+        await _turn_away(ws, exc)
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
         await _stop(tasks)
+
+
+async def _turn_away(ws: WebSocket, exc: ServiceUnavailable) -> None:
+    """Live delivery can't be set up: say so, and close with 1013 (try again later)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await ws.close(code=1013)
 
 
 async def _visitor_command(app: Container, user: User | None, conversation_id: UUID, command: dict[str, Any],
@@ -282,6 +304,8 @@ async def agent(ws: WebSocket) -> None:
                 await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
             except ValueError:
                 await ws.send_json({"type": "error", "code": "invalid_request", "detail": "bad conversation id"})
+    except ServiceUnavailable as exc:
+        await _turn_away(ws, exc)
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
@@ -308,8 +332,8 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
         return
     if kind == "join":
         if cid not in joined:
+            await _listen(app, conversation_channel(cid), out, tasks)  # failed: a join can be tried again
             joined.add(cid)
-            await _listen(app, conversation_channel(cid), out, tasks)
         await out.catch_up(cid, _after(command.get("after", 0)))
     elif kind == "message":
         await _post(app, conversation_id, kind="note" if command.get("private") else "outbound",
