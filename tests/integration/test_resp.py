@@ -1,6 +1,7 @@
-"""Redis's wire protocol (core/resp.py): the parser on its own, then the publishing and subscribing
-connections against a real Redis — replies go to their callers in order, a lost connection is replaced
-(the publisher without losing or doubling a message, the subscriber with its channels), refusals are clear."""
+"""Redis's wire protocol (core/resp.py) and connections (core/redis_clients.py): the parser on its own, then
+the publishing and subscribing connections against a real Redis — replies go to their callers in order, a
+lost connection is replaced (the publisher without losing or doubling a message, the subscriber with its
+channels), refusals are clear."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from redis.exceptions import ResponseError
 from structlog.testing import capture_logs
 
 from paydesk.core.pubsub import RedisPubSub
-from paydesk.core.resp import INCOMPLETE, RedisPublisher, RedisSilent, RedisSubscriber, command, parse
+from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
+from paydesk.core.resp import INCOMPLETE, RedisSilent, command, parse
 from tests.conftest import REDIS_URL
 
 
@@ -200,6 +202,10 @@ if REDIS_URL:
 async def _clients_named(admin: Redis, name: str) -> list[dict[str, str]]:
     """The connections Redis has from clients that gave it this name (CLIENT SETNAME)."""
     return [client for client in await admin.client_list() if client["name"] == name]
+
+
+async def _client_ids(admin: Redis, name: str) -> set[str]:
+    return {client["id"] for client in await _clients_named(admin, name)}
 
 
 async def _until(done: Callable[[], bool]) -> None:
@@ -387,14 +393,14 @@ if shutil.which("redis-server"):
                                              reply_timeout_s=0.3, connect_timeout_s=0.3, ping_every_s=0.2)
                 admin = Redis.from_url(url)
                 await subscriber.subscribe(channel)
-                first = {client["id"] for client in await _clients_named(admin, name)}
+                first = await _client_ids(admin, name)
                 await asyncio.sleep(0.5)  # pinged, and answered: the quiet connection is kept
-                assert {client["id"] for client in await _clients_named(admin, name)} == first
+                assert await _client_ids(admin, name) == first
                 server.send_signal(signal.SIGSTOP)
                 await asyncio.sleep(1.0)  # an unanswered PING: the connection is given up, new ones tried
                 server.send_signal(signal.SIGCONT)
                 for _ in range(100):  # back, subscribed again on a connection of its own
-                    ours = {client["id"] for client in await _clients_named(admin, name)}
+                    ours = await _client_ids(admin, name)
                     if ours and not ours & first and await admin.publish(channel, "back") == 1:
                         break
                     await asyncio.sleep(0.05)
@@ -419,7 +425,7 @@ if shutil.which("redis-server"):
                 subscriber = RedisSubscriber(url, slow, name=name, reply_timeout_s=0.3, ping_every_s=0.05)
                 admin = Redis.from_url(url)
                 await subscriber.subscribe(channel)
-                first = {client["id"] for client in await _clients_named(admin, name)}
+                first = await _client_ids(admin, name)
                 async with admin.pipeline(transaction=False) as burst:
                     for n in range(1500):
                         burst.publish(channel, b"%d:" % n + b"x" * 2000)
@@ -429,7 +435,7 @@ if shutil.which("redis-server"):
                         break
                     await asyncio.sleep(0.05)
                 assert len(got) == 1500  # every message, on the first connection: its PINGs waited behind them
-                assert {client["id"] for client in await _clients_named(admin, name)} == first
+                assert await _client_ids(admin, name) == first
                 await subscriber.close()
                 await admin.aclose()
 

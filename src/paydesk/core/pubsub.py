@@ -17,7 +17,8 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from paydesk.core.resp import REPLY_TIMEOUT_S, RedisPublisher, RedisSubscriber
+from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
+from paydesk.core.resp import REPLY_TIMEOUT_S
 
 Message = dict[str, Any]
 log = structlog.get_logger(__name__)
@@ -79,7 +80,7 @@ class MemoryPubSub:
 class RedisPubSub:
     """Many processes: Redis PUBLISH/SUBSCRIBE with JSON payloads. A process holds one subscriber connection
     whatever the number of local subscribers (thousands of chat sockets), subscribes each channel once, and
-    fans what arrives out to its local queues; it publishes on a second connection (core/resp.py).
+    fans what arrives out to its local queues; it publishes on a second connection (core/redis_clients.py).
 
     What a process publishes reaches its own subscribers at once, and the others through Redis: a message
     marked with this process's origin is skipped when Redis brings it back. The round trip through Redis

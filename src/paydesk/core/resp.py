@@ -1,11 +1,5 @@
-"""Redis's wire protocol (RESP2), for the two connections a process's pub/sub keeps: one that publishes and
-one that subscribes. Written for the chat's delivery time:
-
-- redis-py's pooled `publish` checked a connection out and probed it before writing, a turn of the event
-  loop: the PUBLISH reached the socket after the local sockets had been served, 0.9 ms after the message was
-  ready (bench/chat_fanout.py, two processes). Here a PUBLISH is written to the socket the moment it is called.
-- redis-py's subscriber took 40 µs of Python a message and a task woken per message; here what arrives is
-  parsed where the bytes are received and handed to `on_message` right there.
+"""Redis's wire protocol (RESP2) and one connection speaking it, for the publishing and subscribing
+connections of core/redis_clients.py.
 
 Redis answers a connection's commands in order, so each reply goes to the oldest command still waiting, and
 a caller that gave up (cancelled) only has its reply dropped. A subscribing connection also receives pushed
@@ -19,10 +13,9 @@ The URL is the one redis-py takes for the same server: `redis://[[user]:password
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
@@ -41,7 +34,6 @@ class RedisSilent(RedisConnectionError):
 
 INCOMPLETE = object()
 REPLY_TIMEOUT_S = 5.0  # a command unanswered this long: the connection is taken for lost
-PING_EVERY_S = 10.0  # a subscriber's connection is asked this often whether Redis still answers
 
 
 def command(*parts: bytes | str) -> bytes:
@@ -87,7 +79,7 @@ def parse(buffer: bytes | bytearray, start: int = 0) -> tuple[Value | object, in
     raise RedisConnectionError(f"unexpected reply from Redis: {bytes(buffer[start:start + 40])!r}")
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One connection: commands written at once, replies handed to their callers in order; pushed
     messages (`["message", channel, data]`) to `on_message`."""
 
@@ -95,6 +87,7 @@ class _Connection(asyncio.Protocol):
                  reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.transport: asyncio.WriteTransport | None = None
         self.closed = False
+        self._loop = asyncio.get_running_loop()  # a protocol is made by its loop, when it opens the connection
         self.on_lost: Callable[[], None] | None = None  # called once should the connection be lost (not closed)
         self._on_message = on_message
         self._waiting: deque[tuple[asyncio.Future[Value], float]] = deque()  # each reply, and when it was asked
@@ -109,13 +102,12 @@ class _Connection(asyncio.Protocol):
     def call(self, *parts: bytes | str) -> asyncio.Future[Value]:
         if self.closed or self.transport is None:
             raise RedisConnectionError("the connection to Redis is closed")
-        loop = asyncio.get_running_loop()
-        reply: asyncio.Future[Value] = loop.create_future()
-        now = loop.time()
+        reply: asyncio.Future[Value] = self._loop.create_future()
+        now = self._loop.time()
         self._waiting.append((reply, now))
         self.transport.write(command(*parts))
         if self._watchdog is None:
-            self._watchdog = loop.call_at(now + self._reply_timeout, self._watch)
+            self._watchdog = self._loop.call_at(now + self._reply_timeout, self._watch)
         return reply
 
     def _watch(self) -> None:
@@ -127,15 +119,14 @@ class _Connection(asyncio.Protocol):
         self._watchdog = None
         if self.closed or not self._waiting:
             return
-        loop = asyncio.get_running_loop()
         due = max(self._waiting[0][1], self._heard) + self._reply_timeout
-        if loop.time() >= due:
+        if self._loop.time() >= due:
             self._fail(RedisSilent(f"Redis did not answer within {self._reply_timeout:g} s"))
         else:
-            self._watchdog = loop.call_at(due, self._watch)
+            self._watchdog = self._loop.call_at(due, self._watch)
 
     def data_received(self, data: bytes) -> None:
-        self._heard = asyncio.get_running_loop().time()
+        self._heard = self._loop.time()
         self._buffer += data
         start = 0
         try:
@@ -193,13 +184,13 @@ class _Connection(asyncio.Protocol):
         self._fail(RedisConnectionError("the connection is closed"))
 
 
-def _retrieved(reply: asyncio.Future[Value]) -> None:
+def retrieved(reply: asyncio.Future[Value]) -> None:
     """For a reply nobody awaits: its error, if any, is not reported as lost."""
     if not reply.cancelled():
         reply.exception()
 
 
-class _Endpoint:
+class Endpoint:
     """Where a Redis URL points, and how to open an authenticated, named connection there."""
 
     def __init__(self, url: str, name: str, connect_timeout_s: float) -> None:
@@ -213,7 +204,7 @@ class _Endpoint:
         self.password = unquote(parts.password) if parts.password else None
         self.name, self.timeout = name, connect_timeout_s
 
-    async def open(self, protocol: Callable[[], _Connection]) -> _Connection:
+    async def open(self, protocol: Callable[[], Connection]) -> Connection:
         """A connection, authenticated and named, within `connect_timeout_s` for all of it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
@@ -238,169 +229,3 @@ class _Endpoint:
             connection.close()
             raise
         return connection
-
-
-class RedisPublisher:
-    """Publishes on one connection kept open (named `paydesk-publisher` in CLIENT LIST)."""
-
-    def __init__(self, url: str, *, name: str = "paydesk-publisher", connect_timeout_s: float = 10.0,
-                 reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
-        self._endpoint = _Endpoint(url, name, connect_timeout_s)
-        self._reply_timeout = reply_timeout_s
-        self._connection: _Connection | None = None
-        self._lock = asyncio.Lock()
-        self._queued = 0  # callers waiting for a connection
-        # When the last try to connect failed, and why.
-        self._failure: tuple[float, type[Exception], str] | None = None
-
-    def publish(self, channel: str, data: str) -> Awaitable[Value]:
-        """PUBLISH, written to the socket now when connected (the caller may serve its own subscribers while it
-        travels); await it for Redis's reply (the number of subscribers reached). A PUBLISH written to a
-        connection found gone is written once more on a new one (so, should Redis have run it before the
-        connection went, it is delivered twice: chat messages are numbered, and sockets drop repeats); one
-        given up because Redis went silent is not (RedisSilent: it may yet run)."""
-        connection = self._connection
-        if connection is None or connection.closed or self._queued:
-            return self._reply(None, b"PUBLISH", channel, data)
-        return self._reply(connection.call(b"PUBLISH", channel, data), b"PUBLISH", channel, data)
-
-    async def call(self, *parts: bytes | str) -> Value:
-        """Any command with a one-line reply (PING, say)."""
-        return await self._reply(None, *parts)
-
-    async def _reply(self, sent: asyncio.Future[Value] | None, *parts: bytes | str) -> Value:
-        if sent is not None:
-            try:
-                return await sent
-            except RedisSilent:
-                raise  # it may yet run (when a stopped Redis resumes): sent again, it could arrive twice
-            except RedisConnectionError:
-                pass  # the connection had gone (a restart, an idle timeout): once more, on a new one
-        self._queued += 1  # later publishes wait their turn behind this one instead of overtaking it
-        try:
-            connection = await self._connect()
-            reply = connection.call(*parts)
-        finally:
-            self._queued -= 1
-        return await reply
-
-    async def _connect(self) -> _Connection:
-        """The connection, opened if needed. Callers that waited while a try failed share its error rather than
-        each making one more try in turn (with Redis silent, each takes the timeout: a queue of senders
-        would wait for ever longer)."""
-        loop = asyncio.get_running_loop()
-        asked = loop.time()
-        async with self._lock:
-            if self._connection is None or self._connection.closed:
-                if self._failure is not None and self._failure[0] >= asked:
-                    _, kind, reason = self._failure
-                    raise kind(reason)
-                timeout = self._reply_timeout
-                try:
-                    self._connection = await self._endpoint.open(lambda: _Connection(reply_timeout_s=timeout))
-                except (RedisConnectionError, ResponseError) as exc:
-                    self._failure = (loop.time(), type(exc), str(exc))
-                    raise
-            return self._connection
-
-    async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
-
-
-class RedisSubscriber:
-    """Subscribes on one connection (named `paydesk-subscriber`) and calls `on_message(channel, data)` for
-    each message as it is received. A lost connection is opened again in the background (waiting 0.1 s,
-    then up to 2 s, between tries) with every channel subscribed again; what was published meanwhile is
-    not received (chat sockets fill such gaps from the database: support/ws.py). The connection is pinged
-    every `ping_every_s`: a Redis gone silent (no message is no sign of trouble on a quiet channel) counts
-    as lost once a PING goes unanswered for `reply_timeout_s`."""
-
-    def __init__(self, url: str, on_message: Callable[[bytes, bytes], None], *,
-                 name: str = "paydesk-subscriber", connect_timeout_s: float = 10.0,
-                 reply_timeout_s: float = REPLY_TIMEOUT_S, ping_every_s: float = PING_EVERY_S) -> None:
-        self._endpoint = _Endpoint(url, name, connect_timeout_s)
-        self._reply_timeout, self._ping_every = reply_timeout_s, ping_every_s
-        self._pinger: asyncio.Task[None] | None = None
-        self._on_message = on_message
-        self._channels: set[str] = set()
-        self._connection: _Connection | None = None
-        self._lock = asyncio.Lock()
-        self._recovery: asyncio.Task[None] | None = None
-        self._closed = False
-
-    async def subscribe(self, channel: str) -> None:
-        """Returns once Redis has confirmed the subscription (what is published after it is received)."""
-        async with self._lock:
-            connection = await self._connected()
-            new = channel not in self._channels
-            self._channels.add(channel)
-            try:
-                await connection.call(b"SUBSCRIBE", channel)
-            except BaseException:  # refused, or the caller gave up: not subscribed now, nor after a reconnect
-                if new:
-                    self._channels.discard(channel)
-                    if not connection.closed:  # written after the SUBSCRIBE: Redis undoes it in order
-                        connection.call(b"UNSUBSCRIBE", channel).add_done_callback(_retrieved)
-                raise
-
-    async def unsubscribe(self, channel: str) -> None:
-        async with self._lock:
-            self._channels.discard(channel)
-            connection = self._connection
-            if connection is not None and not connection.closed:
-                with contextlib.suppress(RedisConnectionError):  # gone: nothing left to leave
-                    await connection.call(b"UNSUBSCRIBE", channel)
-
-    async def _connected(self) -> _Connection:
-        """The connection, opened (and every channel subscribed) if needed; the caller holds the lock."""
-        if self._connection is None or self._connection.closed:
-            connection = await self._endpoint.open(
-                lambda: _Connection(self._on_message, reply_timeout_s=self._reply_timeout))
-            try:
-                for channel in sorted(self._channels):
-                    await connection.call(b"SUBSCRIBE", channel)
-            except BaseException:  # refused or cancelled halfway: not a second subscriber left behind
-                connection.close()
-                raise
-            self._connection = connection
-            connection.on_lost = self._lost  # only a connection made whole is recovered (a failed try raises)
-            if self._pinger is None:
-                self._pinger = asyncio.get_running_loop().create_task(self._ping())
-        return self._connection
-
-    async def _ping(self) -> None:
-        while not self._closed:
-            await asyncio.sleep(self._ping_every)
-            connection = self._connection
-            if connection is not None and not connection.closed:
-                connection.call(b"PING").add_done_callback(_retrieved)  # unanswered: the watchdog gives it up
-
-    def _lost(self) -> None:
-        if not self._closed and (self._recovery is None or self._recovery.done()):
-            self._recovery = asyncio.get_running_loop().create_task(self._recover())
-
-    async def _recover(self) -> None:
-        pause = 0.1
-        while not self._closed:
-            try:
-                async with self._lock:
-                    await self._connected()
-                log.info("redis.subscriber_reconnected", channels=len(self._channels))
-                return
-            except (RedisConnectionError, ResponseError, TimeoutError) as exc:
-                log.warning("redis.subscriber_reconnect_failed", error=str(exc), retry_in_s=pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 2.0)
-
-    async def close(self) -> None:
-        self._closed = True
-        for task in (self._recovery, self._pinger):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()

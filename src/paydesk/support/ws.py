@@ -203,7 +203,7 @@ async def chat(ws: WebSocket) -> None:
     try:
         conversation = await run_in_threadpool(app.support.visitor_conversation, token, user)
     except DomainError as exc:
-        await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await ws.send_json(_error(exc))
         await ws.close(code=4400)
         return
     cid = conversation["conversation_id"]
@@ -220,7 +220,7 @@ async def chat(ws: WebSocket) -> None:
             try:
                 await _visitor_command(app, user, UUID(cid), command, ws)
             except DomainError as exc:
-                await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+                await ws.send_json(_error(exc))
     except ServiceUnavailable as exc:
         await _turn_away(ws, exc)
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
@@ -229,10 +229,15 @@ async def chat(ws: WebSocket) -> None:
         await _stop(tasks)
 
 
+def _error(exc: DomainError) -> dict[str, str]:
+    """A refusal as the protocol's error event."""
+    return {"type": "error", "code": exc.code, "detail": exc.detail}
+
+
 async def _turn_away(ws: WebSocket, exc: ServiceUnavailable) -> None:
     """Live delivery can't be set up: say so, and close with 1013 (try again later)."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await ws.send_json(_error(exc))
         await ws.close(code=1013)
 
 
@@ -282,7 +287,7 @@ async def agent(ws: WebSocket) -> None:
     try:
         await run_in_threadpool(app.support.agent, user)
     except DomainError as exc:
-        await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        await ws.send_json(_error(exc))
         await ws.close(code=4403)
         return
     out = Outbox(ws, app, with_notes=True)
@@ -301,7 +306,7 @@ async def agent(ws: WebSocket) -> None:
             try:
                 await _agent_command(app, user, command, out, tasks, joined, ws)
             except DomainError as exc:
-                await ws.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+                await ws.send_json(_error(exc))
             except ValueError:
                 await ws.send_json({"type": "error", "code": "invalid_request", "detail": "bad conversation id"})
     except ServiceUnavailable as exc:
