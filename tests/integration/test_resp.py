@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -303,14 +304,14 @@ if REDIS_URL:
 
 
 @contextmanager
-def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis server of this test's own on a free loopback port (stopped and resumed at will); yields its URL
-    and its process."""
+def own_redis(*options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis server of this test's own on a free loopback port (stopped and resumed at will), started with
+    `options` besides; yields its URL and its process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([str(shutil.which("redis-server")), "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+                               "--save", "", "--appendonly", "no", *options], stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -470,6 +471,24 @@ if shutil.which("redis-server"):
                 assert said == [("pubsub.publish_failed", None), ("pubsub.publish_recovered", 2)]  # once a run
 
         asyncio.run(scenario())
+
+
+    def test_a_redis_on_this_host_is_reached_over_its_unix_socket_with_a_password() -> None:
+        async def scenario(path: str) -> None:
+            with own_redis("--unixsocket", path, "--unixsocketperm", "700", "--requirepass", "s3cret"):
+                url = f"unix://:s3cret@{path}"
+                here, there = RedisPubSub(url), RedisPubSub(url)  # two processes' buses
+                assert await there.ping()
+                async with here.subscribe("conv:7") as subscription:
+                    await there.publish("conv:7", {"seq": 1, "body": "你好"})
+                    assert await subscription.get(timeout=2) == {"seq": 1, "body": "你好"}
+                await here.close()
+                await there.close()
+                with pytest.raises(ResponseError, match="WRONGPASS|invalid"):
+                    await RedisPublisher(f"unix://:wrong@{path}").call(b"PING")
+
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(scenario(f"{tmp}/redis.sock"))
 
 
 @asynccontextmanager
