@@ -1,8 +1,10 @@
 """Chat fan-out: N visitor WebSocket clients, each in a conversation with an agent connection joined to it
 (the agents' accounts — 50 by default — each serve an equal share), send messages at a steady rate for a
 fixed time; every message is received by both sides, and the delivery latency (send → receive, same clock)
-is measured at each. The same load runs against a minimal raw WebSocket broadcast server (no database, no
-auth: a room per pair) right before each mode, in the same run. Prints one JSON line per pub/sub mode:
+is measured at each: over every receipt, and apart for the sender's own copy (`sender_…`) and the other
+side's (`other_…`; with Redis only that one crosses it). The same load runs against a minimal raw WebSocket
+broadcast server (no database, no auth: a room per pair) right before each mode, in the same run. Prints one
+JSON line per pub/sub mode:
 embedded (one server process), and Redis when PAYDESK_TEST_REDIS_URL is set (two server processes on one
 database, the visitors on one and the agents on the other: every message reaches its agent through Redis).
 
@@ -98,29 +100,34 @@ async def _sender(ws: ClientConnection, every: float, stop: asyncio.Event, offse
 
 async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], seconds: float, rate: float,
                    raw: bool) -> dict[str, Any]:
-    latencies: list[float] = []
+    sides: tuple[list[float], list[float]] = ([], [])  # received by the sender (the visitor), by the other side
     stop = asyncio.Event()
     every = len(pairs) / rate  # each visitor sends once per `every` seconds: `rate` messages a second in all
-    readers = [asyncio.create_task(_drain(ws, latencies)) for pair in pairs for ws in pair]
+    readers = [asyncio.create_task(_drain(ws, side)) for pair in pairs for ws, side in zip(pair, sides, strict=True)]
     senders = [asyncio.create_task(_sender(v, every, stop, i * every / len(pairs), raw))
                for i, (v, _) in enumerate(pairs)]
     await asyncio.sleep(seconds)
     stop.set()
     sent = sum(await asyncio.gather(*senders))
     deadline = time.monotonic() + 10  # let the last ones arrive (a message still missing then counts as lost)
-    while len(latencies) < sent * 2 and time.monotonic() < deadline:
+    while sum(map(len, sides)) < sent * 2 and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    latencies = sorted(sides[0] + sides[1])
+    return {"sent": sent, "received": len(latencies), "expected": sent * 2, **percentiles(latencies, ""),
+            **percentiles(sorted(sides[0]), "sender_"), **percentiles(sorted(sides[1]), "other_")}
+
+
+def percentiles(latencies: list[float], prefix: str) -> dict[str, float]:
+    """p50/p90/p95/p99 in ms of sorted latencies (nan when there are none)."""
     def pct(q: float) -> float:
         return round(latencies[max(int(len(latencies) * q) - 1, 0)] * 1000, 2) if latencies else float("nan")
 
-    return {"sent": sent, "received": len(latencies), "expected": sent * 2, "p50_ms": round(p50, 2),
-            "p90_ms": pct(0.90), "p95_ms": pct(0.95), "p99_ms": round(p99, 2)}
+    p50 = round(statistics.median(latencies) * 1000, 2) if latencies else float("nan")
+    return {f"{prefix}p50_ms": p50, f"{prefix}p90_ms": pct(0.90), f"{prefix}p95_ms": pct(0.95),
+            f"{prefix}p99_ms": pct(0.99)}
 
 
 async def paydesk_pairs(base: str, count: int, agent_tokens: list[str], agent_base: str
@@ -255,6 +262,7 @@ def main() -> int:
         print(json.dumps({"scenario": "chat_fanout", "pubsub": name, "clients": args.pairs * 2,
                           "rate_per_s": args.rate, "seconds": args.seconds, **result,
                           "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"], "raw_received": raw["received"],
+                          "raw_sender_p99_ms": raw["sender_p99_ms"], "raw_other_p99_ms": raw["other_p99_ms"],
                           "ratio_p99": round(result["p99_ms"] / raw["p99_ms"], 2) if raw["p99_ms"] else None}),
               flush=True)
     return 0
