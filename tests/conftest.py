@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -44,18 +45,26 @@ def _admin_conninfo(url: str) -> str:
     return f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} dbname={u.database}"
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A scratch PostgreSQL database for this test run, migrated once, dropped at the end."""
+@contextmanager
+def scratch_pg_database() -> Iterator[str]:
+    """An empty PostgreSQL database of its own (not migrated), dropped afterwards; yields its URL."""
     assert PG_URL, "only requested when PAYDESK_TEST_DATABASE_URL is set"
     name = f"paydesk_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(_admin_conninfo(PG_URL), autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with psycopg.connect(_admin_conninfo(PG_URL), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_conninfo(PG_URL), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database for this test run, migrated once, dropped at the end."""
+    with scratch_pg_database() as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -94,6 +94,25 @@ def test_too_many_failures_from_one_address_are_refused(app: Container) -> None:
     assert login(app, ip="198.51.100.8") == "ok"  # another address is not affected
 
 
+def test_the_address_caps_count_an_ipv6_network_together(app: Container) -> None:
+    """A connection with IPv6 has a whole /64 to itself: stepping through its addresses doesn't escape the caps
+    on reset requests and failed logins; another /64, and the full address in the activity log, are as they
+    were."""
+    for i in range(policy.MAX_RESET_REQUESTS_PER_HOUR):
+        app.security.request_reset(f"someone{i}@example.com", ip=f"2001:db8:7:1::{i + 1:x}")
+    assert code_of(lambda: app.security.request_reset(EMAIL, ip="2001:db8:7:1:ffff::9")) == "too_many_reset_requests"
+    assert code_of(lambda: app.security.request_reset(EMAIL, ip="2001:db8:7:2::1")) == "ok"  # the next /64
+    app.security.send_reset_links()
+    who = principal(app)
+    requested = [e for e in app.security.activity(who.user.id, 10) if e["kind"] == "password_reset_requested"]
+    assert requested[0]["ip"] == "2001:db8:7:2::1"  # the log keeps the address itself
+    for i in range(policy.MAX_FAILURES_PER_HOUR):
+        assert code_of(lambda i=i: app.security.login(f"nobody{i}@example.com", PASSWORD,
+                                                      ip=f"2001:db8:9:1:{i:x}::1")) == "invalid_credentials"
+    assert code_of(lambda: app.security.login(EMAIL, PASSWORD, ip="2001:db8:9:1:abcd::2")) == "too_many_attempts"
+    assert login(app, ip="2001:db8:9:2::1") == "ok"
+
+
 def test_sessions_end_after_30_idle_minutes_or_12_hours(app: Container, clock: FrozenClock) -> None:
     token = app.security.login(EMAIL, PASSWORD).token
     clock.advance(timedelta(minutes=29))

@@ -84,3 +84,16 @@ def test_long_passphrases_are_welcome_and_not_truncated() -> None:
     long = "correct horse battery staple " * 8
     assert check_password(long, email="bob@example.com", display_name="Bob") == long
     assert len(policy.common_passwords()) == 10_000
+
+
+@pytest.mark.parametrize(("ip", "group"), [
+    ("198.51.100.7", "198.51.100.7"),  # an IPv4 address is a group of its own
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),  # an IPv6 address counts with its /64…
+    ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # …however it is written
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # the next /64 is another group
+    ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4 carried in IPv6 is that IPv4 address
+    ("fe80::1%eth0", "fe80::/64"),
+    ("testclient", "testclient"), ("", ""),  # not an address: itself
+])
+def test_the_per_address_caps_count_an_ipv6_address_with_its_64(ip: str, group: str) -> None:
+    assert policy.address_group(ip) == group

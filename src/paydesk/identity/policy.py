@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import struct
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ FIRST_LOCK = timedelta(minutes=1)
 LONGEST_LOCK = timedelta(hours=1)
 LOCKS_CAP = 6  # 2**6 minutes is past the longest lock already
 MAX_FAILURES_PER_HOUR = 100
-MAX_RESET_REQUESTS_PER_HOUR = 20  # per address, known accounts or not
+MAX_RESET_REQUESTS_PER_HOUR = 20  # per address group (address_group), known accounts or not
 TOTP_STEP = 30
 TOTP_DIGITS = 6
 TOTP_WINDOW = 1
@@ -125,3 +126,19 @@ def normalize_recovery_code(code: str) -> str:
 def secret_hash(value: str) -> str:
     """How single-use secrets (reset tokens, recovery codes) are stored: SHA-256 of 128+ random bits."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def address_group(ip: str) -> str:
+    """The addresses the per-address caps count together. An IPv4 address is one group on its own. An IPv6
+    address counts with its /64: one home or phone connection gets a whole /64 and can use any of its 2^64
+    addresses, so a cap per IPv6 address caps nobody. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`) is
+    the IPv4 address it carries. Anything else (no address, a test client's name) is itself."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
 from paydesk.core.ids import uuid7
+from paydesk.identity.policy import address_group
 
 
 class UserRow(Base):
@@ -67,32 +68,37 @@ class SessionRow(Base):
 
 
 class LoginFailureRow(Base):
-    """One failed login, kept an hour or so: the per-account and per-address hourly caps count these."""
+    """One failed login, kept an hour or so: the per-account and per-address hourly caps count these (the
+    latter by `address_group`: policy.address_group)."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
     user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
     ip: Mapped[str] = mapped_column(String(64))
+    address_group: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"), Index("ix_login_failures_user_at", "user_id", "at"))
+    __table_args__ = (Index("ix_login_failures_group_at", "address_group", "at"),
+                      Index("ix_login_failures_user_at", "user_id", "at"))
 
 
 class ResetRequestRow(Base):
     """One "forgot my password" request, for a known account or not: the request writes only this row either
-    way (the same work, so the same time), a job sends the link later. The per-address cap counts these."""
+    way (the same work, so the same time), a job sends the link later. The per-address cap counts these (by
+    `address_group`: policy.address_group)."""
 
     __tablename__ = "password_reset_requests"
 
     id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
     user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
     ip: Mapped[str] = mapped_column(String(64))
+    address_group: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_password_reset_requests_ip_at", "ip", "at"),
+    __table_args__ = (Index("ix_password_reset_requests_group_at", "address_group", "at"),
                       Index("ix_password_reset_requests_handled_at", "handled_at"))
 
 
@@ -220,21 +226,21 @@ def lock_users(session: Session, user_ids: list[UUID]) -> None:
 
 
 def add_failure(session: Session, user_id: UUID | None, ip: str, at: datetime) -> None:
-    session.add(LoginFailureRow(id=uuid7(), user_id=user_id, ip=ip[:64], at=at))
+    session.add(LoginFailureRow(id=uuid7(), user_id=user_id, ip=ip[:64], address_group=address_group(ip), at=at))
 
 
 def failures_since(session: Session, since: datetime, *, user_id: UUID | None = None, ip: str | None = None) -> int:
     query = select(func.count()).select_from(LoginFailureRow).where(LoginFailureRow.at >= since)
     if user_id is not None:
         query = query.where(LoginFailureRow.user_id == user_id)
-    if ip is not None:
-        query = query.where(LoginFailureRow.ip == ip)
+    if ip is not None:  # and the addresses counted with it
+        query = query.where(LoginFailureRow.address_group == address_group(ip))
     return int(session.scalar(query) or 0)
 
 
 def add_reset_request(session: Session, user_id: UUID | None, ip: str, user_agent: str, at: datetime) -> None:
-    session.add(ResetRequestRow(id=uuid7(), user_id=user_id, ip=ip[:64], user_agent=user_agent[:300], at=at,
-                                handled_at=None))
+    session.add(ResetRequestRow(id=uuid7(), user_id=user_id, ip=ip[:64], address_group=address_group(ip),
+                                user_agent=user_agent[:300], at=at, handled_at=None))
 
 
 def pending_reset_requests(session: Session, limit: int) -> list[ResetRequestRow]:
@@ -246,8 +252,9 @@ def pending_reset_requests(session: Session, limit: int) -> list[ResetRequestRow
 
 
 def reset_requests_since(session: Session, since: datetime, ip: str) -> int:
-    query = select(func.count()).select_from(ResetRequestRow).where(ResetRequestRow.at >= since,
-                                                                     ResetRequestRow.ip == ip)
+    """Requests from `ip` and the addresses counted with it (policy.address_group)."""
+    query = select(func.count()).select_from(ResetRequestRow).where(
+        ResetRequestRow.at >= since, ResetRequestRow.address_group == address_group(ip))
     return int(session.scalar(query) or 0)
 
 
