@@ -91,7 +91,9 @@ def test_long_passphrases_are_welcome_and_not_truncated() -> None:
     ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),  # an IPv6 address counts with its /64…
     ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # …however it is written
     ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # the next /64 is another group
-    ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4 carried in IPv6 is that IPv4 address
+    ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4 carried in IPv6 is that IPv4 address: mapped…
+    ("64:ff9b::c633:6407", "198.51.100.7"), ("64:ff9b::198.51.100.8", "198.51.100.8"),  # …or through NAT64
+    ("64:ff9b:1::1", "64:ff9b:1::/64"),  # (a local NAT64 prefix isn't known here: an IPv6 address like any)
     ("fe80::1%eth0", "fe80::/64"),
     ("testclient", "testclient"), ("", ""),  # not an address: itself
 ])

@@ -128,11 +128,16 @@ def secret_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: IPv4 clients of an IPv6-only server, translated
+
+
 def address_group(ip: str) -> str:
     """The addresses the per-address caps count together. An IPv4 address is one group on its own. An IPv6
-    address counts with its /64: one home or phone connection gets a whole /64 and can use any of its 2^64
-    addresses, so a cap per IPv6 address caps nobody. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`) is
-    the IPv4 address it carries. Anything else (no address, a test client's name) is itself."""
+    address counts with its /64, the smallest block a connection is given (a phone gets one, a home often a
+    /56 or more): a host can use any of the 2^64 addresses in it, so a cap per IPv6 address caps nobody. An
+    IPv4 address carried in IPv6 — mapped (`::ffff:198.51.100.7`) or translated by NAT64 (`64:ff9b::c633:6407`,
+    where the /64 would put every IPv4 client in one group) — is that IPv4 address. Anything else (no
+    address, a test client's name) is itself."""
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
@@ -140,5 +145,7 @@ def address_group(ip: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
+        if address in NAT64:
+            return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)

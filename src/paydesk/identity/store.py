@@ -76,7 +76,7 @@ class LoginFailureRow(Base):
     id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
     user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
     ip: Mapped[str] = mapped_column(String(64))
-    address_group: Mapped[str] = mapped_column(String(64))
+    address_group: Mapped[str] = mapped_column(String(64), server_default="")  # "": written by a release before it
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_login_failures_group_at", "address_group", "at"),
@@ -93,7 +93,7 @@ class ResetRequestRow(Base):
     id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
     user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
     ip: Mapped[str] = mapped_column(String(64))
-    address_group: Mapped[str] = mapped_column(String(64))
+    address_group: Mapped[str] = mapped_column(String(64), server_default="")  # "": written by a release before it
     user_agent: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
