@@ -3,8 +3,13 @@ PAYDESK_TEST_DATABASE_URL is set — and then they fail, never skip, if it canno
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,3 +119,24 @@ def ledger(database: Database, clock: FrozenClock) -> LedgerService:
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(env="test", secret_key="t" * 48, database_url=db_url, expiry_interval_s=0.05,
                     blob_dir=tmp_path / "blobs")
+
+
+@contextmanager
+def own_redis(*options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis server of the test's own on a free loopback port (stopped and resumed at will), started with
+    `options` besides; yields its URL and its process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(shutil.which("redis-server")), "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", *options], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", server
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.terminate()
+        server.wait(timeout=10)

@@ -3,18 +3,24 @@ see the history. The dashboard's screenshot is kept under test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx2 as httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from redis import Redis as SyncRedis
+from websockets.sync.client import connect
 
 from paydesk.app import create_app
 from paydesk.config import Settings
 from paydesk.demo import PEOPLE, load_demo
+from tests.conftest import own_redis
 from tests.e2e.server import serve
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -263,6 +269,51 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             browser.close()
             site.shutdown()
             site.server_close()
+
+
+def test_a_console_cut_off_from_redis_shows_what_it_missed_once_it_is_back(
+    settings: Settings, chromium_path: str,
+) -> None:
+    """Two apps (two processes) on one database and a Redis of the test's own. The agent's console is on the
+    second, whose Redis user is refused for a while and its connections dropped, as a visitor on the first
+    writes: the conversation is assigned to the agent, and the news of it missed. Once the second app is
+    back on Redis, the console hears `resync` and reloads its inbox, which lists the conversation."""
+    with own_redis() as (url, _):
+        admin = SyncRedis.from_url(url)
+        admin.execute_command("ACL", "SETUSER", "b", "on", ">b-secret", "~*", "&*", "+@all")
+        apps = [create_app(settings.model_copy(update={"redis_url": address}), run_jobs=False)
+                for address in (url, url.replace("redis://", "redis://b:b-secret@"))]
+        container = apps[1].state.container
+        container.identity.register(email="mei@example.com", phone=None, password="support desk passphrase",
+                                    display_name="Mei", locale="en")
+        container.support.create_agent("mei@example.com", "general", 3)
+        with serve(apps[0]) as visitors, serve(apps[1]) as agents, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+            try:
+                page = browser.new_page(locale="en")
+                page.goto(f"{agents}/login?next=/agent")
+                page.get_by_label("Email or mobile phone").fill("mei@example.com")
+                page.get_by_label("Password").fill("support desk passphrase")
+                page.get_by_role("button", name="Log in").click()
+                expect(page.get_by_test_id("console")).to_be_visible()
+                page.evaluate("window.loadedBefore = true")
+                time.sleep(0.5)  # the console's socket is open: the agent is online
+                admin.execute_command("ACL", "SETUSER", "b", "off")
+                admin.execute_command("CLIENT", "KILL", "USER", "b")
+                token = httpx.post(f"{visitors}/api/v1/support/visitors").json()["visitor_token"]
+                with connect(visitors.replace("http://", "ws://") + f"/ws/chat?visitor_token={token}") as chat:
+                    cid = json.loads(chat.recv(timeout=10))["conversation_id"]
+                    chat.send(json.dumps({"type": "message", "body": "Where is my refund?"}))
+                    while (json.loads(chat.recv(timeout=10)).get("data") or {}).get("assignee") is None:
+                        pass  # assigned to Mei, on the first app
+                    time.sleep(1.0)
+                    assert page.evaluate("window.loadedBefore === true")  # the console heard nothing yet
+                    admin.execute_command("ACL", "SETUSER", "b", "on")
+                    expect(page.get_by_test_id("inbox").locator(f"a[href*='{cid}']")).to_have_count(1, timeout=10000)
+                    assert page.evaluate("window.loadedBefore === undefined")  # reloaded
+            finally:
+                browser.close()
+        admin.close()
 
 
 def partial_handler(handler: type, directory: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from uuid import UUID
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
+from redis import Redis as SyncRedis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -24,6 +26,7 @@ from paydesk.config import Settings
 from paydesk.core.db import WriterBusy
 from paydesk.support import service as support_service
 from paydesk.support import ws as support_ws
+from tests.conftest import own_redis
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.server import free_port, serve
 
@@ -41,12 +44,23 @@ def _token(http: httpx.Client, email: str) -> str:
     return str(http.post("/api/v1/auth/login", json={"login": email, "password": PASSWORD}).json()["access_token"])
 
 
-def _until(ws: ClientConnection, wanted: str, **match: Any) -> dict[str, Any]:
-    """The next event of type `wanted` (matching `match`), skipping others."""
+def _until(ws: ClientConnection, wanted: str, within_s: float = 10.0, **match: Any) -> dict[str, Any]:
+    """The next event of type `wanted` (matching `match`), skipping others; TimeoutError after `within_s`."""
+    deadline = time.monotonic() + within_s
     while True:
-        event = json.loads(ws.recv(timeout=10))
+        event = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.001)))
         if event["type"] == wanted and all(event.get(k) == v for k, v in match.items()):
             return dict(event)
+
+
+def _asked(agent_ws: ClientConnection, chat: ClientConnection, body: str) -> str:
+    """Both sockets greeted, the visitor's first message sent and its conversation assigned to the agent (who
+    hears of it); the conversation's id."""
+    _until(agent_ws, "hello")
+    cid = str(_until(chat, "hello")["conversation_id"])
+    chat.send(json.dumps({"type": "message", "body": body}))
+    assert _until(agent_ws, "assigned")["conversation_id"] == cid
+    return cid
 
 
 def _ws(base: str, path: str) -> str:
@@ -168,10 +182,7 @@ def test_two_server_processes_share_a_conversation_over_redis(tmp_path: Path) ->
         assert made.returncode == 0, made.stderr
         with connect(_ws(bases[1], f"/ws/agent?token={agent_token}")) as agent_ws, \
                 connect(_ws(bases[0], f"/ws/chat?visitor_token={visitor}")) as chat:
-            _until(agent_ws, "hello")
-            cid = _until(chat, "hello")["conversation_id"]
-            chat.send(json.dumps({"type": "message", "body": "hello from process A"}))
-            assert _until(agent_ws, "assigned")["conversation_id"] == cid  # published by A, heard on B
+            cid = _asked(agent_ws, chat, "hello from process A")  # the assignment: published by A, heard on B
             agent_ws.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
             assert _until(agent_ws, "message", seq=1)["body"] == "hello from process A"
             agent_ws.send(json.dumps({"type": "typing", "conversation_id": cid}))
@@ -182,6 +193,43 @@ def test_two_server_processes_share_a_conversation_over_redis(tmp_path: Path) ->
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+
+
+if shutil.which("redis-server"):
+
+    def test_a_message_published_while_a_process_was_cut_off_from_redis_reaches_it_when_it_is_back(
+            settings: Settings) -> None:
+        """Two apps on one database, each with its own Redis connections (two processes). The agent's is cut off
+        from Redis — its connections dropped, and its Redis user refused for a while — as the visitor writes;
+        once it is back, the agent's socket reads the message it missed from the database, without waiting for
+        a next one, and hears `resync`."""
+        with own_redis() as (url, _):
+            admin = SyncRedis.from_url(url)
+            admin.execute_command("ACL", "SETUSER", "b", "on", ">b-secret", "~*", "&*", "+@all")
+            apps = [create_app(settings.model_copy(update={"redis_url": address}), run_jobs=False)
+                    for address in (url, url.replace("redis://", "redis://b:b-secret@"))]
+            with serve(apps[0]) as visitors, serve(apps[1]) as agents, \
+                    httpx.Client(base_url=agents, timeout=30) as http:
+                agent_token = _token(http, "lin@example.com")
+                apps[1].state.container.support.create_agent("lin@example.com", "general", 3)
+                visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+                with connect(_ws(agents, f"/ws/agent?token={agent_token}")) as agent_ws, \
+                        connect(_ws(visitors, f"/ws/chat?visitor_token={visitor}")) as chat:
+                    cid = _asked(agent_ws, chat, "hello")
+                    agent_ws.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
+                    _until(agent_ws, "message", seq=2)  # the first message, then its assignment
+                    admin.execute_command("ACL", "SETUSER", "b", "off")
+                    admin.execute_command("CLIENT", "KILL", "USER", "b")
+                    chat.send(json.dumps({"type": "message", "body": "are you there?"}))
+                    assert _until(chat, "message", seq=3)["body"] == "are you there?"  # saved, and published
+                    with pytest.raises(TimeoutError):  # the agent's process didn't hear it
+                        _until(agent_ws, "message", within_s=1.0)
+                    admin.execute_command("ACL", "SETUSER", "b", "on")
+                    assert _until(agent_ws, "message", seq=3)["body"] == "are you there?"  # read from the database
+                    _until(agent_ws, "resync")
+                    agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "yes"}))
+                    assert _until(chat, "message", kind="outbound")["body"] == "yes"  # live both ways again
+            admin.close()
 
 
 def test_the_console_is_for_agents_and_lists_the_inbox(server: tuple[str, Any]) -> None:
@@ -313,10 +361,7 @@ def test_saved_replies_labels_and_a_transcript_by_email(server: tuple[str, Any])
         visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
     with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws, \
             connect(_ws(base, f"/ws/chat?visitor_token={visitor}&token={customer}")) as chat:
-        _until(agent_ws, "hello")
-        cid = _until(chat, "hello")["conversation_id"]
-        chat.send(json.dumps({"type": "message", "body": "你好"}))
-        _until(agent_ws, "assigned")
+        cid = _asked(agent_ws, chat, "你好")
         agent_ws.send(json.dumps({"type": "canned", "conversation_id": cid, "shortcut": "hello"}))
         filled = _until(chat, "message", kind="outbound")["body"]
         assert filled == f"您好 Zhou，您的钱包号是 {wallet_id}。"

@@ -6,17 +6,15 @@ channels), refusals are clear."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from redis.asyncio import Redis
@@ -27,7 +25,7 @@ from structlog.testing import capture_logs
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
 from paydesk.core.resp import INCOMPLETE, RedisSilent, command, parse
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, own_redis
 
 
 def test_commands_are_arrays_of_bulk_strings() -> None:
@@ -168,7 +166,9 @@ if REDIS_URL:
 
         async def scenario() -> None:
             got: list[tuple[bytes, bytes]] = []
-            subscriber = RedisSubscriber(REDIS, lambda channel, data: got.append((channel, data)), name=name)
+            recovered: list[float] = []
+            subscriber = RedisSubscriber(REDIS, lambda channel, data: got.append((channel, data)), name=name,
+                                         on_recovered=lambda: recovered.append(time.monotonic()))
             admin = Redis.from_url(REDIS)
             await subscriber.subscribe(one)
             await subscriber.subscribe(two)
@@ -182,12 +182,14 @@ if REDIS_URL:
             assert len(ours) == 1
             await admin.client_kill_filter(_id=ours[0]["id"])  # as a Redis restart would
             await _until_subscribed(admin, one)
+            await _until(lambda: len(recovered) == 1)  # and says so (what was published meanwhile is lost)
             assert await admin.publish(one, "after") == 1  # subscribed again, on its own
             await _until(lambda: len(got) == 3)
             assert got[2] == (one.encode(), b"after")
             await subscriber.close()
             await asyncio.sleep(0.2)
             assert await admin.publish(one, "closed") == 0
+            assert len(recovered) == 1  # not for the first connection, nor for closing
             await admin.aclose()
 
         asyncio.run(scenario())
@@ -301,27 +303,6 @@ if REDIS_URL:
             await admin.aclose()
 
         asyncio.run(scenario())
-
-
-@contextmanager
-def own_redis(*options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis server of this test's own on a free loopback port (stopped and resumed at will), started with
-    `options` besides; yields its URL and its process."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(shutil.which("redis-server")), "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", *options], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0", server
-    finally:
-        server.send_signal(signal.SIGCONT)
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if shutil.which("redis-server"):

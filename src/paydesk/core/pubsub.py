@@ -1,7 +1,8 @@
 """Publish/subscribe for realtime events: in-process by default, Redis when `PAYDESK_REDIS_URL` is set
 (so that several app processes fan the same chat out to their own WebSocket clients).
 
-Messages are JSON objects. A subscriber sees the messages published after it subscribed, in order."""
+Messages are JSON objects. A subscriber sees the messages published after it subscribed, in order; with
+Redis, a RESYNC message says where some may be missing (the connection to Redis was lost, and is back)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
 from paydesk.core.resp import REPLY_TIMEOUT_S
 
 Message = dict[str, Any]
+# What a subscriber receives (`{"type": RESYNC, "resync": n}`) when messages may have been lost on the way: a
+# pub/sub that lost its connection to Redis, now back. The same n reaches every subscription of the process.
+RESYNC = "resync"
 log = structlog.get_logger(__name__)
 
 
@@ -94,11 +98,12 @@ class RedisPubSub:
         self._prefix = prefix
         self._publisher = RedisPublisher(url, reply_timeout_s=reply_timeout_s, connect_timeout_s=reply_timeout_s)
         self._subscriber = RedisSubscriber(url, self._received, reply_timeout_s=reply_timeout_s,
-                                           connect_timeout_s=reply_timeout_s)
+                                           connect_timeout_s=reply_timeout_s, on_recovered=self._recovered)
         self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
         self._lock = asyncio.Lock()
         self._origin = uuid.uuid4().hex.encode()  # 32 characters before the JSON of everything published here
         self._missed = 0  # messages that didn't reach Redis since the last that did
+        self._resyncs = 0  # times the subscriber's connection came back (numbers each RESYNC message)
 
     async def publish(self, channel: str, message: Message) -> None:
         """Deliver here and through Redis. What is published is already saved (the database is the record,
@@ -159,6 +164,14 @@ class RedisPubSub:
         local = self._local.get(channel.decode()[len(self._prefix):])
         if local:  # (a payload without an origin is plain JSON: "{" is not a hex digit)
             self._deliver(local, json.loads(data if data.startswith(b"{") else data[len(self._origin):]))
+
+    def _recovered(self) -> None:
+        """The subscriber's connection was lost and is back: whatever was published meanwhile never arrives.
+        Each local subscriber is told so with a RESYNC message (chat sockets read what they missed from the
+        database, and tell their clients)."""
+        self._resyncs += 1
+        for local in self._local.values():
+            self._deliver(local, {"type": RESYNC, "resync": self._resyncs})
 
     @staticmethod
     def _deliver(local: set[_QueueSubscription], message: Message) -> None:

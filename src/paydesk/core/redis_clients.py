@@ -97,15 +97,18 @@ class RedisPublisher:
 class RedisSubscriber:
     """Subscribes on one connection (named `paydesk-subscriber`) and calls `on_message(channel, data)` for
     each message as it is received. A lost connection is opened again in the background (waiting 0.1 s,
-    then up to 2 s, between tries) with every channel subscribed again; what was published meanwhile is
-    not received (chat sockets fill such gaps from the database: support/ws.py). The connection is pinged
+    then up to 2 s, between tries) with every channel subscribed again, and then `on_recovered()` is called:
+    what was published meanwhile is not received (chat sockets then read what they missed from the
+    database: support/ws.py). The connection is pinged
     every `ping_every_s`: a Redis gone silent (no message is no sign of trouble on a quiet channel) counts
     as lost once a PING goes unanswered for `reply_timeout_s`."""
 
     def __init__(self, url: str, on_message: Callable[[bytes, bytes], None], *,
                  name: str = "paydesk-subscriber", connect_timeout_s: float = 10.0,
-                 reply_timeout_s: float = REPLY_TIMEOUT_S, ping_every_s: float = PING_EVERY_S) -> None:
+                 reply_timeout_s: float = REPLY_TIMEOUT_S, ping_every_s: float = PING_EVERY_S,
+                 on_recovered: Callable[[], None] | None = None) -> None:
         self._endpoint = Endpoint(url, name, connect_timeout_s)
+        self._on_recovered = on_recovered  # called once a lost connection is back, every channel subscribed
         self._reply_timeout, self._ping_every = reply_timeout_s, ping_every_s
         self._pinger: asyncio.Task[None] | None = None
         self._on_message = on_message
@@ -173,6 +176,8 @@ class RedisSubscriber:
                 async with self._lock:
                     await self._connected()
                 log.info("redis.subscriber_reconnected", channels=len(self._channels))
+                if self._on_recovered is not None:
+                    self._on_recovered()
                 return
             except (RedisConnectionError, ResponseError, TimeoutError) as exc:
                 log.warning("redis.subscriber_reconnect_failed", error=str(exc), retry_in_s=pause)

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paydesk.container import Container
 from paydesk.core.errors import DomainError, ServiceUnavailable
+from paydesk.core.pubsub import RESYNC
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
 from paydesk.support.events import Event, agent_channel, conversation_channel
@@ -36,6 +37,7 @@ class Outbox:
         self.ws, self.app, self.with_notes = ws, app, with_notes
         self.sent: dict[str, int] = {}
         self.lock = asyncio.Lock()
+        self.resynced = 0  # the last RESYNC handled (one reaches each of the connection's subscriptions)
 
     async def catch_up(self, conversation_id: str, after: int) -> None:
         async with self.lock:
@@ -45,6 +47,9 @@ class Outbox:
     async def live(self, event: dict[str, Any]) -> None:
         async with self.lock:
             conversation_id = str(event.get("conversation_id", ""))
+            if event.get("type") == RESYNC:
+                await self._resync(int(event.get("resync", 0)))
+                return
             if event.get("type") != "message":
                 await self.ws.send_json(event)  # typing, read receipts, assignment: not numbered
                 return
@@ -59,6 +64,17 @@ class Outbox:
             if event["kind"] != "note" or self.with_notes:
                 await self.ws.send_json(event)
             self.sent[conversation_id] = seq
+
+    async def _resync(self, number: int) -> None:
+        """Live messages may have been lost (pub/sub lost Redis, and is back): what each conversation missed is
+        read from the database, then the client is told (`resync`: what isn't numbered — assignments, typing
+        — may have been missed too, and a console refreshes what it shows)."""
+        if number <= self.resynced:
+            return  # the same outage, seen through another of this connection's subscriptions
+        self.resynced = number
+        for conversation_id in list(self.sent):
+            await self._fill(conversation_id)
+        await self.ws.send_json({"type": RESYNC})
 
     async def _fill(self, conversation_id: str) -> None:
         missed = await run_in_threadpool(self.app.support.messages_after, UUID(conversation_id),
