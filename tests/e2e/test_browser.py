@@ -297,7 +297,10 @@ def test_a_console_cut_off_from_redis_shows_what_it_missed_once_it_is_back(
                 page.get_by_role("button", name="Log in").click()
                 expect(page.get_by_test_id("console")).to_be_visible()
                 page.evaluate("window.loadedBefore = true")
-                time.sleep(0.5)  # the console's socket is open: the agent is online
+                for _ in range(100):  # the console's socket is open: the agent is online
+                    if container.support.agents_online():
+                        break
+                    time.sleep(0.05)
                 admin.execute_command("ACL", "SETUSER", "b", "off")
                 admin.execute_command("CLIENT", "KILL", "USER", "b")
                 token = httpx.post(f"{visitors}/api/v1/support/visitors").json()["visitor_token"]

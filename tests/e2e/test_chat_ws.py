@@ -200,9 +200,9 @@ if shutil.which("redis-server"):
     def test_a_message_published_while_a_process_was_cut_off_from_redis_reaches_it_when_it_is_back(
             settings: Settings) -> None:
         """Two apps on one database, each with its own Redis connections (two processes). The agent's is cut off
-        from Redis — its connections dropped, and its Redis user refused for a while — as the visitor writes;
-        once it is back, the agent's socket reads the message it missed from the database, without waiting for
-        a next one, and hears `resync`."""
+        from Redis — its connections dropped, and its Redis user refused for a while — as both write; once it
+        is back, each socket reads the message it missed from the database, without waiting for a next one,
+        and hears `resync` (the agent's process tells the visitor's of the message it couldn't publish)."""
         with own_redis() as (url, _):
             admin = SyncRedis.from_url(url)
             admin.execute_command("ACL", "SETUSER", "b", "on", ">b-secret", "~*", "&*", "+@all")
@@ -218,15 +218,26 @@ if shutil.which("redis-server"):
                     cid = _asked(agent_ws, chat, "hello")
                     agent_ws.send(json.dumps({"type": "join", "conversation_id": cid, "after": 0}))
                     _until(agent_ws, "message", seq=2)  # the first message, then its assignment
-                    admin.execute_command("ACL", "SETUSER", "b", "off")
-                    admin.execute_command("CLIENT", "KILL", "USER", "b")
+                    def cut() -> None:  # the agents' app loses Redis, until `admin` lets user b in again
+                        admin.execute_command("ACL", "SETUSER", "b", "off")
+                        admin.execute_command("CLIENT", "KILL", "USER", "b")
+
+                    cut()  # the visitor writes: the agents' app can't hear it
                     chat.send(json.dumps({"type": "message", "body": "are you there?"}))
                     assert _until(chat, "message", seq=3)["body"] == "are you there?"  # saved, and published
-                    with pytest.raises(TimeoutError):  # the agent's process didn't hear it
+                    with pytest.raises(TimeoutError):
                         _until(agent_ws, "message", within_s=1.0)
                     admin.execute_command("ACL", "SETUSER", "b", "on")
                     assert _until(agent_ws, "message", seq=3)["body"] == "are you there?"  # read from the database
                     _until(agent_ws, "resync")
+                    cut()  # the agent writes: the agents' app can't publish it
+                    agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "one moment"}))
+                    assert _until(agent_ws, "message", seq=4)["body"] == "one moment"  # saved, shown there
+                    with pytest.raises(TimeoutError):
+                        _until(chat, "message", within_s=1.0)
+                    admin.execute_command("ACL", "SETUSER", "b", "on")
+                    assert _until(chat, "message", seq=4)["body"] == "one moment"  # told by B, read from the database
+                    _until(chat, "resync")
                     agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "yes"}))
                     assert _until(chat, "message", kind="outbound")["body"] == "yes"  # live both ways again
             admin.close()

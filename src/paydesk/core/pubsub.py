@@ -22,9 +22,11 @@ from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
 from paydesk.core.resp import REPLY_TIMEOUT_S
 
 Message = dict[str, Any]
-# What a subscriber receives (`{"type": RESYNC, "resync": n}`) when messages may have been lost on the way: a
-# pub/sub that lost its connection to Redis, now back. The same n reaches every subscription of the process.
+# What a subscriber receives (`{"type": RESYNC, "resync": token}`) when messages may have been lost on the way:
+# its process's connection to Redis was lost and is back, or another process couldn't publish to the channel
+# for a while and now can. Every subscription that one event reaches gets the same token.
 RESYNC = "resync"
+MISSED_CHANNELS_KEPT = 10_000  # channels remembered for a RESYNC while publishing fails (beyond: next message)
 log = structlog.get_logger(__name__)
 
 
@@ -103,7 +105,8 @@ class RedisPubSub:
         self._lock = asyncio.Lock()
         self._origin = uuid.uuid4().hex.encode()  # 32 characters before the JSON of everything published here
         self._missed = 0  # messages that didn't reach Redis since the last that did
-        self._resyncs = 0  # times the subscriber's connection came back (numbers each RESYNC message)
+        self._missed_channels: set[str] = set()  # where they were going (at most MISSED_CHANNELS_KEPT)
+        self._announcing: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: Message) -> None:
         """Deliver here and through Redis. What is published is already saved (the database is the record,
@@ -120,12 +123,33 @@ class RedisPubSub:
             await sent
         except (RedisConnectionError, ResponseError) as exc:
             self._missed += 1
+            if len(self._missed_channels) < MISSED_CHANNELS_KEPT:
+                self._missed_channels.add(channel)
             if self._missed == 1:
                 log.warning("pubsub.publish_failed", channel=channel, error=str(exc))
             return
         if self._missed:
             log.info("pubsub.publish_recovered", missed=self._missed)
             self._missed = 0
+            self._announce_missed()
+
+    def _announce_missed(self) -> None:
+        """Publishing works again: tell the other processes' subscribers of the channels that missed messages
+        to resync (their sockets read the messages from the database), in the background."""
+        if self._missed_channels and (self._announcing is None or self._announcing.done()):
+            channels, self._missed_channels = self._missed_channels, set()
+            self._announcing = asyncio.get_running_loop().create_task(self._announce(channels))
+
+    async def _announce(self, channels: set[str]) -> None:
+        payload = self._origin.decode() + json.dumps({"type": RESYNC, "resync": uuid.uuid4().hex})
+        for channel in sorted(channels):  # to Redis only: this process's own subscribers missed nothing
+            try:
+                await self._publisher.publish(self._prefix + channel, payload)
+            except (RedisConnectionError, ResponseError):
+                self._missed_channels |= {channel}  # announced with the next recovery
+            except asyncio.CancelledError:
+                self._missed_channels |= channels
+                raise
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
@@ -168,10 +192,12 @@ class RedisPubSub:
     def _recovered(self) -> None:
         """The subscriber's connection was lost and is back: whatever was published meanwhile never arrives.
         Each local subscriber is told so with a RESYNC message (chat sockets read what they missed from the
-        database, and tell their clients)."""
-        self._resyncs += 1
+        database, and tell their clients). Redis answers again, so what this process failed to publish
+        meanwhile is announced too."""
+        token = uuid.uuid4().hex
         for local in self._local.values():
-            self._deliver(local, {"type": RESYNC, "resync": self._resyncs})
+            self._deliver(local, {"type": RESYNC, "resync": token})
+        self._announce_missed()
 
     @staticmethod
     def _deliver(local: set[_QueueSubscription], message: Message) -> None:
@@ -182,6 +208,8 @@ class RedisPubSub:
         return await self._publisher.call(b"PING") == "PONG"
 
     async def close(self) -> None:
+        if self._announcing is not None:
+            self._announcing.cancel()
         await self._subscriber.close()
         await self._publisher.close()
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +28,7 @@ from paydesk.support.service import PRESENCE_BEAT_S
 from paydesk.web.auth import SESSION_COOKIE
 
 router = APIRouter()
+log = structlog.get_logger(__name__)
 
 
 class Outbox:
@@ -37,7 +39,7 @@ class Outbox:
         self.ws, self.app, self.with_notes = ws, app, with_notes
         self.sent: dict[str, int] = {}
         self.lock = asyncio.Lock()
-        self.resynced = 0  # the last RESYNC handled (one reaches each of the connection's subscriptions)
+        self.resynced: deque[str] = deque(maxlen=16)  # RESYNCs handled (one reaches each of its subscriptions)
 
     async def catch_up(self, conversation_id: str, after: int) -> None:
         async with self.lock:
@@ -48,32 +50,37 @@ class Outbox:
         async with self.lock:
             conversation_id = str(event.get("conversation_id", ""))
             if event.get("type") == RESYNC:
-                await self._resync(int(event.get("resync", 0)))
+                if isinstance(event.get("resync"), str):
+                    await self._resync(event["resync"])
                 return
             if event.get("type") != "message":
                 await self.ws.send_json(event)  # typing, read receipts, assignment: not numbered
                 return
             if conversation_id not in self.sent:
                 return  # arrived before this connection's catch-up, which reads it from the database
-            seq = int(event["seq"])
+            seq = event.get("seq")
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                log.warning("chat.event_dropped", reason="a message without a number")  # not one of ours
+                return
             if seq <= self.sent[conversation_id]:
                 return  # already sent (by the catch-up)
             if seq > self.sent[conversation_id] + 1:
                 await self._fill(conversation_id)  # a gap: read it from the database
                 return
-            if event["kind"] != "note" or self.with_notes:
+            if event.get("kind") != "note" or self.with_notes:
                 await self.ws.send_json(event)
             self.sent[conversation_id] = seq
 
-    async def _resync(self, number: int) -> None:
-        """Live messages may have been lost (pub/sub lost Redis, and is back): what each conversation missed is
-        read from the database, then the client is told (`resync`: what isn't numbered — assignments, typing
-        — may have been missed too, and a console refreshes what it shows)."""
-        if number <= self.resynced:
-            return  # the same outage, seen through another of this connection's subscriptions
-        self.resynced = number
+    async def _resync(self, token: str) -> None:
+        """Live messages may have been lost (pub/sub lost Redis and is back, or another process couldn't publish
+        for a while): what each conversation missed is read from the database, then the client is told
+        (`resync`: what isn't numbered — assignments, typing — may have been missed too). A failed read
+        raises (the connection is then closed, and the client catches up when it reconnects)."""
+        if token in self.resynced:
+            return  # the same news, through another of this connection's subscriptions
         for conversation_id in list(self.sent):
             await self._fill(conversation_id)
+        self.resynced.append(token)
         await self.ws.send_json({"type": RESYNC})
 
     async def _fill(self, conversation_id: str) -> None:
@@ -157,12 +164,24 @@ def _settled(task: asyncio.Task[None]) -> None:
 
 
 async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Event) -> None:
+    """Live events to the socket until the connection's end cancels this task. When one can't be delivered
+    (the socket is gone, or a gap couldn't be read from the database) the task ends; in the second case the
+    socket is closed (1011), so that the client reconnects and catches up instead of missing what follows."""
     async with app.pubsub.subscribe(channel) as subscription:
         ready.set()
-        while True:  # until the connection's end cancels this task
+        while True:
             event = await subscription.get(None)
-            if event is not None:
+            if event is None:
+                continue
+            try:
                 await out.live(event)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return  # the socket is gone
+            except Exception:
+                log.exception("chat.delivery_failed", channel=channel)
+                with contextlib.suppress(Exception):
+                    await out.ws.close(code=1011)
+                return
 
 
 LISTEN_WAIT_S = 10.0

@@ -1,6 +1,6 @@
 // The agent console, live: one /ws/agent connection; the open conversation's new messages are appended,
 // a newly assigned conversation is announced (and the inbox refreshed, as after a `resync`: the server
-// lost live events for a moment; the messages it sends again itself). The tools (priority, labels,
+// lost live events for a moment; the messages it sends again itself; with a conversation open, a note). The tools (priority, labels,
 // assignment, saved replies) are socket commands. Keys: Ctrl+Enter sends, Alt+R resolves, Alt+P sets
 // pending, Alt+T takes, Alt+N toggles a private note, Alt+L edits labels, Alt+J / Alt+K move down / up the
 // inbox.
@@ -50,7 +50,10 @@
         note.textContent = "↻ " + ev.conversation_id;
         if (!cid) { location.href = "/agent?view=mine&c=" + ev.conversation_id; }
       } else if (ev.type === "typing" && ev.who === "visitor") { note.textContent = "…"; }
-      else if (ev.type === "resync" && !cid) { location.reload(); }  // assignments may have been missed
+      else if (ev.type === "resync") {  // live events were missed (the messages the server sends again itself)
+        if (cid) { note.textContent = "↻"; }  // a reply may be half typed: the inbox waits for the next visit
+        else { setTimeout(function () { location.reload(); }, Math.random() * 3000); }  // not all at once
+      }
     };
     socket.onclose = function () { setTimeout(connect, retry); retry = Math.min(retry * 2, 10000); };
   }

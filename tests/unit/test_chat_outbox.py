@@ -1,0 +1,91 @@
+"""A chat socket's live delivery (support/ws.py's Outbox and _forward) on its own, with in-process pub/sub and
+a recording stand-in for the socket and the database read: what it does with a resync, a read that fails,
+and events that aren't ours."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.exc import OperationalError
+
+from paydesk.core.pubsub import MemoryPubSub
+from paydesk.support.ws import Outbox, _forward
+
+CID = "01936f4e-0000-7000-8000-000000000001"
+
+
+class Socket:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed: int | None = None
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        self.sent.append(data)
+
+    async def close(self, code: int = 1000) -> None:
+        self.closed = code
+
+
+def _message(seq: int) -> dict[str, Any]:
+    return {"type": "message", "conversation_id": CID, "seq": seq, "kind": "inbound", "body": f"#{seq}"}
+
+
+async def _listening(stored: list[dict[str, Any]], fail: list[bool]) -> tuple[MemoryPubSub, Socket, Outbox,
+                                                                             asyncio.Task[None]]:
+    def messages_after(conversation_id: UUID, after: int, *, with_notes: bool) -> list[dict[str, Any]]:
+        assert str(conversation_id) == CID and with_notes  # the socket filters the notes itself
+        if fail and fail.pop(0):
+            raise OperationalError("SELECT …", {}, Exception("the database is away"))
+        return [m for m in stored if m["seq"] > after]
+
+    bus, socket = MemoryPubSub(), Socket()
+    app: Any = SimpleNamespace(pubsub=bus, support=SimpleNamespace(messages_after=messages_after))
+    out = Outbox(socket, app, with_notes=False)  # type: ignore[arg-type]
+    ready = asyncio.Event()
+    task = asyncio.create_task(_forward(app, "conv", out, ready))
+    await ready.wait()
+    await out.catch_up(CID, 0)
+    return bus, socket, out, task
+
+
+def test_a_resync_reads_what_was_missed_once_however_many_subscriptions_bring_it() -> None:
+    async def scenario() -> None:
+        stored = [_message(1)]
+        bus, socket, out, task = await _listening(stored, [])
+        stored += [_message(2), _message(3)]  # written while live delivery was away
+        for _ in range(2):  # the same news on two of the socket's subscriptions
+            await bus.publish("conv", {"type": "resync", "resync": "t1"})
+        await bus.publish("conv", _message(3))  # and live again: already sent
+        await asyncio.sleep(0.1)
+        assert [e.get("seq", e["type"]) for e in socket.sent] == [1, 2, 3, "resync"]
+        task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_that_fails_during_delivery_closes_the_socket_so_its_client_catches_up() -> None:
+    async def scenario() -> None:
+        bus, socket, out, task = await _listening([_message(1)], [False, True])
+        await bus.publish("conv", {"type": "resync", "resync": "t1"})
+        await asyncio.wait_for(task, 2)  # ended, its error handled
+        assert socket.closed == 1011 and socket.sent == [_message(1)]  # no resync claimed
+
+    asyncio.run(scenario())
+
+
+def test_events_that_are_not_ours_are_dropped_and_delivery_goes_on() -> None:
+    async def scenario() -> None:
+        bus, socket, out, task = await _listening([_message(1)], [])
+        for odd in ({"type": "resync", "resync": 7}, {"type": "resync"},
+                    {"type": "message", "conversation_id": CID, "seq": None, "kind": "inbound"},
+                    {"type": "message", "conversation_id": CID, "seq": "2", "kind": "inbound"}):
+            await bus.publish("conv", odd)  # anyone with access to Redis can publish
+        await bus.publish("conv", _message(2))
+        await asyncio.sleep(0.1)
+        assert [e["seq"] for e in socket.sent] == [1, 2] and socket.closed is None and not task.done()
+        task.cancel()
+
+    asyncio.run(scenario())
