@@ -454,6 +454,33 @@ if shutil.which("redis-server"):
         asyncio.run(scenario())
 
 
+    def test_channels_a_process_could_not_publish_to_are_told_to_resync_once_it_can() -> None:
+        async def scenario() -> None:
+            with own_redis() as (url, _):
+                admin = Redis.from_url(url)
+                await admin.execute_command("ACL", "SETUSER", "b", "on", ">b-secret", "~*", "&*", "+@all")
+                here, there = RedisPubSub(url), RedisPubSub(url.replace("redis://", "redis://b:b-secret@"))
+                async with here.subscribe("conv:1") as one, here.subscribe("conv:2") as two, \
+                        here.subscribe("conv:3") as three:
+                    assert await there.ping()
+                    await admin.execute_command("ACL", "SETUSER", "b", "off")
+                    await admin.execute_command("CLIENT", "KILL", "USER", "b")
+                    await there.publish("conv:1", {"seq": 1})  # refused: not raised, remembered
+                    await there.publish("conv:2", {"seq": 1})
+                    assert await one.get(timeout=0.3) is None
+                    await admin.execute_command("ACL", "SETUSER", "b", "on")
+                    await there.publish("conv:3", {"seq": 1})  # gets through: the others are told
+                    assert await three.get(timeout=2) == {"seq": 1}
+                    told = [await one.get(timeout=2), await two.get(timeout=2)]
+                    assert [m and m["type"] for m in told] == ["resync", "resync"]
+                    assert told[0] and told[1] and told[0]["resync"] == told[1]["resync"]  # one piece of news
+                    assert await three.get(timeout=0.3) is None and await one.get(timeout=0.3) is None  # once
+                await here.close()
+                await there.close()
+                await admin.aclose()
+
+        asyncio.run(scenario())
+
     def test_a_redis_on_this_host_is_reached_over_its_unix_socket_with_a_password() -> None:
         async def scenario(path: str) -> None:
             with own_redis("--unixsocket", path, "--unixsocketperm", "700", "--requirepass", "s3cret"):

@@ -7,6 +7,7 @@ Redis, a RESYNC message says where some may be missing (the connection to Redis 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections import defaultdict
@@ -137,19 +138,24 @@ class RedisPubSub:
         """Publishing works again: tell the other processes' subscribers of the channels that missed messages
         to resync (their sockets read the messages from the database), in the background."""
         if self._missed_channels and (self._announcing is None or self._announcing.done()):
-            channels, self._missed_channels = self._missed_channels, set()
-            self._announcing = asyncio.get_running_loop().create_task(self._announce(channels))
+            self._announcing = asyncio.get_running_loop().create_task(self._announce())
 
-    async def _announce(self, channels: set[str]) -> None:
+    async def _announce(self) -> None:
+        """A resync to each channel that missed a message, until none is left (channels missed meanwhile
+        included). A channel leaves the set once announced; at the first failure the rest wait for the next
+        publish that gets through or the next recovery (no burst of tries at a Redis that fails)."""
         payload = self._origin.decode() + json.dumps({"type": RESYNC, "resync": uuid.uuid4().hex})
-        for channel in sorted(channels):  # to Redis only: this process's own subscribers missed nothing
-            try:
-                await self._publisher.publish(self._prefix + channel, payload)
-            except (RedisConnectionError, ResponseError):
-                self._missed_channels |= {channel}  # announced with the next recovery
-            except asyncio.CancelledError:
-                self._missed_channels |= channels
-                raise
+        try:
+            while self._missed_channels:
+                channel = next(iter(self._missed_channels))
+                try:  # to Redis only: this process's own subscribers missed nothing
+                    await self._publisher.publish(self._prefix + channel, payload)
+                except (RedisConnectionError, ResponseError):
+                    self._missed = max(self._missed, 1)  # the next publish that gets through tries again
+                    return
+                self._missed_channels.discard(channel)
+        except Exception:  # not Redis's: logged, and the channels are kept for the next try
+            log.exception("pubsub.announce_failed", channels=len(self._missed_channels))
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
@@ -210,6 +216,8 @@ class RedisPubSub:
     async def close(self) -> None:
         if self._announcing is not None:
             self._announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._announcing
         await self._subscriber.close()
         await self._publisher.close()
 

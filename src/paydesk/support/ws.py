@@ -41,6 +41,12 @@ class Outbox:
         self.lock = asyncio.Lock()
         self.resynced: deque[str] = deque(maxlen=16)  # RESYNCs handled (one reaches each of its subscriptions)
 
+    async def _send(self, event: dict[str, Any]) -> None:
+        try:
+            await self.ws.send_json(event)
+        except (RuntimeError, OSError) as exc:  # uvicorn's "after sending 'websocket.close'", a closed socket
+            raise WebSocketDisconnect(1006) from exc
+
     async def catch_up(self, conversation_id: str, after: int) -> None:
         async with self.lock:
             self.sent[conversation_id] = max(self.sent.get(conversation_id, 0), after)
@@ -54,7 +60,7 @@ class Outbox:
                     await self._resync(event["resync"])
                 return
             if event.get("type") != "message":
-                await self.ws.send_json(event)  # typing, read receipts, assignment: not numbered
+                await self._send(event)  # typing, read receipts, assignment: not numbered
                 return
             if conversation_id not in self.sent:
                 return  # arrived before this connection's catch-up, which reads it from the database
@@ -68,7 +74,7 @@ class Outbox:
                 await self._fill(conversation_id)  # a gap: read it from the database
                 return
             if event.get("kind") != "note" or self.with_notes:
-                await self.ws.send_json(event)
+                await self._send(event)
             self.sent[conversation_id] = seq
 
     async def _resync(self, token: str) -> None:
@@ -81,14 +87,14 @@ class Outbox:
         for conversation_id in list(self.sent):
             await self._fill(conversation_id)
         self.resynced.append(token)
-        await self.ws.send_json({"type": RESYNC})
+        await self._send({"type": RESYNC})
 
     async def _fill(self, conversation_id: str) -> None:
         missed = await run_in_threadpool(self.app.support.messages_after, UUID(conversation_id),
                                          self.sent[conversation_id], with_notes=True)
         for message in missed:
             if message["kind"] != "note" or self.with_notes:
-                await self.ws.send_json(message)
+                await self._send(message)
             self.sent[conversation_id] = message["seq"]
 
 
@@ -175,7 +181,7 @@ async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Eve
                 continue
             try:
                 await out.live(event)
-            except (WebSocketDisconnect, RuntimeError, OSError):
+            except WebSocketDisconnect:
                 return  # the socket is gone
             except Exception:
                 log.exception("chat.delivery_failed", channel=channel)
