@@ -61,8 +61,10 @@ def test_the_log_stays_small_under_steady_writes_from_two_threads(tmp_path: Path
         for thread in threads:
             thread.join()
         # ~30,000 frames (~120 MB) went through the log. The commits' own backstop would let it reach 10,000
-        # pages (41 MB); the checkpointer's locked catch-up keeps it near its 1,000-frame mark.
+        # pages (41 MB), and a log that never starts over grows without end (282 MB before the fix); the
+        # checkpointer's locked catch-up keeps it near its 1,000-frame mark: 10–12 MB at its peak on a quiet
+        # host, 25.5 MB once on a busy one (its thread waits for a core while the writers run).
         size = (tmp_path / "w.db-wal").stat().st_size
-        assert size < 25_000_000, f"the log grew to {size / 1e6:.1f} MB"
+        assert size < 32_000_000, f"the log grew to {size / 1e6:.1f} MB"
     finally:
         db.dispose()
