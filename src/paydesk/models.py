@@ -8,6 +8,7 @@ def import_all_models() -> None:
     import paydesk.fees.store
     import paydesk.fx.store
     import paydesk.helpcenter.store
+    import paydesk.identity.attempts
     import paydesk.identity.store
     import paydesk.ledger.store
     import paydesk.notify.store

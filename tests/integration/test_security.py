@@ -20,8 +20,8 @@ from paydesk.container import Container, build
 from paydesk.core.clock import FrozenClock
 from paydesk.core.errors import DomainError
 from paydesk.identity import policy
+from paydesk.identity.attempts import ResetRequestRow
 from paydesk.identity.service import Principal
-from paydesk.identity.store import ResetRequestRow
 from tests.integration.test_notify_smtp import Inbox, smtp  # noqa: F401 - the fixture
 
 PASSWORD = "a long enough passphrase"

@@ -12,7 +12,8 @@ from uuid import UUID
 from sqlalchemy.exc import OperationalError
 
 from paydesk.core.pubsub import MemoryPubSub
-from paydesk.support.ws import Outbox, _forward
+from paydesk.support.outbox import Outbox
+from paydesk.support.ws import _forward
 
 CID = "01936f4e-0000-7000-8000-000000000001"
 

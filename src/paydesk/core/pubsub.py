@@ -95,7 +95,7 @@ class RedisPubSub:
     PUBLISH is on its way before the local subscribers are served. Messages from one process arrive in the
     order it published them everywhere (but for one sent again after a lost connection, which may come
     twice); from two processes, in either order (chat messages carry their number, and a socket puts them
-    in order and drops repeats: support/ws.py)."""
+    in order and drops repeats: support/outbox.py)."""
 
     def __init__(self, url: str, prefix: str = "paydesk:", *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self._prefix = prefix
@@ -132,7 +132,7 @@ class RedisPubSub:
         if self._missed:
             log.info("pubsub.publish_recovered", missed=self._missed)
             self._missed = 0
-            self._announce_missed()
+        self._announce_missed()  # (a set found empty, almost always)
 
     def _announce_missed(self) -> None:
         """Publishing works again: tell the other processes' subscribers of the channels that missed messages
@@ -151,8 +151,7 @@ class RedisPubSub:
                 try:  # to Redis only: this process's own subscribers missed nothing
                     await self._publisher.publish(self._prefix + channel, payload)
                 except (RedisConnectionError, ResponseError):
-                    self._missed = max(self._missed, 1)  # the next publish that gets through tries again
-                    return
+                    return  # the rest wait: the next publish that gets through starts this again
                 self._missed_channels.discard(channel)
         except Exception:  # not Redis's: logged, and the channels are kept for the next try
             log.exception("pubsub.announce_failed", channels=len(self._missed_channels))

@@ -99,7 +99,7 @@ class RedisSubscriber:
     each message as it is received. A lost connection is opened again in the background (waiting 0.1 s,
     then up to 2 s, between tries) with every channel subscribed again, and then `on_recovered()` is called:
     what was published meanwhile is not received (chat sockets then read what they missed from the
-    database: support/ws.py). The connection is pinged
+    database: support/outbox.py). The connection is pinged
     every `ping_every_s`: a Redis gone silent (no message is no sign of trouble on a quiet channel) counts
     as lost once a PING goes unanswered for `reply_timeout_s`."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from paydesk.config import Settings
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
-from paydesk.identity import domain, policy, store
+from paydesk.identity import attempts, domain, policy, store
 from paydesk.identity.service import HASHER, IdentityService
 
 
@@ -37,10 +37,11 @@ class Resets:
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
-            if ip and store.reset_requests_since(s, now - timedelta(hours=1), ip) >= policy.MAX_RESET_REQUESTS_PER_HOUR:
+            hour_ago = now - timedelta(hours=1)
+            if ip and attempts.reset_requests_since(s, hour_ago, ip) >= policy.MAX_RESET_REQUESTS_PER_HOUR:
                 raise domain.TooManyResetRequests()
             row = self.identity.find_row(s, login)
-            store.add_reset_request(s, row.id if row else None, ip, user_agent, now)
+            attempts.add_reset_request(s, row.id if row else None, ip, user_agent, now)
             uow.commit()
 
     def send_reset_links(self, limit: int = 100) -> int:
@@ -50,7 +51,7 @@ class Resets:
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
-            requests = store.pending_reset_requests(s, limit)
+            requests = attempts.pending_reset_requests(s, limit)
             for request in requests:
                 request.handled_at = now
                 # The account's row lock: two job runners (several processes) don't both send a link.
@@ -63,7 +64,7 @@ class Resets:
                 if last is None or now - last >= policy.RESET_LINK_GAP:
                     link = self._reset_link_in(s, row.id, now)
                     self.mail_in(s, row, "password_reset", now, link=link, ip=request.ip or "?")
-            store.prune_reset_requests(s, now - timedelta(days=1))
+            attempts.prune_reset_requests(s, now - timedelta(days=1))
             uow.commit()
         return len(requests)
 

@@ -17,7 +17,7 @@ from paydesk.core.clock import Clock
 from paydesk.core.db import Database
 from paydesk.core.errors import Conflict, NotFound
 from paydesk.core.ids import uuid7
-from paydesk.identity import domain, policy, store
+from paydesk.identity import attempts, domain, policy, store
 from paydesk.identity.resets import Resets
 from paydesk.identity.service import HASHER, IdentityService, LoginResult, Principal, user_from_row
 from paydesk.notify.service import NotifyService
@@ -51,7 +51,7 @@ class SecurityService(Resets):
         secret = domain.normalize_password(password)
         with self.db.reader() as uow:
             hour_ago = now - timedelta(hours=1)
-            if ip and store.failures_since(uow.session, hour_ago, ip=ip) >= policy.MAX_FAILURES_PER_HOUR:
+            if ip and attempts.failures_since(uow.session, hour_ago, ip=ip) >= policy.MAX_FAILURES_PER_HOUR:
                 raise domain.TooManyAttempts()
             row = self.identity.find_row(uow.session, login)
         if row is None:
@@ -110,15 +110,15 @@ class SecurityService(Resets):
         """Count a failure (atomically, under the account's row lock) and lock the account when due."""
         with self.db.uow() as uow:
             s = uow.session
-            store.add_failure(s, row.id if row else None, ip, now)
+            attempts.add_failure(s, row.id if row else None, ip, now)
             if row is None:  # a count like the one an account's failure makes: narrows the time difference
-                store.failures_since(s, now - timedelta(hours=1), ip=ip)
+                attempts.failures_since(s, now - timedelta(hours=1), ip=ip)
             else:
                 fresh = store.user_for_update(s, row.id)
                 assert fresh is not None  # noqa: S101 - users are never deleted
                 state = policy.LockState(fresh.failed_logins, fresh.lock_count, fresh.locked_until)
                 if not state.locked(now):
-                    hour = store.failures_since(s, now - timedelta(hours=1), user_id=row.id)
+                    hour = attempts.failures_since(s, now - timedelta(hours=1), user_id=row.id)
                     new = policy.after_failure(state, now, hour - 1)
                     fresh.failed_logins, fresh.lock_count = new.failures, new.locks
                     fresh.locked_until = new.locked_until

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.db import Base, UTCDateTime, UUIDType
 from paydesk.core.ids import uuid7
-from paydesk.identity.policy import address_group
 
 
 class UserRow(Base):
@@ -65,41 +64,6 @@ class SessionRow(Base):
     country: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
     __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
-
-
-class LoginFailureRow(Base):
-    """One failed login, kept an hour or so: the per-account and per-address hourly caps count these (the
-    latter by `address_group`: policy.address_group)."""
-
-    __tablename__ = "login_failures"
-
-    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
-    user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
-    ip: Mapped[str] = mapped_column(String(64))
-    address_group: Mapped[str] = mapped_column(String(64), server_default="")  # "": written by a release before it
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (Index("ix_login_failures_group_at", "address_group", "at"),
-                      Index("ix_login_failures_user_at", "user_id", "at"))
-
-
-class ResetRequestRow(Base):
-    """One "forgot my password" request, for a known account or not: the request writes only this row either
-    way (the same work, so the same time), a job sends the link later. The per-address cap counts these (by
-    `address_group`: policy.address_group)."""
-
-    __tablename__ = "password_reset_requests"
-
-    id: Mapped[UUID] = mapped_column(UUIDType(), primary_key=True)
-    user_id: Mapped[UUID | None] = mapped_column(UUIDType(), nullable=True)
-    ip: Mapped[str] = mapped_column(String(64))
-    address_group: Mapped[str] = mapped_column(String(64), server_default="")  # "": written by a release before it
-    user_agent: Mapped[str] = mapped_column(String(300))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-    __table_args__ = (Index("ix_password_reset_requests_group_at", "address_group", "at"),
-                      Index("ix_password_reset_requests_handled_at", "handled_at"))
 
 
 class PasswordResetRow(Base):
@@ -225,39 +189,6 @@ def lock_users(session: Session, user_ids: list[UUID]) -> None:
     ).all()
 
 
-def add_failure(session: Session, user_id: UUID | None, ip: str, at: datetime) -> None:
-    session.add(LoginFailureRow(id=uuid7(), user_id=user_id, ip=ip[:64], address_group=address_group(ip), at=at))
-
-
-def failures_since(session: Session, since: datetime, *, user_id: UUID | None = None, ip: str | None = None) -> int:
-    query = select(func.count()).select_from(LoginFailureRow).where(LoginFailureRow.at >= since)
-    if user_id is not None:
-        query = query.where(LoginFailureRow.user_id == user_id)
-    if ip is not None:  # and the addresses counted with it
-        query = query.where(LoginFailureRow.address_group == address_group(ip))
-    return int(session.scalar(query) or 0)
-
-
-def add_reset_request(session: Session, user_id: UUID | None, ip: str, user_agent: str, at: datetime) -> None:
-    session.add(ResetRequestRow(id=uuid7(), user_id=user_id, ip=ip[:64], address_group=address_group(ip),
-                                user_agent=user_agent[:300], at=at, handled_at=None))
-
-
-def pending_reset_requests(session: Session, limit: int) -> list[ResetRequestRow]:
-    """The oldest requests not handled yet, locked; another worker skips them."""
-    return list(session.scalars(
-        select(ResetRequestRow).where(ResetRequestRow.handled_at.is_(None)).order_by(ResetRequestRow.id)
-        .limit(limit).with_for_update(skip_locked=True)
-    ))
-
-
-def reset_requests_since(session: Session, since: datetime, ip: str) -> int:
-    """Requests from `ip` and the addresses counted with it (policy.address_group)."""
-    query = select(func.count()).select_from(ResetRequestRow).where(
-        ResetRequestRow.at >= since, ResetRequestRow.address_group == address_group(ip))
-    return int(session.scalar(query) or 0)
-
-
 def add_event(session: Session, user_id: UUID, kind: str, at: datetime, *, ip: str = "", user_agent: str = "",
               detail: dict[str, Any] | None = None) -> None:
     session.add(SecurityEventRow(id=uuid7(), user_id=user_id, kind=kind, ip=ip[:64], user_agent=user_agent[:300],
@@ -315,11 +246,6 @@ def last_open_reset_at(session: Session, user_id: UUID, now: datetime) -> dateti
     """When the account's newest reset link that still works was made (the job sends one every few minutes)."""
     return session.scalar(select(func.max(PasswordResetRow.created_at)).where(
         PasswordResetRow.user_id == user_id, PasswordResetRow.used_at.is_(None), PasswordResetRow.expires_at > now))
-
-
-def prune_reset_requests(session: Session, before: datetime) -> None:
-    session.execute(delete(ResetRequestRow).where(ResetRequestRow.handled_at.is_not(None),
-                                                  ResetRequestRow.at < before))
 
 
 def add_reset(session: Session, token_hash: str, user_id: UUID, now: datetime, expires_at: datetime) -> None:
