@@ -28,7 +28,7 @@ run: demo
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/mypy src
+	$(BIN)/mypy src bench
 
 test: check
 	$(BIN)/pytest -q

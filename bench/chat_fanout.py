@@ -7,6 +7,10 @@ broadcast server (no database, no auth: a room per pair) right before each mode,
 JSON line per pub/sub mode:
 embedded (one server process), and Redis when PAYDESK_TEST_REDIS_URL is set (two server processes on one
 database, the visitors on one and the agents on the other: every message reaches its agent through Redis).
+On Linux it also reports the CPU time the servers spent during the load per message sent
+(`server_cpu_ms_per_message`, each process's in `…_by_process`; Redis's own not counted), the raw
+server's (`raw_cpu_ms_per_message`) and their ratio (`ratio_cpu`): figures that move less with the host's
+load than the latencies do, and that say what a message costs the processes it passes through.
 
     .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rate 100]
                                           [--modes embedded,redis]
@@ -55,6 +59,16 @@ asyncio.run(main())
 '''
 
 
+def cpu_seconds(pids: list[int]) -> list[float] | None:
+    """Each process's CPU time so far (user + system, from /proc: Linux only; None elsewhere)."""
+    try:
+        fields = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return [(int(f[11]) + int(f[12])) / tick for f in fields]  # utime and stime, fields 14 and 15 of stat(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,14 +113,16 @@ async def _sender(ws: ClientConnection, every: float, stop: asyncio.Event, offse
 
 
 async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], seconds: float, rate: float,
-                   raw: bool) -> dict[str, Any]:
+                   raw: bool, servers: list[int]) -> dict[str, Any]:
     sides: tuple[list[float], list[float]] = ([], [])  # received by the sender (the visitor), by the other side
     stop = asyncio.Event()
     every = len(pairs) / rate  # each visitor sends once per `every` seconds: `rate` messages a second in all
     readers = [asyncio.create_task(_drain(ws, side)) for pair in pairs for ws, side in zip(pair, sides, strict=True)]
     senders = [asyncio.create_task(_sender(v, every, stop, i * every / len(pairs), raw))
                for i, (v, _) in enumerate(pairs)]
+    cpu_before = cpu_seconds(servers)
     await asyncio.sleep(seconds)
+    cpu_after = cpu_seconds(servers)
     stop.set()
     sent = sum(await asyncio.gather(*senders))
     deadline = time.monotonic() + 10  # let the last ones arrive (a message still missing then counts as lost)
@@ -116,7 +132,11 @@ async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], secon
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
     latencies = sorted(sides[0] + sides[1])
-    return {"sent": sent, "received": len(latencies), "expected": sent * 2, **percentiles(latencies, ""),
+    cpu: dict[str, Any] = {}
+    if cpu_before is not None and cpu_after is not None and sent:
+        spent = [round((after - before) * 1000 / sent, 3) for before, after in zip(cpu_before, cpu_after, strict=True)]
+        cpu = {"server_cpu_ms_per_message": round(sum(spent), 3), "server_cpu_ms_per_message_by_process": spent}
+    return {**cpu, "sent": sent, "received": len(latencies), "expected": sent * 2, **percentiles(latencies, ""),
             **percentiles(sorted(sides[0]), "sender_"), **percentiles(sorted(sides[1]), "other_")}
 
 
@@ -170,11 +190,12 @@ async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, Clien
     return pairs
 
 
-async def connect_and_load(pairs_made: Any, args: argparse.Namespace, *, raw: bool) -> dict[str, Any]:
-    """Open the pairs (`pairs_made`: an awaitable of them), run the load, close them."""
+async def connect_and_load(pairs_made: Any, args: argparse.Namespace, *, raw: bool, servers: list[int]
+                           ) -> dict[str, Any]:
+    """Open the pairs (`pairs_made`: an awaitable of them), run the load, close them (`servers`: their pids)."""
     pairs = await pairs_made
     try:
-        return await run_load(pairs, args.seconds, args.rate, raw=raw)
+        return await run_load(pairs, args.seconds, args.rate, raw=raw, servers=servers)
     finally:
         await asyncio.gather(*(ws.close() for pair in pairs for ws in pair), return_exceptions=True)
 
@@ -212,7 +233,8 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
                                  timeout=30).json()["access_token"] for email in emails]
 
             return {"server_processes": len(servers), **asyncio.run(
-                connect_and_load(paydesk_pairs(base, args.pairs, tokens, agent_base), args, raw=False))}
+                connect_and_load(paydesk_pairs(base, args.pairs, tokens, agent_base), args, raw=False,
+                                 servers=[server.pid for server in servers]))}
         finally:
             for server in servers:
                 server.terminate()
@@ -235,10 +257,14 @@ def measure_raw(args: argparse.Namespace) -> dict[str, Any]:
                 assert time.monotonic() < deadline, "the raw server did not start"
                 time.sleep(0.1)
 
-        return asyncio.run(connect_and_load(raw_pairs(port, args.pairs), args, raw=True))
+        return asyncio.run(connect_and_load(raw_pairs(port, args.pairs), args, raw=True, servers=[server.pid]))
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def ratio(ours: float | None, raw: float | None) -> float | None:
+    return round(ours / raw, 2) if ours is not None and raw else None
 
 
 def main() -> int:
@@ -251,7 +277,7 @@ def main() -> int:
                         help="which of embedded,redis to run (redis only when PAYDESK_TEST_REDIS_URL is set)")
     args = parser.parse_args()
     wanted = set(args.modes.split(","))
-    modes = [("embedded", None)] if "embedded" in wanted else []
+    modes: list[tuple[str, str | None]] = [("embedded", None)] if "embedded" in wanted else []
     if os.environ.get("PAYDESK_TEST_REDIS_URL") and "redis" in wanted:
         modes.append(("redis", os.environ["PAYDESK_TEST_REDIS_URL"]))
     for name, url in modes:
@@ -263,7 +289,10 @@ def main() -> int:
                           "rate_per_s": args.rate, "seconds": args.seconds, **result,
                           "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"], "raw_received": raw["received"],
                           "raw_sender_p99_ms": raw["sender_p99_ms"], "raw_other_p99_ms": raw["other_p99_ms"],
-                          "ratio_p99": round(result["p99_ms"] / raw["p99_ms"], 2) if raw["p99_ms"] else None}),
+                          "raw_cpu_ms_per_message": raw.get("server_cpu_ms_per_message"),
+                          "ratio_cpu": ratio(result.get("server_cpu_ms_per_message"),
+                                             raw.get("server_cpu_ms_per_message")),
+                          "ratio_p99": ratio(result["p99_ms"], raw["p99_ms"])}),
               flush=True)
     return 0
 

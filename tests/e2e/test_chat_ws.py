@@ -329,6 +329,9 @@ def test_the_fan_out_benchmark_runs_and_reports_both_servers() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["received"] == line["expected"] > 0 and line["raw_received"] > 0 and line["ratio_p99"] > 0
+    if sys.platform == "linux":  # the servers' CPU time per message, read from /proc (10 ms ticks) during the load
+        assert line["server_cpu_ms_per_message_by_process"] == [line["server_cpu_ms_per_message"]]
+        assert line["server_cpu_ms_per_message"] >= 0 and line["raw_cpu_ms_per_message"] >= 0
 
 
 def test_a_resolved_conversation_asks_for_a_rating_once(server: tuple[str, Any]) -> None:
