@@ -24,6 +24,7 @@ from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import Clock
 from paydesk.core.heap import HeapKeeper
+from paydesk.core.logs import configure_logging
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.fees import admin_pages as fees_admin_pages
 from paydesk.fees import api as fees_api
@@ -42,11 +43,13 @@ from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
 from paydesk.web import api, pages
 from paydesk.web.errors import install_error_handlers
+from paydesk.web.unicode import RefuseLoneSurrogates
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_jobs: bool = True,
                keep_heap: bool = False) -> FastAPI:
     """`keep_heap`: a serving process's garbage-collector policy (core/heap.py); not for tests sharing a process."""
+    configure_logging()
     settings = settings or Settings()
     container = build(settings, clock)
 
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.container = container
     install_error_handlers(app)
     _install_metrics(app, container)
+    app.add_middleware(RefuseLoneSurrogates)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(api.router)
     app.include_router(identity_api.router)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from paydesk.config import Settings
+from paydesk.core.logs import configure_logging
 
 if TYPE_CHECKING:
     from paydesk.container import Container
@@ -188,6 +189,7 @@ def bench_ledger(
 
 
 def main() -> None:
+    configure_logging()
     app()
 
 

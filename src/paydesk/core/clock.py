@@ -43,3 +43,17 @@ class FrozenClock:
             raise ValueError("FrozenClock needs a timezone-aware time")
         with self._lock:
             self._now = moment.astimezone(UTC)
+
+
+# What an operator may date something (a promotion, a fee schedule, a set of rates): anything outside these
+# years is a typo, and near year 1 or 9999 a time zone would carry it out of what a datetime can hold.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def in_range(moment: datetime) -> bool:
+    """Whether a timezone-aware time lies in the years 2000–2999 (UTC)."""
+    try:
+        return EARLIEST <= moment.astimezone(UTC) < LATEST
+    except OverflowError:  # year 1 or 9999 shifted past the end of the calendar by its offset
+        return False

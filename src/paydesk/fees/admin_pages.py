@@ -60,8 +60,8 @@ def _publish(request: Request, form: dict[str, str]) -> Response:
         return _fees_page(request, values, csrf_error(request_locale(request)), 403)
     try:
         rules = json.loads(values["rules"])
-    except json.JSONDecodeError as exc:
-        return _fees_page(request, values, {"rules": f"JSON: {exc}"}, 422)
+    except (ValueError, RecursionError) as exc:  # not JSON, or nested past the parser's depth
+        return _fees_page(request, values, {"rules": f"JSON: {exc}"[:300]}, 422)
     try:
         moment = datetime.fromisoformat(values["effective_at"])
     except ValueError:

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, func, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from paydesk.core.clock import Clock
+from paydesk.core.clock import Clock, in_range
 from paydesk.core.db import Base, Database, UTCDateTime, UUIDType
 from paydesk.core.errors import Conflict, DomainError
 from paydesk.core.ids import uuid7
@@ -209,6 +209,8 @@ class Promotions:
             raise bad("`starts_at` and `ends_at` are ISO times with a time zone") from None
         if starts.tzinfo is None or ends.tzinfo is None or ends <= starts:
             raise bad("`starts_at` and `ends_at` need a time zone, and the end comes after the start")
+        if not (in_range(starts) and in_range(ends)):
+            raise bad("`starts_at` and `ends_at` are in the years 2000 to 2999")
         operation, currency, method = data.get("operation"), data.get("currency"), data.get("method")
         if operation is not None and operation not in OPERATIONS:
             raise bad(f"`operation` is one of {', '.join(OPERATIONS)}")

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 
-from paydesk.core.clock import Clock
+from paydesk.core.clock import Clock, in_range
 from paydesk.core.db import Database
 from paydesk.core.errors import Conflict
 from paydesk.core.money import Currencies, Currency
@@ -73,6 +73,8 @@ class FeeService:
         now = self.clock.now()
         if effective_at.tzinfo is None:
             raise InvalidSchedule("`effective_at` needs a time zone (for example 2026-12-01T00:00:00+00:00)")
+        if not in_range(effective_at):
+            raise InvalidSchedule("`effective_at` is in the years 2000 to 2999")
         if effective_at < now.replace(microsecond=0):
             raise InvalidSchedule("a new schedule takes effect now or later, never in the past")
         parsed = parse_rules(rules, self.currencies, self.methods)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from paydesk.config import Settings
@@ -108,8 +108,12 @@ class FxService:
             as_of = min(as_of, row.as_of)
         exact = per_eur[target] / per_eur[source]
         spread = self.spread(source, target)
-        rate = (exact * (1 - spread / 100)).quantize(RATE_DIGITS, rounding="ROUND_FLOOR")  # never above
-        return Price(source, target, exact.quantize(RATE_DIGITS), rate, spread, as_of)
+        try:
+            rate = (exact * (1 - spread / 100)).quantize(RATE_DIGITS, rounding="ROUND_FLOOR")  # never above
+            mid = exact.quantize(RATE_DIGITS)
+        except InvalidOperation:  # rates recorded before they were bounded (fx/sources.py), 10^16 or more apart
+            raise RateUnavailable(f"no usable rate for {source}/{target}", currency=target) from None
+        return Price(source, target, mid, rate, spread, as_of)
 
     def is_stale(self, row: store.RateRow) -> bool:
         kind = self.currencies[row.currency].kind

@@ -11,10 +11,16 @@ from decimal import Decimal, InvalidOperation
 
 from defusedxml import ElementTree
 
+from paydesk.core.clock import in_range
 from paydesk.core.errors import DomainError
 
 ECB_PUBLISHED_AT = time(16, 0)  # CET, about 16:00; stored as 15:00 UTC (winter), a conservative age
 MAX_RATES = 400
+# Units per euro a rate may say: from a coin worth ten million euros to a currency of a hundred million to the
+# euro. Any two rates inside are at most 10^15 apart, so every cross rate fits the 28 digits of a Decimal
+# with the 12 decimals it is quoted to (fx/service.py); beyond, the number is a typo.
+MIN_RATE = Decimal("1e-7")
+MAX_RATE = Decimal("1e8")
 
 
 class InvalidRates(DomainError):
@@ -31,12 +37,18 @@ class RateSet:
 
 
 def positive(text: object, what: str) -> Decimal:
+    """A rate as typed: a number of units per euro between MIN_RATE and MAX_RATE."""
+    raw = str(text).strip()
+    if len(raw) > 40:
+        raise InvalidRates(f"{what}: a rate is at most 40 characters")
     try:
-        value = Decimal(str(text).strip())
+        value = Decimal(raw)
     except InvalidOperation:
-        raise InvalidRates(f"{what}: {text!r} is not a number") from None
+        raise InvalidRates(f"{what}: {raw!r} is not a number") from None
     if not value.is_finite() or value <= 0:
         raise InvalidRates(f"{what}: a rate must be a positive number")
+    if not MIN_RATE <= value <= MAX_RATE:
+        raise InvalidRates(f"{what}: a rate is between {MIN_RATE:f} and {MAX_RATE:f} units per euro")
     return value
 
 
@@ -62,8 +74,11 @@ def parse_ecb(xml: bytes) -> RateSet:
             rates[code] = positive(element.attrib.get("rate"), code)
     if day is None or not rates:
         raise InvalidRates("no dated rates in the file")
+    as_of = datetime.combine(day, time(15, 0), tzinfo=UTC)
+    if not in_range(as_of):
+        raise InvalidRates(f"the file is dated {day.isoformat()}, not in the years 2000 to 2999")
     rates["EUR"] = Decimal(1)
-    return RateSet(rates, datetime.combine(day, time(15, 0), tzinfo=UTC), "ecb")
+    return RateSet(rates, as_of, "ecb")
 
 
 def parse_csv(text: str, now: datetime) -> RateSet:
@@ -71,7 +86,11 @@ def parse_csv(text: str, now: datetime) -> RateSet:
     file is one set of rates: rows with different dates are refused rather than all stamped with one."""
     rates: dict[str, Decimal] = {}
     dates: set[datetime] = set()
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte …
+        raise InvalidRates(f"not a CSV file: {exc}") from None
+    for n, row in enumerate(rows, start=1):
         if not row or not "".join(row).strip() or (n == 1 and row[0].strip().lower() == "currency"):
             continue
         if len(row) < 2 or len(row) > 3:
@@ -85,7 +104,10 @@ def parse_csv(text: str, now: datetime) -> RateSet:
                 stamp = datetime.fromisoformat(row[2].strip())
             except ValueError:
                 raise InvalidRates(f"line {n}: {row[2]!r} is not an ISO date") from None
-            dates.add(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+            if not in_range(stamp):
+                raise InvalidRates(f"line {n}: {row[2]!r} is not in the years 2000 to 2999")
+            dates.add(stamp)
         if len(rates) > MAX_RATES:
             raise InvalidRates("too many rates in one file")
     if not rates:

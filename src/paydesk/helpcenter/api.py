@@ -67,7 +67,7 @@ def save(locale: str, key: str, body: ArticleIn, who: EditorPrincipal, app: AppC
 
 @router.post("/api/v1/help/admin/articles/{article_id}/publish")
 def publish(article_id: UUID, who: EditorPrincipal, app: AppContainer,
-            revision: int | None = Query(None, ge=1)) -> dict[str, Any]:
+            revision: int | None = Query(None, ge=1, le=2**31 - 1)) -> dict[str, Any]:
     del who
     return app.help.publish(article_id, revision)
 

@@ -79,14 +79,14 @@ class RailEvents:
 def _parse(body: bytes) -> tuple[str, str, str]:
     try:
         event = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested past the parser's depth
         raise InvalidRequest("the event body is not JSON") from exc
     if not isinstance(event, dict):
         raise InvalidRequest("the event must be a JSON object")
     event_id, event_type, reference = event.get("id"), event.get("type"), event.get("reference")
     if not (isinstance(event_id, str) and 0 < len(event_id) <= 128):
         raise InvalidRequest("the event needs an `id` (1 to 128 characters)")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise InvalidRequest(f"`type` must be one of {', '.join(EVENT_TYPES)}")
     if not (isinstance(reference, str) and 0 < len(reference) <= 64):
         raise InvalidRequest("the event needs the transaction's `reference`")

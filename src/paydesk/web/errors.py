@@ -58,4 +58,5 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
         return problem(500, "internal_error", "Something went wrong on our side",
-                       "The error was logged; nothing was changed by this request.", request.url.path)
+                       "The error was logged. Check what the request may have done before you try it again.",
+                       request.url.path)
