@@ -61,17 +61,36 @@ def test_rates_out_of_any_real_range_are_refused_and_the_public_rates_keep_worki
 
 def test_a_rate_stored_before_the_bounds_is_unavailable_rather_than_an_error(client: TestClient, ops: Person) -> None:
     container = client.app.state.container  # type: ignore[attr-defined]
-    container.fx.record(RateSet({"HKD": Decimal("1e30")}, container.clock.now(), "old"))
-    assert client.get("/api/v1/rates?base=EUR").status_code == 200
-    quote = ops.post("/api/v1/quotes", {"operation": "exchange", "currency": "EUR", "amount": "10",
-                                        "to_currency": "HKD"}, key=None)
-    assert quote.status_code in (409, 422) and quote.json()["code"] == "rate_unavailable", quote.text
+    container.fx.record(RateSet({"HKD": Decimal("1e999999"), "USD": Decimal("1e-999999"), "GBP": Decimal("0.85")},
+                                container.clock.now(), "old"))
+    for base in ("EUR", "USD", "HKD", "GBP"):
+        listed = client.get(f"/api/v1/rates?base={base}")
+        assert listed.status_code == 200
+        assert {item["currency"] for item in listed.json()["items"]} & {"HKD", "USD"} <= {base}
+    assert client.get("/rates?base=USD").status_code == 200
+    for source, target in (("EUR", "HKD"), ("USD", "HKD"), ("GBP", "USD")):
+        quote = ops.post("/api/v1/quotes", {"operation": "exchange", "currency": source, "amount": "10",
+                                            "to_currency": target}, key=None)
+        _refused(quote, 422, "rate_unavailable")
+
+
+def test_a_rate_is_refused_when_what_would_be_stored_is_too_long(ops: Person) -> None:
+    _refused(ops.post("/api/v1/admin/rates", {"per_eur": {"HKD": "123456789012345678901234567890123456e-41"}},
+                      key=None), 422, "invalid_rates")
+
+
+def test_an_exchange_worth_more_than_a_wallet_can_hold_is_refused(ops: Person) -> None:
+    assert ops.post("/api/v1/admin/rates", {"per_eur": {"JPY": "160", "ETH": "0.0003"}}, key=None).status_code == 201
+    quote = ops.post("/api/v1/quotes", {"operation": "exchange", "currency": "JPY", "amount": "9000000000000000000",
+                                        "to_currency": "ETH"}, key=None)
+    _refused(quote, 422, "invalid_amount")
+    assert quote.json()["reason"] == "too_large"
 
 
 def test_a_csv_too_odd_for_the_csv_reader_is_refused(client: TestClient, ops: Person) -> None:
-    for content in (b"USD," + b"1" * 140_000 + b"\n", b"USD,1.05\x00\n"):
-        response = client.post("/api/v1/admin/rates/import?format=csv", content=content, headers=ops.auth)
-        assert response.status_code == 422 and response.json()["code"] in ("invalid_rates", "invalid_request")
+    response = client.post("/api/v1/admin/rates/import?format=csv", content=b"USD," + b"1" * 140_000 + b"\n",
+                           headers=ops.auth)
+    _refused(response, 422, "invalid_rates")
     assert client.get("/api/v1/rates").json()["items"] == []
 
 
@@ -110,6 +129,57 @@ def test_half_a_surrogate_pair_is_refused_before_anything_is_stored(client: Test
                '"2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z", "percent_off": "10"}', **json_type)
     assert fine.status_code == 201, fine.text
     assert ops.get("/api/v1/admin/promotions").json()["items"][0]["label"]["en"] == "gift 🎁 \\ud800"
+
+
+def test_raw_surrogates_in_any_encoding_and_oversized_json_bodies_are_refused(client: TestClient,
+                                                                            ops: Person) -> None:
+    promotion = ('{"label": {"en": "LONE"}, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z", '
+                 '"percent_off": "10"}')
+    raw_utf8 = promotion.encode().replace(b"LONE", b"\xed\xa0\x80")  # the UTF-8 bytes of U+D800 itself
+    for body, kind in ((raw_utf8, "application/json"),
+                       (promotion.replace("LONE", "\ud800").encode("utf-16-le", "surrogatepass"), "application/json"),
+                       (raw_utf8, "application/json; charset=utf-8")):
+        _refused(client.post("/api/v1/admin/promotions", content=body, headers={**ops.auth, "Content-Type": kind}),
+                 422, "invalid_text")
+    big = promotion.replace("LONE", "ok") + " " * (1 << 20)
+    _refused(client.post("/api/v1/admin/promotions", content=big.encode(),
+                         headers={**ops.auth, "Content-Type": "application/json"}), 413, "payload_too_large")
+    assert ops.get("/api/v1/admin/promotions").json()["items"] == []
+
+
+def test_promotion_and_fee_fields_of_the_wrong_kind_or_size_are_refused(client: TestClient, ops: Person) -> None:
+    base = {"label": {"en": "x"}, "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
+            "percent_off": "10"}
+    for extra in ({"per_user_limit": 2**63}, {"total_limit": 2**31}, {"first_n": 2**40}, {"new_users_days": 10**9},
+                  {"currency": []}, {"operation": {}}, {"method": [1]}, {"cap": {"[]": "1"}}):
+        _refused(ops.post("/api/v1/admin/promotions", {**base, **extra}, key=None), 422, "promotion_invalid")
+    made = ops.post("/api/v1/admin/promotions", {**base, "total_limit": 2**31 - 1, "new_users_days": 36_500}, key=None)
+    assert made.status_code == 201, made.text
+    rules = client.get("/api/v1/fees").json()["rules"]
+    for field, value in (("rounding", []), ("currencies", [[]]), ("method", {}), ("operation", ["p2p"])):
+        broken = [{**rules[0], field: value}, *rules[1:]]
+        _refused(ops.post("/api/v1/admin/fee-schedules", {"rules": broken, "effective_at": "2027-01-01T00:00:00Z"},
+                          key=None), 422, "invalid_schedule")
+
+
+def test_chat_commands_with_lone_surrogates_or_odd_numbers_are_answered_not_fatal(client: TestClient) -> None:
+    token = client.post("/api/v1/support/visitors").json()["visitor_token"]
+    with client.websocket_connect(f"/ws/chat?visitor_token={token}&after=99999999999999999999") as chat:
+        assert chat.receive_json()["type"] == "hello"  # its catch-up reads past any number: nothing, no error
+        chat.send_text('{"type": "typing", "seq": "\\udc00"}')
+        assert chat.receive_json()["code"] == "invalid_text"  # the socket still listens
+    with client.websocket_connect(f"/ws/chat?visitor_token={token}") as chat:
+        assert chat.receive_json()["type"] == "hello"
+        chat.send_text('{"type": "message", "body": "help \\ud800"}')
+        error = chat.receive_json()
+        assert error["type"] == "error" and error["code"] == "invalid_text"
+        chat.send_text('{"type": "typing", "seq": "\\udc00"}')
+        assert chat.receive_json()["code"] == "invalid_text"
+        chat.send_text('{"type": "typing", "seq": "seven"}')  # not a number: sent on as none
+        chat.send_text('{"type": "message", "body": "still here \\ud83d\\ude00"}')
+        while (event := chat.receive_json())["type"] != "message" or event["kind"] != "inbound":
+            pass
+        assert event["body"] == "still here 😀"
 
 
 def test_a_help_revision_beyond_any_number_is_refused(client: TestClient, ops: Person) -> None:

@@ -220,6 +220,12 @@ def test_operators_publish_on_the_admin_page_and_read_the_revenue_report(client:
     invalid = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": '[{"id": "a", "operation": '
                                                '"p2p", "percent": "101"}]', "effective_at": "2026-11-29T10:00"})
     assert invalid.status_code == 422 and "between 0 and 100" in invalid.text
+    lone = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": '[{"id": "a", "operation": "p2p", '
+                                            '"label": {"en": "\\ud800"}}]', "effective_at": "2026-11-29T10:00"})
+    assert lone.status_code == 422 and "surrogate" in lone.text
+    deep = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": "[" * 100_000,
+                                            "effective_at": "2026-11-29T10:00"})
+    assert deep.status_code == 422 and "JSON" in deep.text
     done = client.post("/admin/fees", data={"csrf_token": csrf.group(1), "rules": '[{"id": "free", "operation": '
                                             '"p2p"}]', "effective_at": "2026-11-29T10:00", "note": "test"},
                        follow_redirects=False)
@@ -230,6 +236,9 @@ def test_operators_publish_on_the_admin_page_and_read_the_revenue_report(client:
     assert "1:withdraw-bank-domestic</code></td><td>2</td><td>2.00" in report.text
     csv_text = client.get("/admin/reports/fees.csv").text
     assert csv_text.splitlines()[0] == "day,currency,rule,count,fees"
+    for since, until in (("0001-01-01", "0001-01-05"), ("0001-01-01", "9999-12-31")):  # clamped, ten years at most
+        far = client.get(f"/admin/reports/fees?lang=en&currency=EUR&since={since}&until={until}")
+        assert far.status_code == 200 and "Fee revenue" in far.text
     assert "2026-11-29,EUR,1:withdraw-bank-domestic,2,2.00" in csv_text
     assert "2026-11-29,USD,1:topup-card,1,1.50" in csv_text
 

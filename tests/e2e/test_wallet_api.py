@@ -308,6 +308,7 @@ def test_odd_signature_headers_and_extreme_dates_are_clean_errors(client: TestCl
     assert alice.get("/api/v1/transactions", params={"until": "9999-12-31"}).status_code == 200
     assert alice.get("/api/v1/statements", params={"since": "9999-01-01", "until": "9999-12-31"}).status_code == 200
     assert alice.get("/wallet/statement.csv", params={"since": "0001-01-01", "until": "9999-12-31"}).status_code == 200
+    assert alice.get("/wallet/statement.csv", params={"since": "0001-01-01", "until": "0001-01-02"}).status_code == 200
 
 
 def test_a_cookie_session_cannot_call_the_api_without_the_csrf_header(client: TestClient, alice: Person) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 
@@ -57,3 +57,8 @@ def in_range(moment: datetime) -> bool:
         return EARLIEST <= moment.astimezone(UTC) < LATEST
     except OverflowError:  # year 1 or 9999 shifted past the end of the calendar by its offset
         return False
+
+
+def clamp_day(day: date) -> date:
+    """A day asked for in a query (a report's, a statement's), brought within the years 2000–2999."""
+    return min(max(day, EARLIEST.date()), LATEST.date() - timedelta(days=1))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from paydesk.core.clock import clamp_day
 from paydesk.core.errors import DomainError
 from paydesk.core.money import format_amount
 from paydesk.identity.service import Principal
@@ -18,6 +19,7 @@ from paydesk.web.auth import container
 from paydesk.web.charts import line_chart
 from paydesk.web.forms import csrf_error
 from paydesk.web.pages import form_token_ok, page_principal_with, redirect, render, request_locale
+from paydesk.web.unicode import INVALID_TEXT, holds_lone_surrogate
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -62,6 +64,8 @@ def _publish(request: Request, form: dict[str, str]) -> Response:
         rules = json.loads(values["rules"])
     except (ValueError, RecursionError) as exc:  # not JSON, or nested past the parser's depth
         return _fees_page(request, values, {"rules": f"JSON: {exc}"[:300]}, 422)
+    if holds_lone_surrogate(rules):
+        return _fees_page(request, values, {"rules": INVALID_TEXT}, 422)
     try:
         moment = datetime.fromisoformat(values["effective_at"])
     except ValueError:
@@ -74,6 +78,9 @@ def _publish(request: Request, form: dict[str, str]) -> Response:
     return redirect(f"/admin/fees?saved={schedule.version}")
 
 
+REPORT_DAYS = 3_660  # a revenue report covers at most ten years
+
+
 def _range(request: Request) -> tuple[date, date]:
     today = container(request).clock.now().date()
     try:
@@ -84,7 +91,8 @@ def _range(request: Request) -> tuple[date, date]:
         until = date.fromisoformat(request.query_params.get("until", ""))
     except ValueError:
         until = today
-    return min(since, until), max(since, until)
+    since, until = clamp_day(min(since, until)), clamp_day(max(since, until))
+    return max(since, until - timedelta(days=REPORT_DAYS)), until  # (a chart of a point a day)
 
 
 def _revenue(request: Request) -> tuple[date, date, list[dict[str, Any]]]:

@@ -174,6 +174,8 @@ def _parse_rule(item: dict[str, Any], rule_id: str, where: str, n: int, currenci
     def bad(reason: str) -> InvalidSchedule:
         return InvalidSchedule(f"{where} ({rule_id}): {reason}", rule=n)
 
+    if not all(isinstance(item.get(name), str | None) for name in ("operation", "method", "region", "rounding")):
+        raise bad("`operation`, `method`, `region` and `rounding` are texts")
     operation = item.get("operation")
     if operation not in OPERATIONS:
         raise bad(f"`operation` must be one of {', '.join(OPERATIONS)}")
@@ -185,7 +187,8 @@ def _parse_rule(item: dict[str, Any], rule_id: str, where: str, n: int, currenci
         raise bad("`region` must be domestic or international")
     codes = item.get("currencies")
     if codes is not None:
-        if not isinstance(codes, list) or not codes or any(c not in currencies for c in codes):
+        if not isinstance(codes, list) or not codes or not all(isinstance(c, str) and c in currencies
+                                                               for c in codes):
             raise bad("`currencies` must list supported currency codes")
     try:
         percent = Decimal(str(item.get("percent", "0")))

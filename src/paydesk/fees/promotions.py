@@ -25,6 +25,9 @@ from paydesk.core.ids import uuid7
 from paydesk.core.money import Currencies, Currency, format_amount, parse_amount
 from paydesk.fees.domain import OPERATIONS
 
+MAX_COUNT = 2**31 - 1  # limits and counts fit a 32-bit integer column on PostgreSQL
+MAX_NEW_USERS_DAYS = 36_500  # "joined in the last N days": a century at most
+
 
 class PromotionInvalid(DomainError):
     code = "promotion_invalid"
@@ -212,6 +215,8 @@ class Promotions:
         if not (in_range(starts) and in_range(ends)):
             raise bad("`starts_at` and `ends_at` are in the years 2000 to 2999")
         operation, currency, method = data.get("operation"), data.get("currency"), data.get("method")
+        if not all(value is None or isinstance(value, str) for value in (operation, currency, method)):
+            raise bad("`operation`, `currency` and `method` are texts")
         if operation is not None and operation not in OPERATIONS:
             raise bad(f"`operation` is one of {', '.join(OPERATIONS)}")
         if currency is not None and currency not in self.currencies:
@@ -229,15 +234,16 @@ class Promotions:
         if not isinstance(raw_cap, dict):
             raise bad("`cap` maps currency codes to amounts")
         for cur, text in raw_cap.items():
-            if cur not in self.currencies:
+            if not isinstance(cur, str) or cur not in self.currencies:
                 raise bad(f"`cap` names an unknown currency {cur!r}")
             cap[cur] = parse_amount(str(text), self.currencies[cur])
         ints: dict[str, int | None] = {}
         for name, default in (("new_users_days", None), ("first_n", None), ("per_user_limit", 1),
                               ("total_limit", None)):
             value = data.get(name, default)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise bad(f"`{name}` is a whole number of at least 1")
+            most = MAX_NEW_USERS_DAYS if name == "new_users_days" else MAX_COUNT
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most):
+                raise bad(f"`{name}` is a whole number from 1 to {most}")
             ints[name] = value
         label = data.get("label") or {}
         if not isinstance(label, dict) or not all(isinstance(v, str) and len(v) <= 120 for v in label.values()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from paydesk.config import Settings
@@ -18,7 +18,7 @@ from paydesk.core.errors import DomainError
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currencies, Currency
 from paydesk.fx import store
-from paydesk.fx.sources import InvalidRates, RateSet
+from paydesk.fx.sources import MAX_RATE, MIN_RATE, InvalidRates, RateSet
 from paydesk.ledger.service import SYSTEM, LedgerService
 
 FX_POOL = "fx_pool"
@@ -105,15 +105,13 @@ class FxService:
             if self.is_stale(row):
                 raise RateStale(f"the {code} rate is from {row.as_of.isoformat()}", currency=code)
             per_eur[code] = Decimal(row.per_eur)
+            if not MIN_RATE <= per_eur[code] <= MAX_RATE:  # recorded before rates were bounded (fx/sources.py)
+                raise RateUnavailable(f"the {code} rate on record is out of range", currency=code)
             as_of = min(as_of, row.as_of)
         exact = per_eur[target] / per_eur[source]
         spread = self.spread(source, target)
-        try:
-            rate = (exact * (1 - spread / 100)).quantize(RATE_DIGITS, rounding="ROUND_FLOOR")  # never above
-            mid = exact.quantize(RATE_DIGITS)
-        except InvalidOperation:  # rates recorded before they were bounded (fx/sources.py), 10^16 or more apart
-            raise RateUnavailable(f"no usable rate for {source}/{target}", currency=target) from None
-        return Price(source, target, mid, rate, spread, as_of)
+        rate = (exact * (1 - spread / 100)).quantize(RATE_DIGITS, rounding="ROUND_FLOOR")  # never above
+        return Price(source, target, exact.quantize(RATE_DIGITS), rate, spread, as_of)
 
     def is_stale(self, row: store.RateRow) -> bool:
         kind = self.currencies[row.currency].kind

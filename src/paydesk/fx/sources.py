@@ -49,6 +49,8 @@ def positive(text: object, what: str) -> Decimal:
         raise InvalidRates(f"{what}: a rate must be a positive number")
     if not MIN_RATE <= value <= MAX_RATE:
         raise InvalidRates(f"{what}: a rate is between {MIN_RATE:f} and {MAX_RATE:f} units per euro")
+    if len(str(value)) > 40:  # as stored (1234e-10 is kept as 1.234E-7 …)
+        raise InvalidRates(f"{what}: a rate is at most 40 characters")
     return value
 
 
@@ -88,7 +90,7 @@ def parse_csv(text: str, now: datetime) -> RateSet:
     dates: set[datetime] = set()
     try:
         rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte …
+    except csv.Error as exc:  # a field over the csv module's limit …
         raise InvalidRates(f"not a CSV file: {exc}") from None
     for n, row in enumerate(rows, start=1):
         if not row or not "".join(row).strip() or (n == 1 and row[0].strip().lower() == "currency"):

@@ -26,6 +26,7 @@ from paydesk.support.events import Event, agent_channel, conversation_channel
 from paydesk.support.outbox import Outbox
 from paydesk.support.service import PRESENCE_BEAT_S
 from paydesk.web.auth import SESSION_COOKIE
+from paydesk.web.unicode import INVALID_TEXT, holds_lone_surrogate
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
@@ -145,9 +146,27 @@ async def _listen(app: Container, channel: str, out: Outbox, tasks: list[asyncio
 
 def _after(value: object) -> int:
     try:
-        return max(0, int(str(value)))
+        return min(max(0, int(str(value))), 2**31 - 1)  # message numbers are 32-bit integers in the database
     except ValueError:
         return 0
+
+
+def _seq(command: dict[str, Any]) -> int | None:
+    """The message number a typing or read event names (a whole number, else none)."""
+    seq = command.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+async def _command(ws: WebSocket) -> dict[str, Any] | None:
+    """The client's next command: a JSON object (None for anything else, which is ignored). One holding half a
+    UTF-16 surrogate pair is answered with an `invalid_text` error: no response could carry it (web/unicode.py)."""
+    command = await ws.receive_json()
+    if not isinstance(command, dict):
+        return None
+    if holds_lone_surrogate(command):
+        await ws.send_json({"type": "error", "code": "invalid_text", "detail": INVALID_TEXT})
+        return None
+    return command
 
 
 def _session_user(app: Container, ws: WebSocket) -> User | None:
@@ -188,8 +207,8 @@ async def chat(ws: WebSocket) -> None:
         await ws.send_json({"type": "hello", **conversation})
         await out.catch_up(cid, _after(ws.query_params.get("after", "0")))
         while True:
-            command = await ws.receive_json()
-            if not isinstance(command, dict):
+            command = await _command(ws)
+            if command is None:
                 continue
             try:
                 await _visitor_command(app, user, UUID(cid), command, ws)
@@ -235,7 +254,7 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
                                          str(command.get("locale", "en")))
     elif kind in ("typing", "read"):
         events = [(conversation_channel(conversation_id), {"type": kind, "conversation_id": str(conversation_id),
-                                                           "who": "visitor", "seq": command.get("seq")})]
+                                                           "who": "visitor", "seq": _seq(command)})]
     else:
         return
     await _publish(app, events)
@@ -274,8 +293,8 @@ async def agent(ws: WebSocket) -> None:
         await _publish(app, await run_in_threadpool(app.support.connected, user.id, 1))
         presence.add(user.id)
         while True:
-            command = await ws.receive_json()
-            if not isinstance(command, dict):
+            command = await _command(ws)
+            if command is None:
                 continue
             try:
                 await _agent_command(app, user, command, out, tasks, joined, ws)
@@ -336,4 +355,4 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
                                                     str(command.get("status", "")), user))
     else:
         await app.pubsub.publish(conversation_channel(cid), {"type": kind, "conversation_id": cid,
-                                                             "who": user.display_name, "seq": command.get("seq")})
+                                                             "who": user.display_name, "seq": _seq(command)})

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.core import i18n
+from paydesk.core.clock import clamp_day
 from paydesk.core.errors import DomainError
 from paydesk.core.money import format_money
 from paydesk.identity.domain import InvalidOtp, OtpRequired
@@ -259,9 +260,11 @@ def _rule_label(request: Request, fee_rule: str | None) -> str:
 
 
 def _date(value: str | None) -> date | None:
+    """A day asked for in a query, kept within the years 2000–2999."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return clamp_day(day) if day else None
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from paydesk.config import Settings
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
-from paydesk.core.errors import Conflict, DomainError
+from paydesk.core.errors import Conflict, DomainError, InvalidAmount
 from paydesk.core.ids import uuid7
-from paydesk.core.money import Currency, format_amount
+from paydesk.core.money import INT64_MAX, Currency, format_amount
 from paydesk.fees import store as fee_store
 from paydesk.fees.domain import AmountBelowFee
 from paydesk.fees.promotions import Discount, Promotions, PromotionUsedUp
@@ -141,6 +141,9 @@ class Pricing:
             raise AmountBelowFee(f"the fee is {format_amount(charge.fee, currency)} {currency.code}")
         price = self.fx.price(currency.code, to_currency.code)
         to_amount = price.convert(amount - charge.fee, currency, to_currency)
+        if to_amount > INT64_MAX:
+            raise InvalidAmount(f"{format_amount(amount, currency)} {currency.code} buys more {to_currency.code} "
+                                "than Paydesk can hold", reason="too_large")
         if to_amount <= 0:
             raise AmountBelowFee(f"{format_amount(amount, currency)} {currency.code} buys less than the smallest "
                                  f"unit of {to_currency.code}")

@@ -1,8 +1,10 @@
-"""JSON bodies must hold real text. JSON can spell half of a UTF-16 pair on its own (`"\\ud800"`), which
-Python reads into a string that can't be written out as UTF-8: a field typed `str` refuses it, but a
-free-form one (rates by currency, a promotion's labels, fee rules) took it in, stored it, and every response
-that showed it failed afterwards. Such a body is refused here, before any route sees it, with a 422
-problem (`invalid_text`)."""
+"""JSON must hold real text. JSON can spell half of a UTF-16 pair on its own (`"\\ud800"`, or the raw bytes
+of one, which Python's JSON reader lets through), giving a string that can't be written out as UTF-8: a
+field typed `str` refuses it, but a free-form one (rates by currency, a promotion's labels, fee rules) took
+it in, stored it, and every response that showed it failed afterwards. Such a body is refused here, before
+any route sees it, with a 422 problem (`invalid_text`); a JSON body over CHECKED_BYTES is refused with 413
+(none of the API's is near it: uploads are not JSON). Forms that carry JSON and the chat sockets check what
+they parsed with `holds_lone_surrogate`."""
 
 from __future__ import annotations
 
@@ -14,20 +16,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paydesk.web.errors import problem
 
-CHECKED_BYTES = 1 << 20  # larger bodies (uploads) are handed on as they come, unchecked and not held here
+CHECKED_BYTES = 1 << 20
 # An escape that may spell a lone half (a literal backslash before "ud8…" only costs a second look).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+INVALID_TEXT = "Text in the request holds half of a UTF-16 surrogate pair (\\ud800–\\udfff alone)"
 
 
-def lone_surrogate_in(body: bytes) -> bool:
-    """Whether a JSON document holds a string (a key or a value) with half a UTF-16 pair. A body that isn't
-    JSON is not this check's business: the route refuses it as it would have."""
-    if not _SURROGATE_ESCAPE.search(body):
-        return False
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return False
+def holds_lone_surrogate(document: Any) -> bool:
+    """Whether parsed JSON holds a string (a key or a value) with half a UTF-16 pair."""
     pending: list[Any] = [document]
     while pending:
         value = pending.pop()
@@ -44,6 +40,19 @@ def lone_surrogate_in(body: bytes) -> bool:
     return False
 
 
+def lone_surrogate_in(body: bytes) -> bool:
+    """Whether a JSON body holds half a UTF-16 pair (written as an escape, or as raw bytes in any of the
+    encodings the JSON reader detects). A body that isn't JSON is not this check's business: the route
+    refuses it as it would have."""
+    if body.isascii() and not _SURROGATE_ESCAPE.search(body):
+        return False
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return holds_lone_surrogate(document)
+
+
 class RefuseLoneSurrogates:
     """ASGI middleware: reads a JSON request's body, refuses it if `lone_surrogate_in`, else hands it on."""
 
@@ -55,19 +64,21 @@ class RefuseLoneSurrogates:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        size, whole = 0, False
-        while size <= CHECKED_BYTES:
+        size = 0
+        while True:
             message = await receive()
             messages.append(message)
             size += len(message.get("body", b""))
+            if size > CHECKED_BYTES:
+                response = problem(413, "payload_too_large", "Payload too large",
+                                   f"A JSON body is at most {CHECKED_BYTES} bytes", scope.get("path", ""))
+                await response(scope, receive, send)
+                return
             if message["type"] != "http.request" or not message.get("more_body", False):
-                whole = message["type"] == "http.request"
                 break
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
-        if whole and lone_surrogate_in(body):
-            response = problem(422, "invalid_text", "The request is not valid",
-                               "Text in the request holds half of a UTF-16 surrogate pair (\\ud800–\\udfff alone)",
-                               scope.get("path", ""))
+        if lone_surrogate_in(body):
+            response = problem(422, "invalid_text", "The request is not valid", INVALID_TEXT, scope.get("path", ""))
             await response(scope, receive, send)
             return
         replay = iter(messages)
