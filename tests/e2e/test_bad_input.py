@@ -191,12 +191,12 @@ def test_a_help_revision_beyond_any_number_is_refused(client: TestClient, ops: P
                          headers=ops.auth), 404, "not_found")
 
 
-def _signed(client: TestClient, raw: bytes) -> Any:
+def _signed(client: TestClient, raw: bytes, kind: str = "application/json") -> Any:
     container = client.app.state.container  # type: ignore[attr-defined]
     at = int(container.clock.now().timestamp())
     return client.post("/api/v1/rails/card/events", content=raw,
                        headers={"Paydesk-Signature": signing.sign(container.settings.rail_secret("card"), raw, at),
-                                "Content-Type": "application/json"})
+                                "Content-Type": kind})
 
 
 def test_signed_rail_events_of_the_wrong_shape_are_refused(client: TestClient) -> None:
@@ -204,6 +204,8 @@ def test_signed_rail_events_of_the_wrong_shape_are_refused(client: TestClient) -
         _refused(_signed(client, json.dumps({"id": "e1", "type": event_type, "reference": "x"}).encode()),
                  422, "invalid_request")
     _refused(_signed(client, b"[" * 100_000 + b"]" * 100_000), 422, "invalid_request")
+    _refused(_signed(client, b'{"id": "\\ud800", "type": "deposit.succeeded", "reference": "x"}', "text/plain"),
+             422, "invalid_request")
 
 
 def test_an_unexpected_error_logs_no_secrets(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from paydesk.core.clock import clamp_day
 from paydesk.core.errors import DomainError
 from paydesk.core.money import format_amount
+from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.identity.service import Principal
 from paydesk.web.auth import container
 from paydesk.web.charts import line_chart
 from paydesk.web.forms import csrf_error
 from paydesk.web.pages import form_token_ok, page_principal_with, redirect, render, request_locale
-from paydesk.web.unicode import INVALID_TEXT, holds_lone_surrogate
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

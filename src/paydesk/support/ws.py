@@ -20,13 +20,13 @@ from starlette.concurrency import run_in_threadpool
 
 from paydesk.container import Container
 from paydesk.core.errors import DomainError, ServiceUnavailable
+from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
 from paydesk.support.events import Event, agent_channel, conversation_channel
 from paydesk.support.outbox import Outbox
 from paydesk.support.service import PRESENCE_BEAT_S
 from paydesk.web.auth import SESSION_COOKIE
-from paydesk.web.unicode import INVALID_TEXT, holds_lone_surrogate
 
 router = APIRouter()
 log = structlog.get_logger(__name__)

@@ -11,6 +11,7 @@ from paydesk.core.clock import Clock
 from paydesk.core.db import Database, retry_on_conflict
 from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.core.money import Currencies
+from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.wallet import store, views
 from paydesk.wallet.domain import TxType
 from paydesk.wallet.rails.base import RAILS, Outcome
@@ -83,6 +84,8 @@ def _parse(body: bytes) -> tuple[str, str, str]:
         raise InvalidRequest("the event body is not JSON") from exc
     if not isinstance(event, dict):
         raise InvalidRequest("the event must be a JSON object")
+    if holds_lone_surrogate(event):  # (a rail may send it as text/plain, which web/unicode.py doesn't read)
+        raise InvalidRequest(INVALID_TEXT)
     event_id, event_type, reference = event.get("id"), event.get("type"), event.get("reference")
     if not (isinstance(event_id, str) and 0 < len(event_id) <= 128):
         raise InvalidRequest("the event needs an `id` (1 to 128 characters)")

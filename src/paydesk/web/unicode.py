@@ -4,42 +4,21 @@ field typed `str` refuses it, but a free-form one (rates by currency, a promotio
 it in, stored it, and every response that showed it failed afterwards. Such a body is refused here, before
 any route sees it, with a 422 problem (`invalid_text`); a JSON body over CHECKED_BYTES is refused with 413
 (none of the API's is near it: uploads are not JSON). Forms that carry JSON and the chat sockets check what
-they parsed with `holds_lone_surrogate`."""
+they parsed with `core.text.holds_lone_surrogate`."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.web.errors import problem
 
 CHECKED_BYTES = 1 << 20
 # An escape that may spell a lone half (a literal backslash before "ud8…" only costs a second look).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-INVALID_TEXT = "Text in the request holds half of a UTF-16 surrogate pair (\\ud800–\\udfff alone)"
-
-
-def holds_lone_surrogate(document: Any) -> bool:
-    """Whether parsed JSON holds a string (a key or a value) with half a UTF-16 pair."""
-    pending: list[Any] = [document]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-        elif isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-    return False
-
-
 def lone_surrogate_in(body: bytes) -> bool:
     """Whether a JSON body holds half a UTF-16 pair (written as an escape, or as raw bytes in any of the
     encodings the JSON reader detects). A body that isn't JSON is not this check's business: the route
