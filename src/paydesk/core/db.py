@@ -41,6 +41,7 @@ class Base(DeclarativeBase):
 
 T = TypeVar("T")
 READ_ONLY = "paydesk_read_only"
+INT32_MAX = 2**31 - 1  # the largest value an Integer column holds on PostgreSQL
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another process's write to end
 SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 

@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from paydesk.core.clock import Clock, in_range
-from paydesk.core.db import Base, Database, UTCDateTime, UUIDType
+from paydesk.core.db import INT32_MAX, Base, Database, UTCDateTime, UUIDType
 from paydesk.core.errors import Conflict, DomainError
 from paydesk.core.ids import uuid7
 from paydesk.core.money import Currencies, Currency, format_amount, parse_amount
 from paydesk.fees.domain import OPERATIONS
 
-MAX_COUNT = 2**31 - 1  # limits and counts fit a 32-bit integer column on PostgreSQL
+MAX_COUNT = INT32_MAX  # limits and counts are Integer columns
 MAX_NEW_USERS_DAYS = 36_500  # "joined in the last N days": a century at most
 
 

@@ -39,8 +39,6 @@ class RateSet:
 def positive(text: object, what: str) -> Decimal:
     """A rate as typed: a number of units per euro between MIN_RATE and MAX_RATE."""
     raw = str(text).strip()
-    if len(raw) > 40:
-        raise InvalidRates(f"{what}: a rate is at most 40 characters")
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -49,7 +47,7 @@ def positive(text: object, what: str) -> Decimal:
         raise InvalidRates(f"{what}: a rate must be a positive number")
     if not MIN_RATE <= value <= MAX_RATE:
         raise InvalidRates(f"{what}: a rate is between {MIN_RATE:f} and {MAX_RATE:f} units per euro")
-    if len(str(value)) > 40:  # as stored (1234e-10 is kept as 1.234E-7 …)
+    if len(str(value)) > 40:  # as stored (the column's size; 1234e-10 is kept as 1.234E-7 …)
         raise InvalidRates(f"{what}: a rate is at most 40 characters")
     return value
 

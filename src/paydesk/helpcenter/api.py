@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from paydesk.core.db import INT32_MAX
 from paydesk.helpcenter.domain import ArticleDraft, embeds_used, to_html
 from paydesk.helpcenter.live import embeds
 from paydesk.web.auth import AppContainer, EditorPrincipal
@@ -67,7 +68,7 @@ def save(locale: str, key: str, body: ArticleIn, who: EditorPrincipal, app: AppC
 
 @router.post("/api/v1/help/admin/articles/{article_id}/publish")
 def publish(article_id: UUID, who: EditorPrincipal, app: AppContainer,
-            revision: int | None = Query(None, ge=1, le=2**31 - 1)) -> dict[str, Any]:
+            revision: int | None = Query(None, ge=1, le=INT32_MAX)) -> dict[str, Any]:
     del who
     return app.help.publish(article_id, revision)
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.container import Container
+from paydesk.core.db import INT32_MAX
 from paydesk.core.errors import DomainError, ServiceUnavailable
 from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.identity.domain import NotAuthenticated
@@ -146,7 +147,7 @@ async def _listen(app: Container, channel: str, out: Outbox, tasks: list[asyncio
 
 def _after(value: object) -> int:
     try:
-        return min(max(0, int(str(value))), 2**31 - 1)  # message numbers are 32-bit integers in the database
+        return min(max(0, int(str(value))), INT32_MAX)  # (message numbers are an Integer column)
     except ValueError:
         return 0
 
