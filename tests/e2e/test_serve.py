@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,7 +33,7 @@ def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path) -> None:
     check = subprocess.run([*paydesk, "ledger", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and "passed" in check.stdout
     with subprocess.Popen(
-        [*paydesk, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [*paydesk, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     ) as server:
         try:
             deadline = time.monotonic() + 30
@@ -54,9 +55,20 @@ def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path) -> None:
 
             with connect(f"ws://127.0.0.1:{port}/ws/chat?visitor_token=short") as ws:
                 assert ws.response is not None and "Sec-WebSocket-Extensions" not in ws.response.headers
+            # secrets in URLs stay out of the log: a reset link, a visitor's key, an agent console's token
+            assert _get(f"http://127.0.0.1:{port}/reset?token=RESET-SECRET&lang=en")[0] == 200
+            with connect(f"ws://127.0.0.1:{port}/ws/chat?visitor_token=VISITOR-SECRET&after=0") as ws:
+                assert json.loads(ws.recv(timeout=10))["code"] == "invalid_request"  # not a token we issued
+            with connect(f"ws://127.0.0.1:{port}/ws/agent?token=AGENT-SECRET") as ws:
+                assert json.loads(ws.recv(timeout=10))["code"] == "not_an_agent"
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            out, err = server.communicate(timeout=30)
+    log = out.decode() + err.decode()
+    assert '"GET /reset?token=[hidden]&lang=en HTTP/1.1" 200' in log
+    assert '"WebSocket /ws/chat?visitor_token=[hidden]&after=0" [accepted]' in log
+    assert '"WebSocket /ws/agent?token=[hidden]" [accepted]' in log
+    assert "SECRET" not in log
 
 
 def test_ledger_check_exits_non_zero_and_names_the_problem(tmp_path: Path) -> None:

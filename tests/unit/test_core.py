@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from paydesk.config import DEV_SECRET, Settings
 from paydesk.core import i18n
 from paydesk.core.clock import FrozenClock
 from paydesk.core.ids import uuid7, uuid7_time_ms
+from paydesk.core.logs import HideSecretsInUrls, hide_secrets
 
 
 def test_uuid7_has_the_right_version_and_sorts_by_creation() -> None:
@@ -62,3 +64,22 @@ def test_both_locales_have_every_message() -> None:
     assert i18n.catalog("en").keys() == i18n.catalog("zh-CN").keys()
     assert i18n.translate("zh-CN", "nav.home") == "首页"
     assert i18n.translate("xx", "nav.home") == "Home"
+
+
+@pytest.mark.parametrize(("line", "logged"), [
+    ("/reset?token=abc&lang=en", "/reset?token=[hidden]&lang=en"),
+    ("/ws/chat?after=3&visitor_token=v%2Fx", "/ws/chat?after=3&visitor_token=[hidden]"),
+    ("/ws/agent?Token=abc#top", "/ws/agent?Token=[hidden]#top"),
+    ('"GET /reset?token=abc HTTP/1.1" 200', '"GET /reset?token=[hidden] HTTP/1.1" 200'),
+    ("/api/v1/transactions?cursor=abc&limit=5", "/api/v1/transactions?cursor=abc&limit=5"),
+    ("/help?q=token", "/help?q=token"),
+])
+def test_logs_hide_the_value_of_token_parameters(line: str, logged: str) -> None:
+    assert hide_secrets(line) == logged
+
+
+def test_uvicorn_records_are_rewritten_before_formatting() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+                               ("127.0.0.1:5", "/ws/agent?token=s3cret"), None)
+    assert HideSecretsInUrls().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "WebSocket /ws/agent?token=[hidden]" [accepted]'

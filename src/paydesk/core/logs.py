@@ -1,12 +1,42 @@
-"""How the processes log: structlog's console lines, with plain tracebacks.
+"""How the processes log: structlog's console lines, with plain tracebacks, and no secrets from URLs.
 
 structlog's default shows an exception with rich's traceback when rich is installed, and that prints every
 frame's local variables: a request's bearer token, a password being checked, a customer's record. A
-traceback here names the code, not the data."""
+traceback here names the code, not the data.
+
+Uvicorn logs each request and each WebSocket with its query string, and some of our URLs carry a secret
+there: the password-reset link (`/reset?token=…`), a visitor's key to their chat (`?visitor_token=…`), an
+agent console's bearer token (`/ws/agent?token=…`). Whoever reads the log could use them. Every query
+parameter whose name ends in `token` has its value replaced with `[hidden]` in uvicorn's lines."""
 
 from __future__ import annotations
 
+import logging
+import re
+
 import structlog
+
+UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")  # requests; WebSocket handshakes
+HIDDEN = "[hidden]"
+_SECRET_IN_QUERY = re.compile(r"([?&][^=&#\s\"]*token=)[^&#\s\"]*", re.IGNORECASE)
+
+
+def hide_secrets(text: str) -> str:
+    """`text` with the value of every `…token=` query parameter replaced by HIDDEN."""
+    return _SECRET_IN_QUERY.sub(lambda m: m.group(1) + HIDDEN, text) if "token=" in text.lower() else text
+
+
+class HideSecretsInUrls(logging.Filter):
+    """Rewrites a record's message and arguments before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = hide_secrets(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(hide_secrets(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: hide_secrets(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
 
 
 def configure_logging() -> None:
@@ -18,3 +48,7 @@ def configure_logging() -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
     ])
+    for name in UVICORN_LOGGERS:  # a logger's filters outlive uvicorn's dictConfig (it replaces handlers only)
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, HideSecretsInUrls) for f in logger.filters):
+            logger.addFilter(HideSecretsInUrls())
