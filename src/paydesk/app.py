@@ -43,6 +43,7 @@ from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
 from paydesk.web import api, pages
 from paydesk.web.errors import install_error_handlers
+from paydesk.web.headers import SecurityHeaders
 from paydesk.web.unicode import RefuseLoneSurrogates
 
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     install_error_handlers(app)
     _install_metrics(app, container)
     app.add_middleware(RefuseLoneSurrogates)
+    app.add_middleware(SecurityHeaders)  # outermost: the 413/422 it answers carry the headers too
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(api.router)
     app.include_router(identity_api.router)

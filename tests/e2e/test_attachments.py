@@ -35,6 +35,7 @@ def test_a_visitor_attaches_an_image_and_only_the_right_people_can_read_it(clien
     assert got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
     assert got.headers["x-content-type-options"] == "nosniff" and got.headers["content-disposition"].startswith(
         "inline")
+    assert got.headers["content-security-policy"] == "default-src 'none'; sandbox; frame-ancestors 'none'"
     other, _ = _visitor(client)
     assert client.get(f"/api/v1/support/attachments/{attachment['id']}",
                       params={"visitor_token": other}).status_code == 404

@@ -319,6 +319,38 @@ def test_a_console_cut_off_from_redis_shows_what_it_missed_once_it_is_back(
         admin.close()
 
 
+def test_another_site_cannot_show_our_pages_in_a_frame(settings: Settings, chromium_path: str,
+                                                       tmp_path: Path) -> None:
+    """Clickjacking: a page elsewhere frames the wallet's sign-in and send pages; the browser refuses to show them."""
+    import http.server
+    import threading
+
+    from tests.e2e.server import free_port
+
+    with serve(create_app(settings, run_jobs=False)) as base, sync_playwright() as pw:
+        (tmp_path / "index.html").write_text(
+            f'<!doctype html><html><body><iframe name="login" src="{base}/login"></iframe>'
+            f'<iframe name="send" src="{base}/wallet/send"></iframe></body></html>', encoding="utf-8")
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()),
+                                               partial_handler(http.server.SimpleHTTPRequestHandler, str(tmp_path)))
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+        try:
+            page = browser.new_page(locale="en")
+            page.goto(f"http://127.0.0.1:{site.server_address[1]}/index.html", wait_until="load")
+            for name in ("login", "send"):
+                frame = page.frame(name=name)
+                assert frame is not None
+                assert "password" not in frame.content().lower()  # our sign-in form never rendered there
+            ours = browser.new_page(locale="en")
+            ours.goto(f"{base}/login")
+            assert "password" in ours.content().lower()  # (the same page, opened directly, has the form)
+        finally:
+            browser.close()
+            site.shutdown()
+            site.server_close()
+
+
 def partial_handler(handler: type, directory: str) -> Any:
     import functools
 

@@ -115,3 +115,21 @@ def test_expired_holds_are_released_by_the_running_app(settings: Settings) -> No
         while ledger.account(user).available_balance == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert ledger.account(user).available_balance == 100
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/reset?token=abc", "/agent", "/api/v1/currencies", "/widget.js",
+                                  "/api/openapi.json", "/no-such-page"])
+def test_no_response_can_be_framed_or_sniffed_and_none_leaks_a_referer(client: TestClient, path: str) -> None:
+    response = client.get(path, follow_redirects=False)
+    assert response.status_code < 500
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+
+
+def test_a_body_refused_before_routing_carries_the_headers_too(client: TestClient) -> None:
+    response = client.post("/api/v1/auth/login", content=b'{"login": "\\ud800", "password": "x"}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["code"] == "invalid_text"
+    assert response.headers["x-frame-options"] == "DENY"
