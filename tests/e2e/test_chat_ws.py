@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -241,6 +242,33 @@ if shutil.which("redis-server"):
                     agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "yes"}))
                     assert _until(chat, "message", kind="outbound")["body"] == "yes"  # live both ways again
             admin.close()
+
+
+    def test_a_hung_redis_does_not_hold_up_a_sockets_next_message(settings: Settings) -> None:
+        """The database is the record and Redis only the doorbell: with Redis hung (stopped, its connections
+        open), a visitor's messages are saved and shown on their socket one after the other at once, not each
+        after Redis has answered the last one's PUBLISH (or been given up on, 5 s later)."""
+        with own_redis() as (url, redis_server):
+            app = create_app(settings.model_copy(update={"redis_url": url}), run_jobs=False)
+            with serve(app) as base, httpx.Client(base_url=base, timeout=30) as http:
+                visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+                with connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+                    _until(chat, "hello")
+                    chat.send(json.dumps({"type": "message", "body": "before"}))
+                    _until(chat, "message", body="before")  # (the publisher is connected)
+                    redis_server.send_signal(signal.SIGSTOP)
+                    try:
+                        started = time.monotonic()
+                        for body in ("one", "two", "three"):
+                            chat.send(json.dumps({"type": "message", "body": body}))
+                            _until(chat, "message", within_s=2.0, body=body)
+                        assert time.monotonic() - started < 2.0
+                    finally:
+                        redis_server.send_signal(signal.SIGCONT)
+                support = app.state.container.support
+                bodies = [m["body"] for m in support.messages_after(support.visitor_conversation_id(visitor), 0,
+                                                                      with_notes=True) if m["kind"] == "inbound"]
+                assert bodies == ["before", "one", "two", "three"]
 
 
 def test_the_console_is_for_agents_and_lists_the_inbox(server: tuple[str, Any]) -> None:

@@ -46,15 +46,20 @@ if REDIS_URL:
     REDIS: str = REDIS_URL
 
     @pytest.mark.redis
-    def test_two_redis_clients_see_each_others_messages() -> None:
+    def test_two_redis_clients_see_each_others_messages_sent_or_published() -> None:
         prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
 
         async def scenario() -> None:
             a, b = RedisPubSub(REDIS, prefix), RedisPubSub(REDIS, prefix)
             async with b.subscribe("agents") as sub:
-                await a.publish("agents", {"event": "assigned"})
-                assert await sub.get(timeout=2) == {"event": "assigned"}
-            await a.close()
+                for n in range(3):  # the first before `a` has a connection: they wait for it, in order
+                    a.send("agents", {"seq": n})
+                await a.publish("agents", {"event": "assigned"})  # this one waits for Redis's reply
+                assert [await sub.get(timeout=2) for _ in range(4)] == [{"seq": 0}, {"seq": 1}, {"seq": 2},
+                                                                         {"event": "assigned"}]
+                a.send("agents", {"seq": 3})
+                await a.close()  # once Redis has answered what was sent
+                assert await sub.get(timeout=2) == {"seq": 3}
             await b.close()
 
         asyncio.run(scenario())
@@ -79,3 +84,16 @@ if REDIS_URL:
             await there.close()
 
         asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_send_serves_this_processs_subscribers_before_it_returns(kind: str) -> None:
+    async def scenario() -> None:
+        bus = _make(kind)
+        async with bus.subscribe("conv:1") as mine:
+            bus.send("conv:1", {"seq": 1, "text": "你好"})
+            assert mine.queue.get_nowait() == {"seq": 1, "text": "你好"}  # no turn of the loop in between
+        await bus.close()
+
+    asyncio.run(scenario())
+

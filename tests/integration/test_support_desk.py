@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import FrozenClock
-from paydesk.core.errors import DomainError
+from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.identity.service import User
 from paydesk.support import messages
 from paydesk.support.messages import PostJob
@@ -158,6 +158,25 @@ def test_an_agent_whose_process_stops_vouching_goes_offline(app: Container, cloc
     app.support.heartbeat([agent.id])  # a live process vouches again
     assert app.support.board()["agents"][0]["online"] is True
     assert app.support.visitor_conversation(app.support.new_visitor_token())["agents_online"] is True
+
+
+def test_a_chat_message_is_written_at_once_only_when_nothing_would_wait(app: Container) -> None:
+    cid = _conversation(app)
+    at_once = partial(app.support.post_at_once, cid, kind="inbound", author=None, author_name="Visitor")
+
+    def inbound() -> list[str]:
+        return [m["body"] for m in app.support.messages_after(cid, 0, with_notes=True) if m["kind"] == "inbound"]
+
+    if app.db.dialect != "sqlite":
+        assert at_once(body="now") is None and inbound() == []  # a round trip per statement: never on the loop
+        return
+    events = at_once(body="now")
+    assert events is not None and events[0][1]["body"] == "now" and events[0][1]["seq"] == 1
+    with app.db.writer():  # another writer at work: nothing is written, the caller goes to the batcher
+        assert at_once(body="later") is None
+    with pytest.raises(InvalidRequest):
+        at_once(body="  ")
+    assert inbound() == ["now"]
 
 
 def test_a_chat_message_never_holds_the_event_loop_waiting_for_another_writer(app: Container) -> None:

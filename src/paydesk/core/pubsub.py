@@ -11,7 +11,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -40,6 +40,12 @@ class Subscription(Protocol):
 class PubSub(Protocol):
     async def publish(self, channel: str, message: Message) -> None: ...
 
+    def send(self, channel: str, message: Message) -> None:
+        """`publish` without waiting: when this returns, this process's subscribers have the message and it is
+        on its way to the other processes. Redis's reply is awaited in the background (`close` waits for it):
+        nobody waits on the doorbell."""
+        ...
+
     def subscribe(self, channel: str) -> Any:
         """An async context manager yielding a `Subscription`."""
         ...
@@ -67,6 +73,9 @@ class MemoryPubSub:
         self._subscribers: dict[str, set[_QueueSubscription]] = defaultdict(set)
 
     async def publish(self, channel: str, message: Message) -> None:
+        self.send(channel, message)
+
+    def send(self, channel: str, message: Message) -> None:
         encoded = json.loads(json.dumps(message))  # same copying and type rules as Redis
         for subscription in list(self._subscribers.get(channel, ())):
             subscription.queue.put_nowait(encoded)
@@ -99,6 +108,7 @@ class RedisPubSub:
 
     def __init__(self, url: str, prefix: str = "paydesk:", *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self._prefix = prefix
+        self._reply_timeout_s = reply_timeout_s
         self._publisher = RedisPublisher(url, reply_timeout_s=reply_timeout_s, connect_timeout_s=reply_timeout_s)
         self._subscriber = RedisSubscriber(url, self._received, reply_timeout_s=reply_timeout_s,
                                            connect_timeout_s=reply_timeout_s, on_recovered=self._recovered)
@@ -108,6 +118,7 @@ class RedisPubSub:
         self._missed = 0  # messages that didn't reach Redis since the last that did
         self._missed_channels: set[str] = set()  # where they were going (at most MISSED_CHANNELS_KEPT)
         self._announcing: asyncio.Task[None] | None = None
+        self._replies: set[asyncio.Future[None]] = set()  # what `send` awaits in the background
 
     async def publish(self, channel: str, message: Message) -> None:
         """Deliver here and through Redis. What is published is already saved (the database is the record,
@@ -115,11 +126,30 @@ class RedisPubSub:
         subscribers have the message, and the other processes' sockets read it from the database with the
         conversation's next message or when they reconnect. The first failure of a run is logged, and the
         recovery with the number of messages that missed Redis."""
+        await self._send(channel, message)
+
+    def send(self, channel: str, message: Message) -> None:
+        """`publish` without waiting for Redis's reply (a hung Redis holds nobody up: its reply, or the
+        failure to get one, is counted by a task of its own, which `close` waits for)."""
+        self._send(channel, message)
+
+    def _send(self, channel: str, message: Message) -> asyncio.Task[None]:
+        """The PUBLISH written to the socket and the local subscribers served; the task that awaits Redis's
+        reply. Without a connection, the PUBLISH is written once there is one, by that task: sent and
+        published messages alike wait in tasks, which start in the order they were made (the publisher's
+        queue keeps that order), so none overtakes another."""
         payload = json.dumps(message)
         sent = self._publisher.publish(self._prefix + channel, self._origin.decode() + payload)
         local = self._local.get(channel)
         if local:
             self._deliver(local, json.loads(payload))  # the same copy a message from Redis would be
+        task = asyncio.ensure_future(self._reached_redis(channel, sent))
+        self._replies.add(task)  # held until done (the loop keeps only weak references to tasks)
+        task.add_done_callback(self._replies.discard)
+        return task
+
+    async def _reached_redis(self, channel: str, sent: Awaitable[object]) -> None:
+        """Redis's reply to a PUBLISH (or the failure to get one), counted for the logs and the resyncs."""
         try:
             await sent
         except (RedisConnectionError, ResponseError) as exc:
@@ -213,6 +243,10 @@ class RedisPubSub:
         return await self._publisher.call(b"PING") == "PONG"
 
     async def close(self) -> None:
+        """Close, once what `send` published has been answered or given up on (a connection to make, then a
+        reply to wait for: at most twice the reply timeout)."""
+        if self._replies:
+            await asyncio.wait(list(self._replies), timeout=2 * self._reply_timeout_s)
         if self._announcing is not None:
             self._announcing.cancel()
             with contextlib.suppress(asyncio.CancelledError):

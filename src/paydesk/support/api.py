@@ -75,7 +75,7 @@ async def upload(request: Request, app: AppContainer, name: str = Query(max_leng
     assert cid is not None  # noqa: S101 - _who names the conversation for an upload
     events = await run_in_threadpool(app.support.attach, cid, name, data, agent=agent)
     for channel, event in events:
-        await app.pubsub.publish(channel, event)
+        app.pubsub.send(channel, event)  # (not waiting for Redis: the attachment is saved)
     return JSONResponse(events[0][1], status_code=201, headers=ANY_ORIGIN)
 
 

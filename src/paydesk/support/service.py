@@ -176,16 +176,27 @@ class SupportService(AgentTools):
         awaits the batch instead of parking a worker thread on it. Cancelled before its batch begins, the
         message is not written; after, it is (the caller decides what to wait for)."""
         job = self._post_job(conversation_id, kind, body, author, author_name)
-        if self.db.dialect == "sqlite":
-            try:
-                outcome = process_posts(self, [job], wait=False)[0]
-            except WriterBusy:
-                pass  # the batcher's thread waits for the other writer, not the event loop
-            else:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                return outcome
+        events = self._post_at_once(job)
+        if events is not None:
+            return events
         return await asyncio.wrap_future(self.posts.enqueue(job))
+
+    def post_at_once(self, conversation_id: UUID, *, kind: str, body: str, author: User | None,
+                     author_name: str = "") -> list[Event] | None:
+        """`post`, from the event loop, only when it can be written right here without waiting (SQLite, no
+        other writer at work this instant); None otherwise, with nothing written (`post_from_loop` then)."""
+        return self._post_at_once(self._post_job(conversation_id, kind, body, author, author_name))
+
+    def _post_at_once(self, job: PostJob) -> list[Event] | None:
+        if self.db.dialect != "sqlite":
+            return None
+        try:
+            outcome = process_posts(self, [job], wait=False)[0]
+        except WriterBusy:
+            return None  # the batcher's thread waits for the other writer, not the event loop
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     @staticmethod
     def _post_job(conversation_id: UUID, kind: str, body: str, author: User | None, author_name: str) -> PostJob:

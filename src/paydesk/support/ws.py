@@ -66,9 +66,11 @@ def _presence(ws: WebSocket, app: Container) -> Presence:
     return state.presence  # type: ignore[no-any-return]
 
 
-async def _publish(app: Container, events: list[Event]) -> None:
+def _announce(app: Container, events: list[Event]) -> None:
+    """Publish `events` now, in order, without waiting for Redis (the database is the record, pub/sub only the
+    doorbell: a hung Redis must not hold up a socket's next command)."""
     for channel, event in events:
-        await app.pubsub.publish(channel, event)
+        app.pubsub.send(channel, event)
 
 
 _IN_FLIGHT: set[asyncio.Task[None]] = set()
@@ -76,18 +78,29 @@ POST_WAIT_S = 30.0
 
 
 async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
-    """Write a message and publish it, in a task of its own: when the socket closes meanwhile (its handler is
-    cancelled), a message that was written is still announced to the conversation's other subscribers."""
-    async def write_and_publish() -> None:
-        await _publish(app, await app.support.post_from_loop(conversation_id, **message))
+    """Write a message and publish it. On SQLite with no other writer at work, both happen right here, before
+    anything else runs on the loop (the sender's own copy and the PUBLISH leave a turn of the loop sooner).
+    Otherwise in a task of its own: when the socket closes meanwhile (its handler is cancelled), a message that
+    was written is still announced to the conversation's other subscribers."""
+    events = app.support.post_at_once(conversation_id, **message)
+    if events is not None:
+        _announce(app, events)
+        return
 
-    task = asyncio.create_task(write_and_publish())
-    _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
-    task.add_done_callback(_settled)
+    async def write_and_publish() -> None:
+        _announce(app, await app.support.post_from_loop(conversation_id, **message))
+
+    task = _hold(asyncio.create_task(write_and_publish()))
     try:
         await asyncio.wait_for(asyncio.shield(task), POST_WAIT_S)
     except TimeoutError:  # the sender hears of it; the message, if written, is still announced when it is
         raise ServiceUnavailable("the message is taking long to save; it appears here once it is") from None
+
+
+def _hold(task: asyncio.Task[None]) -> asyncio.Task[None]:
+    _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
+    task.add_done_callback(_settled)
+    return task
 
 
 async def drain_posts(timeout: float = 10.0) -> None:
@@ -258,7 +271,7 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
                                                            "who": "visitor", "seq": _seq(command)})]
     else:
         return
-    await _publish(app, events)
+    _announce(app, events)
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
@@ -291,7 +304,7 @@ async def agent(ws: WebSocket) -> None:
     try:
         await _listen(app, agent_channel(user.id), out, tasks)
         await ws.send_json({"type": "hello", "agent": str(user.id)})
-        await _publish(app, await run_in_threadpool(app.support.connected, user.id, 1))
+        _announce(app, await run_in_threadpool(app.support.connected, user.id, 1))
         presence.add(user.id)
         while True:
             command = await _command(ws)
@@ -319,7 +332,7 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
     kind = command.get("type")
     cid = str(command.get("conversation_id", ""))
     if kind == "presence":
-        await _publish(app, await run_in_threadpool(app.support.set_status, user.id, str(command.get("status", ""))))
+        _announce(app, await run_in_threadpool(app.support.set_status, user.id, str(command.get("status", ""))))
         await ws.send_json({"type": "presence", "status": command.get("status")})
         return
     if kind not in ("join", "message", "status", "typing", "read", "take", "assign", "labels", "canned", "priority"):
@@ -341,19 +354,19 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
         body = await run_in_threadpool(app.support.fill_canned, user, conversation_id, str(command.get("shortcut", "")))
         await _post(app, conversation_id, kind="outbound", body=body, author=user)
     elif kind == "labels":
-        await _publish(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
+        _announce(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
                                                     user))
     elif kind == "assign":
-        await _publish(app, await run_in_threadpool(app.support.assign, conversation_id,
+        _announce(app, await run_in_threadpool(app.support.assign, conversation_id,
                                                     UUID(str(command.get("agent_id", ""))), user))
     elif kind == "priority":
-        await _publish(app, await run_in_threadpool(app.support.set_priority, conversation_id,
+        _announce(app, await run_in_threadpool(app.support.set_priority, conversation_id,
                                                     str(command.get("priority", "")), user))
     elif kind == "take":
-        await _publish(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
+        _announce(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
     elif kind == "status":
-        await _publish(app, await run_in_threadpool(app.support.change_status, conversation_id,
+        _announce(app, await run_in_threadpool(app.support.change_status, conversation_id,
                                                     str(command.get("status", "")), user))
     else:
-        await app.pubsub.publish(conversation_channel(cid), {"type": kind, "conversation_id": cid,
-                                                             "who": user.display_name, "seq": _seq(command)})
+        app.pubsub.send(conversation_channel(cid), {"type": kind, "conversation_id": cid,
+                                                    "who": user.display_name, "seq": _seq(command)})
