@@ -42,7 +42,7 @@ from paydesk.support import ws as support_ws
 from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
 from paydesk.web import api, pages
-from paydesk.web.errors import install_error_handlers
+from paydesk.web.errors import document_problems, install_error_handlers
 from paydesk.web.headers import SecurityHeaders
 from paydesk.web.unicode import RefuseLoneSurrogates
 
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     )
     app.state.container = container
     install_error_handlers(app)
+    document_problems(app)
     _install_metrics(app, container)
     app.add_middleware(RefuseLoneSurrogates)
     app.add_middleware(SecurityHeaders)  # outermost: the 413/422 it answers carry the headers too

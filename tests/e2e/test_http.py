@@ -50,6 +50,25 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     assert client.get("/api/docs").status_code == 200
 
 
+def test_openapi_says_errors_are_problems_and_how_to_sign_a_call(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json").json()
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and {"code", "detail", "status"} <= set(schemas["Problem"]["required"])
+    transfer = spec["paths"]["/api/v1/transfers"]["post"]
+    assert transfer["responses"]["422"]["content"] == problem == transfer["responses"]["default"]["content"]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer" and schemes["APIKeyCookie"]["name"] == "paydesk_session"
+    signed = [{"HTTPBearer": []}, {"APIKeyCookie": []}]  # either one
+    assert transfer["security"] == signed and spec["paths"]["/api/v1/wallet"]["get"]["security"] == signed
+    assert spec["paths"]["/api/v1/admin/fee-schedules"]["post"]["security"] == signed  # an operator's
+    assert "security" not in spec["paths"]["/api/v1/currencies"]["get"]  # public
+    assert "security" not in spec["paths"]["/api/v1/auth/login"]["post"]
+    # what the document promises is what a bad request gets
+    response = client.post("/api/v1/transfers", json={"amount": "x"}, headers={"Authorization": "Bearer nope"})
+    assert response.headers["content-type"] == "application/problem+json" and response.json()["code"]
+
+
 def test_unknown_currency_is_a_problem_with_a_stable_code(client: TestClient) -> None:
     response = client.get("/api/v1/currencies/XYZ")
     assert response.status_code == 422

@@ -9,6 +9,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from paydesk.container import Container
 from paydesk.core.errors import DomainError
@@ -63,7 +64,14 @@ def optional_principal(request: Request) -> Principal | None:
         return None
 
 
-def principal(request: Request) -> Principal:
+# How the OpenAPI document names the two ways to sign a call (`_token` reads them; these only document them).
+_BEARER = HTTPBearer(auto_error=False, description="The `access_token` from `POST /api/v1/auth/login`.")
+_COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                       description="A signed-in browser's session; a change also needs the `X-CSRF-Token` header.")
+
+
+def principal(request: Request, _bearer: Annotated[object, Depends(_BEARER)] = None,
+              _cookie: Annotated[object, Depends(_COOKIE)] = None) -> Principal:
     """The signed-in caller of an API route. A cookie-authenticated request that changes something must also
     carry the session's CSRF token in the `X-CSRF-Token` header (pages check their forms' own field)."""
     token, from_cookie = _token(request)
@@ -84,10 +92,9 @@ class Forbidden(DomainError):
     title = "Your account can't do this"
 
 
-def with_role(role: str) -> Callable[[Request], Principal]:
+def with_role(role: str) -> Callable[..., Principal]:
     """A dependency: the signed-in caller, who must have `role` (or `admin`)."""
-    def check(request: Request) -> Principal:
-        found = principal(request)
+    def check(found: Annotated[Principal, Depends(principal)]) -> Principal:
         if not found.user.roles & {role, "admin"}:
             raise Forbidden(f"this needs the {role} role")
         return found

@@ -32,6 +32,55 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details. `code` is stable: branch on it, not on `title` or `detail`.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code", "instance"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "examples": ["invalid_request", "insufficient_funds", "not_authenticated"]},
+        "instance": {"type": "string", "description": "the path asked for"},
+        "errors": {"type": "array", "description": "with `invalid_request`: what is wrong with which field",
+                   "items": {"type": "object", "properties": {"field": {"type": "string"},
+                                                              "message": {"type": "string"},
+                                                              "type": {"type": "string"}}}},
+    },
+    "additionalProperties": True,
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """The OpenAPI document says what errors look like: every operation's 422 and its other errors
+    (`default`) are problem+json (PROBLEM_SCHEMA), not FastAPI's own validation body, which no route sends."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "The request is not valid (`invalid_request` lists the "
+                                                       "fields; a rule of the operation may answer 422 too)",
+                                        "content": content}
+                responses["default"] = {"description": "An error, with a stable `code`", "content": content}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
