@@ -216,6 +216,7 @@ def test_an_unexpected_error_logs_no_secrets(client: TestClient, capsys: pytest.
     client.app.add_api_route("/boom", boom)  # type: ignore[attr-defined]
     response = client.get("/boom?token=tok-123456", headers={"Authorization": "Bearer tok-123456"})
     assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["x-content-type-options"] == "nosniff"
     out = capsys.readouterr()
     logged = out.out + out.err
     assert "unhandled_error" in logged and "RuntimeError: boom" in logged

@@ -3,6 +3,7 @@ that resumes from the last number seen, private notes, and visitors kept apart."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -159,22 +160,7 @@ def test_two_server_processes_share_a_conversation_over_redis(tmp_path: Path) ->
     env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "PAYDESK_REDIS_URL":
            str(REDIS_URL), "PAYDESK_ENV": "test", "PAYDESK_SECRET_KEY": "s" * 40}
     paydesk = [sys.executable, "-m", "paydesk.cli"]
-    assert subprocess.run([*paydesk, "migrate"], env=env, capture_output=True, timeout=120).returncode == 0
-    ports = [free_port(), free_port()]
-    servers = [subprocess.Popen([*paydesk, "serve", "--no-jobs", "--port", str(p)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
-    try:
-        bases = [f"http://127.0.0.1:{p}" for p in ports]
-        for base in bases:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "a server did not start"
-                time.sleep(0.2)
+    with _processes(env, 2) as bases:
         with httpx.Client(base_url=bases[1], timeout=30) as http:
             agent_token = _token(http, "lin@example.com")
             visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
@@ -190,6 +176,29 @@ def test_two_server_processes_share_a_conversation_over_redis(tmp_path: Path) ->
             assert _until(chat, "typing")["who"] == "Lin"
             agent_ws.send(json.dumps({"type": "message", "conversation_id": cid, "body": "hi from process B"}))
             assert _until(chat, "message", kind="outbound")["body"] == "hi from process B"
+
+
+@contextlib.contextmanager
+def _processes(env: dict[str, str], count: int) -> Iterator[list[str]]:
+    """`count` server processes (`paydesk serve`) on one migrated database; their base URLs."""
+    paydesk = [sys.executable, "-m", "paydesk.cli"]
+    assert subprocess.run([*paydesk, "migrate"], env=env, capture_output=True, timeout=120).returncode == 0
+    ports = [free_port() for _ in range(count)]
+    servers = [subprocess.Popen([*paydesk, "serve", "--no-jobs", "--port", str(p)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
+    try:
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        for base in bases:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "a server did not start"
+                time.sleep(0.2)
+        yield bases
     finally:
         for server in servers:
             server.terminate()
@@ -269,6 +278,44 @@ if shutil.which("redis-server"):
                 bodies = [m["body"] for m in support.messages_after(support.visitor_conversation_id(visitor), 0,
                                                                       with_notes=True) if m["kind"] == "inbound"]
                 assert bodies == ["before", "one", "two", "three"]
+
+
+def test_a_socket_sending_a_flood_does_not_keep_the_others_waiting(tmp_path: Path) -> None:
+    """Typing events need no database and no wait: a socket's handler could run through every frame it has
+    received without letting the loop serve anyone else. Another visitor is answered while the flood goes on
+    (a server process of its own: one in this process would share the interpreter lock with the flood)."""
+    import threading
+
+    env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "PAYDESK_ENV": "test",
+           "PAYDESK_SECRET_KEY": "s" * 40}
+    env.pop("PAYDESK_REDIS_URL", None)
+    with _processes(env, 1) as (base,):
+        with httpx.Client(base_url=base, timeout=30) as http:
+            flooder, other = (http.post("/api/v1/support/visitors").json()["visitor_token"] for _ in range(2))
+        with connect(_ws(base, f"/ws/chat?visitor_token={flooder}")) as flood, \
+                connect(_ws(base, f"/ws/chat?visitor_token={other}")) as chat:
+            _until(flood, "hello")
+            _until(chat, "hello")
+            frame = json.dumps({"type": "typing", "seq": 1})
+            stop = threading.Event()
+
+            def send_flood() -> None:
+                while not stop.is_set():
+                    for _ in range(500):
+                        flood.send(frame)
+
+            sender = threading.Thread(target=send_flood, daemon=True)
+            sender.start()
+            try:
+                time.sleep(1.5)  # the server is behind: frames wait in its buffers
+                for n in range(3):
+                    asked = time.monotonic()
+                    chat.send(json.dumps({"type": "message", "body": f"still there? {n}"}))
+                    _until(chat, "message", within_s=10.0, body=f"still there? {n}")
+                    assert time.monotonic() - asked < 1.0  # (a few ms; 1.7–1.9 s when the flood held the loop)
+            finally:
+                stop.set()
+                sender.join(timeout=10)
 
 
 def test_the_console_is_for_agents_and_lists_the_inbox(server: tuple[str, Any]) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import signal
 import uuid
+from typing import Any
 
 import pytest
 
+from paydesk.core import pubsub, resp
 from paydesk.core.pubsub import MemoryPubSub, RedisPubSub
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, own_redis
 
 KINDS = [pytest.param("memory", id="memory")]
 if REDIS_URL:
@@ -97,3 +101,75 @@ def test_send_serves_this_processs_subscribers_before_it_returns(kind: str) -> N
 
     asyncio.run(scenario())
 
+
+
+if REDIS_URL:
+
+    @pytest.mark.redis
+    @pytest.mark.parametrize("how", ["send", "publish"])
+    def test_a_message_waiting_for_the_connection_keeps_its_place_in_line(
+            how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Socket X publishes while the publisher's connection is being opened; in one turn of the loop X's
+        step runs, the connection is ready, and socket Y publishes. Y's must not overtake X's."""
+        prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+
+        async def scenario() -> None:
+            here, there = RedisPubSub(REDIS, prefix), RedisPubSub(REDIS, prefix)
+            loop = asyncio.get_running_loop()
+            opened, x_wakes, y_wakes = loop.create_future(), loop.create_future(), loop.create_future()
+            real_open = resp.Endpoint.open
+
+            async def held_open(endpoint: resp.Endpoint, protocol: Any) -> Any:
+                connection = await real_open(endpoint, protocol)
+                await opened
+                return connection
+
+            async def socket(wakes: asyncio.Future[None], body: str) -> None:
+                await wakes
+                if how == "send":
+                    here.send("conv:1", {"body": body})
+                else:
+                    await here.publish("conv:1", {"body": body})
+
+            async with there.subscribe("conv:1") as theirs:
+                monkeypatch.setattr(resp.Endpoint, "open", held_open)
+                connecting = asyncio.ensure_future(here.ping())  # (a health check opens the connection)
+                x, y = asyncio.ensure_future(socket(x_wakes, "X")), asyncio.ensure_future(socket(y_wakes, "Y"))
+                await asyncio.sleep(0.2)
+                x_wakes.set_result(None)  # woken in this order, all three in the next turn of the loop
+                opened.set_result(None)
+                y_wakes.set_result(None)
+                await asyncio.gather(connecting, x, y)
+                assert [(await theirs.get(timeout=2) or {}).get("body") for _ in range(2)] == ["X", "Y"]
+            await here.close()
+            await there.close()
+
+        asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server to stop one of its own")
+def test_a_hung_redis_holds_a_bounded_number_of_messages_and_hears_of_the_rest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past REPLIES_AWAITED_MAX publishes waiting for a reply, a message is served here but not sent to Redis
+    (memory stays bounded whatever the flood); once Redis answers, the other processes get a resync for it."""
+    monkeypatch.setattr(pubsub, "REPLIES_AWAITED_MAX", 20)
+    prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+    with own_redis() as (url, redis_server):
+        async def scenario() -> None:
+            here, there = RedisPubSub(url, prefix), RedisPubSub(url, prefix)
+            async with here.subscribe("conv:1") as mine, there.subscribe("conv:1") as theirs:
+                assert await here.ping()  # connected
+                redis_server.send_signal(signal.SIGSTOP)
+                for n in range(100):
+                    here.send("conv:1", {"seq": n})
+                assert [mine.queue.get_nowait() for _ in range(100)] == [{"seq": n} for n in range(100)]
+                await asyncio.sleep(0.3)
+                redis_server.send_signal(signal.SIGCONT)
+                got = [await theirs.get(timeout=3) for _ in range(21)]
+                assert got[:20] == [{"seq": n} for n in range(20)]  # the ones sent, in order
+                assert got[20] is not None and got[20]["type"] == pubsub.RESYNC  # and word of the others
+                assert await theirs.get(timeout=0.3) is None
+            await here.close()
+            await there.close()
+
+        asyncio.run(scenario())

@@ -69,7 +69,9 @@ def test_both_locales_have_every_message() -> None:
 @pytest.mark.parametrize(("line", "logged"), [
     ("/reset?token=abc&lang=en", "/reset?token=[hidden]&lang=en"),
     ("/ws/chat?after=3&visitor_token=v%2Fx", "/ws/chat?after=3&visitor_token=[hidden]"),
-    ("/ws/agent?Token=abc#top", "/ws/agent?Token=[hidden]#top"),
+    ("/ws/agent?Token=abc", "/ws/agent?Token=[hidden]"),
+    ("/reset?tok%65n=abc&x=1", "/reset?tok%65n=[hidden]&x=1"),  # the app reads the name decoded
+    ("/reset?token=a%26b#c", "/reset?token=[hidden]"),
     ('"GET /reset?token=abc HTTP/1.1" 200', '"GET /reset?token=[hidden] HTTP/1.1" 200'),
     ("/api/v1/transactions?cursor=abc&limit=5", "/api/v1/transactions?cursor=abc&limit=5"),
     ("/help?q=token", "/help?q=token"),

@@ -13,17 +13,25 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 import structlog
 
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")  # requests; WebSocket handshakes
 HIDDEN = "[hidden]"
-_SECRET_IN_QUERY = re.compile(r"([?&][^=&#\s\"]*token=)[^&#\s\"]*", re.IGNORECASE)
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;#\s\"]*)=([^&;\s\"]*)")
 
 
 def hide_secrets(text: str) -> str:
-    """`text` with the value of every `…token=` query parameter replaced by HIDDEN."""
-    return _SECRET_IN_QUERY.sub(lambda m: m.group(1) + HIDDEN, text) if "token=" in text.lower() else text
+    """`text` with the value of every query parameter whose name ends in `token` (once percent-decoded, as
+    the app reads it: `tok%65n` is `token`) replaced by HIDDEN."""
+    if "?" not in text:
+        return text
+
+    def hidden(m: re.Match[str]) -> str:
+        return f"{m[1]}{m[2]}={HIDDEN}" if unquote_plus(m[2]).lower().endswith("token") else m[0]
+
+    return _QUERY_PARAMETER.sub(hidden, text)
 
 
 class HideSecretsInUrls(logging.Filter):

@@ -28,6 +28,10 @@ Message = dict[str, Any]
 # for a while and now can. Every subscription that one event reaches gets the same token.
 RESYNC = "resync"
 MISSED_CHANNELS_KEPT = 10_000  # channels remembered for a RESYNC while publishing fails (beyond: next message)
+# Publishes whose reply is awaited at most (a healthy Redis answers within a millisecond, so this many means it
+# is hung or cut off): beyond, a message is not sent to Redis but counted as missed (a resync follows once
+# Redis answers), so that a flood against a silent Redis can't hold ever more memory.
+REPLIES_AWAITED_MAX = 10_000
 log = structlog.get_logger(__name__)
 
 
@@ -126,23 +130,29 @@ class RedisPubSub:
         subscribers have the message, and the other processes' sockets read it from the database with the
         conversation's next message or when they reconnect. The first failure of a run is logged, and the
         recovery with the number of messages that missed Redis."""
-        await self._send(channel, message)
+        await asyncio.shield(self._send(channel, message))  # (a cancelled caller leaves the PUBLISH its place)
 
     def send(self, channel: str, message: Message) -> None:
         """`publish` without waiting for Redis's reply (a hung Redis holds nobody up: its reply, or the
         failure to get one, is counted by a task of its own, which `close` waits for)."""
         self._send(channel, message)
 
-    def _send(self, channel: str, message: Message) -> asyncio.Task[None]:
+    def _send(self, channel: str, message: Message) -> asyncio.Future[None]:
         """The PUBLISH written to the socket and the local subscribers served; the task that awaits Redis's
         reply. Without a connection, the PUBLISH is written once there is one, by that task: sent and
         published messages alike wait in tasks, which start in the order they were made (the publisher's
         queue keeps that order), so none overtakes another."""
         payload = json.dumps(message)
-        sent = self._publisher.publish(self._prefix + channel, self._origin.decode() + payload)
+        waiting = len(self._replies) >= REPLIES_AWAITED_MAX
+        sent = None if waiting else self._publisher.publish(self._prefix + channel, self._origin.decode() + payload)
         local = self._local.get(channel)
         if local:
             self._deliver(local, json.loads(payload))  # the same copy a message from Redis would be
+        if sent is None:  # Redis is that far behind (hung, or cut off): this one is not sent, only counted
+            self._missed_one(channel, f"{REPLIES_AWAITED_MAX} publishes are waiting for Redis's reply")
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         task = asyncio.ensure_future(self._reached_redis(channel, sent))
         self._replies.add(task)  # held until done (the loop keeps only weak references to tasks)
         task.add_done_callback(self._replies.discard)
@@ -153,16 +163,21 @@ class RedisPubSub:
         try:
             await sent
         except (RedisConnectionError, ResponseError) as exc:
-            self._missed += 1
-            if len(self._missed_channels) < MISSED_CHANNELS_KEPT:
-                self._missed_channels.add(channel)
-            if self._missed == 1:
-                log.warning("pubsub.publish_failed", channel=channel, error=str(exc))
+            self._missed_one(channel, str(exc))
             return
         if self._missed:
             log.info("pubsub.publish_recovered", missed=self._missed)
             self._missed = 0
         self._announce_missed()  # (a set found empty, almost always)
+
+    def _missed_one(self, channel: str, error: str) -> None:
+        """A message that didn't reach Redis: its channel is remembered for a resync, and the first of a run
+        logged."""
+        self._missed += 1
+        if len(self._missed_channels) < MISSED_CHANNELS_KEPT:
+            self._missed_channels.add(channel)
+        if self._missed == 1:
+            log.warning("pubsub.publish_failed", channel=channel, error=error)
 
     def _announce_missed(self) -> None:
         """Publishing works again: tell the other processes' subscribers of the channels that missed messages

@@ -46,22 +46,30 @@ class RedisPublisher:
         given up because Redis went silent is not (RedisSilent: it may yet run)."""
         connection = self._connection
         if connection is None or connection.closed or self._queued:
-            return self._reply(None, b"PUBLISH", channel, data)
+            return self._in_line(b"PUBLISH", channel, data)
         return self._reply(connection.call(b"PUBLISH", channel, data), b"PUBLISH", channel, data)
 
     async def call(self, *parts: bytes | str) -> Value:
         """Any command with a one-line reply (PING, say)."""
-        return await self._reply(None, *parts)
+        return await self._in_line(*parts)
 
-    async def _reply(self, sent: asyncio.Future[Value] | None, *parts: bytes | str) -> Value:
-        if sent is not None:
-            try:
-                return await sent
-            except RedisSilent:
-                raise  # it may yet run (when a stopped Redis resumes): sent again, it could arrive twice
-            except RedisConnectionError:
-                pass  # the connection had gone (a restart, an idle timeout): once more, on a new one
-        self._queued += 1  # later publishes wait their turn behind this one instead of overtaking it
+    async def _reply(self, sent: asyncio.Future[Value], *parts: bytes | str) -> Value:
+        try:
+            return await sent
+        except RedisSilent:
+            raise  # it may yet run (when a stopped Redis resumes): sent again, it could arrive twice
+        except RedisConnectionError:
+            pass  # the connection had gone (a restart, an idle timeout): once more, on a new one
+        return await self._in_line(*parts)
+
+    def _in_line(self, *parts: bytes | str) -> Awaitable[Value]:
+        """A command that waits for the connection. Its place in line is taken now, when it is asked for, not
+        when its caller first runs: a later PUBLISH sees the line and waits behind it instead of overtaking it
+        (tasks start, and the lock serves them, in the order they were made)."""
+        self._queued += 1
+        return self._when_connected(parts)
+
+    async def _when_connected(self, parts: tuple[bytes | str, ...]) -> Value:
         try:
             connection = await self._connect()
             reply = connection.call(*parts)

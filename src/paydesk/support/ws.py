@@ -183,6 +183,14 @@ async def _command(ws: WebSocket) -> dict[str, Any] | None:
     return command
 
 
+async def _next_turn() -> None:
+    """Let the loop serve the others before this socket's next command. A command may not wait for anything
+    (a message written on the loop, a typing event published without waiting for Redis), and the frames of a
+    socket that sends a flood are all read at once: without this, its handler would run through them all
+    while every other socket waited."""
+    await asyncio.sleep(0)
+
+
 def _session_user(app: Container, ws: WebSocket) -> User | None:
     """The signed-in user: a bearer token in the query, or the session cookie — the cookie only from a page of
     our own origin, so another site can't open a socket with someone's session (cross-site WebSocket
@@ -222,12 +230,12 @@ async def chat(ws: WebSocket) -> None:
         await out.catch_up(cid, _after(ws.query_params.get("after", "0")))
         while True:
             command = await _command(ws)
-            if command is None:
-                continue
-            try:
-                await _visitor_command(app, user, UUID(cid), command, ws)
-            except DomainError as exc:
-                await ws.send_json(_error(exc))
+            if command is not None:
+                try:
+                    await _visitor_command(app, user, UUID(cid), command, ws)
+                except DomainError as exc:
+                    await ws.send_json(_error(exc))
+            await _next_turn()
     except ServiceUnavailable as exc:
         await _turn_away(ws, exc)
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
@@ -308,14 +316,15 @@ async def agent(ws: WebSocket) -> None:
         presence.add(user.id)
         while True:
             command = await _command(ws)
-            if command is None:
-                continue
-            try:
-                await _agent_command(app, user, command, out, tasks, joined, ws)
-            except DomainError as exc:
-                await ws.send_json(_error(exc))
-            except ValueError:
-                await ws.send_json({"type": "error", "code": "invalid_request", "detail": "bad conversation id"})
+            if command is not None:
+                try:
+                    await _agent_command(app, user, command, out, tasks, joined, ws)
+                except DomainError as exc:
+                    await ws.send_json(_error(exc))
+                except ValueError:
+                    await ws.send_json({"type": "error", "code": "invalid_request",
+                                        "detail": "bad conversation id"})
+            await _next_turn()
     except ServiceUnavailable as exc:
         await _turn_away(ws, exc)
     except (WebSocketDisconnect, RuntimeError, TimeoutError):

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paydesk.core.errors import DomainError
+from paydesk.web.headers import secure
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
-        return problem(500, "internal_error", "Something went wrong on our side",
-                       "The error was logged. Check what the request may have done before you try it again.",
-                       request.url.path)
+        response = problem(500, "internal_error", "Something went wrong on our side",
+                           "The error was logged. Check what the request may have done before you try it again.",
+                           request.url.path)
+        secure(response.headers)  # (sent from outside the middleware that adds them to every other response)
+        return response

@@ -23,6 +23,19 @@ HEADERS = {
 FRAME_ANCESTORS = "frame-ancestors 'none'"
 
 
+def secure(headers: MutableHeaders) -> None:
+    """Add HEADERS (where not set) and FRAME_ANCESTORS to a response's headers. Also used by the catch-all
+    error handler, whose 500 leaves from outside every middleware (Starlette's ServerErrorMiddleware)."""
+    for name, value in HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    policy = headers.get("content-security-policy")
+    if policy is None:
+        headers["content-security-policy"] = FRAME_ANCESTORS
+    elif "frame-ancestors" not in policy.lower():
+        headers["content-security-policy"] = f"{policy.rstrip('; ')}; {FRAME_ANCESTORS}"
+
+
 class SecurityHeaders:
     """ASGI middleware: adds HEADERS (where a route didn't) and FRAME_ANCESTORS to every HTTP response."""
 
@@ -36,15 +49,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                policy = headers.get("content-security-policy")
-                if policy is None:
-                    headers["content-security-policy"] = FRAME_ANCESTORS
-                elif "frame-ancestors" not in policy:
-                    headers["content-security-policy"] = f"{policy.rstrip('; ')}; {FRAME_ANCESTORS}"
+                secure(MutableHeaders(scope=message))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
