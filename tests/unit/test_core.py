@@ -72,6 +72,7 @@ def test_both_locales_have_every_message() -> None:
     ("/ws/agent?Token=abc", "/ws/agent?Token=[hidden]"),
     ("/reset?tok%65n=abc&x=1", "/reset?tok%65n=[hidden]&x=1"),  # the app reads the name decoded
     ("/reset?token=a%26b#c", "/reset?token=[hidden]"),
+    ("/login?next=/reset?token=abc", "/login?next=/reset?token=[hidden]"),  # a link inside a link
     ('"GET /reset?token=abc HTTP/1.1" 200', '"GET /reset?token=[hidden] HTTP/1.1" 200'),
     ("/api/v1/transactions?cursor=abc&limit=5", "/api/v1/transactions?cursor=abc&limit=5"),
     ("/help?q=token", "/help?q=token"),

@@ -19,7 +19,7 @@ import structlog
 
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")  # requests; WebSocket handshakes
 HIDDEN = "[hidden]"
-_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;#\s\"]*)=([^&;\s\"]*)")
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;?#\s\"]*)=([^&;?\s\"]*)")  # (a `?` starts a nested query)
 
 
 def hide_secrets(text: str) -> str:

@@ -106,9 +106,9 @@ class RedisPubSub:
     marked with this process's origin is skipped when Redis brings it back. The round trip through Redis
     (a third of a chat message's delivery time here) is paid only by the processes it has to reach, and the
     PUBLISH is on its way before the local subscribers are served. Messages from one process arrive in the
-    order it published them everywhere (but for one sent again after a lost connection, which may come
-    twice); from two processes, in either order (chat messages carry their number, and a socket puts them
-    in order and drops repeats: support/outbox.py)."""
+    order it published them everywhere (but around a lost connection: one sent again may come twice, and
+    one written just before the loss may come after a later one); from two processes, in either order
+    (chat messages carry their number, and a socket puts them in order and drops repeats: support/outbox.py)."""
 
     def __init__(self, url: str, prefix: str = "paydesk:", *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self._prefix = prefix
