@@ -22,8 +22,8 @@ from paydesk.core.clock import FrozenClock
 from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.identity.service import User
 from paydesk.support import messages
+from paydesk.support.agents import PRESENCE_TTL
 from paydesk.support.messages import PostJob
-from paydesk.support.service import PRESENCE_TTL
 
 PASSWORD = "support desk passphrase"
 

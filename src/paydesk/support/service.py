@@ -1,18 +1,18 @@
-"""Support desk use cases: agents and their availability, a visitor's conversation, numbered messages,
-assignment, status changes. Each returns the realtime events to publish (`(channel, event)` pairs); the
-WebSocket layer publishes them after the transaction has committed."""
+"""Support desk use cases: a visitor's conversation, numbered messages, assignment, status changes (agents
+and their availability: agents.py; the agents' tools: tools.py). Each returns the realtime events to publish
+(`(channel, event)` pairs); the WebSocket layer publishes them after the transaction has committed."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
@@ -23,18 +23,15 @@ from paydesk.identity.domain import normalize_email as domain_email
 from paydesk.identity.service import IdentityService, User
 from paydesk.notify.service import NotifyService
 from paydesk.support import attachments, domain, store
+from paydesk.support.agents import DEFAULT_TEAM, AgentPresence
 from paydesk.support.attachments import BlobStore
 from paydesk.support.domain import Status
 from paydesk.support.events import Event, agent_channel, conversation_channel, message_view, team_channel
 from paydesk.support.messages import KINDS, Head, PostJob, process_posts
 from paydesk.support.tools import MAX_BODY, AgentTools, NotAnAgent
 
-DEFAULT_TEAM = "general"
-PRESENCE_BEAT_S = 30.0  # how often a serving process vouches for the agents whose consoles it holds open
-PRESENCE_TTL = timedelta(seconds=3 * PRESENCE_BEAT_S)  # silence after which an agent counts as gone
 
-
-class SupportService(AgentTools):
+class SupportService(AgentPresence, AgentTools):
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
                  wallet_id_of: Callable[[UUID], str] | None = None, blobs: BlobStore | None = None) -> None:
         self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
@@ -42,68 +39,6 @@ class SupportService(AgentTools):
         self.wallet_id_of = wallet_id_of  # the wallet's public id of a user (for canned replies)
         self.posts: Batcher[PostJob, list[Event]] = Batcher(
             "support-posts", lambda jobs: process_posts(self, jobs), window_s=0.0, max_size=256)
-
-    # --- agents ---------------------------------------------------------------------------------------------
-
-    def create_agent(self, login: str, team: str = DEFAULT_TEAM, capacity: int = 5) -> dict[str, Any]:
-        if not team.strip() or len(team) > 40 or not 1 <= capacity <= 100:
-            raise InvalidRequest("a team name of at most 40 characters and a capacity from 1 to 100")
-        user = self.identity.grant_role(login, "agent")
-        with self.db.uow() as uow:
-            row = uow.session.get(store.AgentRow, user.id)
-            if row is None:
-                row = store.AgentRow(user_id=user.id, team=team.strip(), capacity=capacity, manual_status="online",
-                                     connections=0, last_assigned_at=None)
-                uow.session.add(row)
-            else:
-                row.team, row.capacity = team.strip(), capacity
-            uow.commit()
-        return {"user_id": str(user.id), "team": team.strip(), "capacity": capacity}
-
-    def agent(self, user: User) -> store.AgentRow:
-        with self.db.reader() as uow:
-            row = uow.session.get(store.AgentRow, user.id)
-        if row is None or not user.roles & {"agent", "supervisor", "admin"}:
-            raise NotAnAgent()
-        return row
-
-    def connected(self, user_id: UUID, delta: int) -> list[Event]:
-        """An agent's console opened (+1) or closed (−1). The first connection serves the waiting queue."""
-        with self.db.uow() as uow:
-            s = uow.session
-            row = s.scalars(select(store.AgentRow).where(store.AgentRow.user_id == user_id).with_for_update()).one()
-            row.connections = max(0, row.connections + delta)
-            row.seen_at = self.clock.now()
-            events: list[Event] = []
-            if delta > 0:
-                events = self._serve_queue_in(s, row.team)
-            uow.commit()
-        return events
-
-    def agents_online(self, team: str = DEFAULT_TEAM) -> bool:
-        """Whether an agent of `team` is available now (the contact page and the widget say so)."""
-        with self.db.reader() as uow:
-            return any(a.online and a.team == team for a in self._loads(uow.session))
-
-    def heartbeat(self, user_ids: list[UUID]) -> None:
-        """This process still holds consoles of these agents open (see PRESENCE_TTL)."""
-        if user_ids:
-            with self.db.uow() as uow:
-                uow.session.execute(update(store.AgentRow).where(store.AgentRow.user_id.in_(user_ids))
-                                    .values(seen_at=self.clock.now()))
-                uow.commit()
-
-    def set_status(self, user_id: UUID, status: str) -> list[Event]:
-        if status not in ("online", "away", "offline"):
-            raise InvalidRequest("status is online, away or offline")
-        with self.db.uow() as uow:
-            row = uow.session.get(store.AgentRow, user_id)
-            if row is None:
-                raise NotAnAgent()
-            row.manual_status = status
-            events = self._serve_queue_in(uow.session, row.team) if status == "online" else []
-            uow.commit()
-        return events
 
     # --- visitors -------------------------------------------------------------------------------------------
 
@@ -369,14 +304,6 @@ class SupportService(AgentTools):
         row = store.MessageRow(**fields)
         s.add(row)
         return row
-
-    def _loads(self, s: Any, rows: Sequence[store.AgentRow] | None = None) -> list[domain.AgentLoad]:
-        """Every agent's availability and load (of `rows` when the caller has read them already)."""
-        counts = store.active_counts(s)
-        fresh = self.clock.now() - PRESENCE_TTL
-        return [domain.AgentLoad(a.user_id, a.team, domain.is_online(a.manual_status, a.connections, a.seen_at, fresh),
-                                 a.capacity, counts.get(a.user_id, 0), a.last_assigned_at)
-                for a in (rows if rows is not None else s.scalars(select(store.AgentRow)))]
 
     def assign_in(self, s: Any, conversation: store.ConversationRow | Head, now: datetime) -> list[Event]:
         chosen = domain.pick_agent(self._loads(s), conversation.team)

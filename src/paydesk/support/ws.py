@@ -24,9 +24,9 @@ from paydesk.core.errors import DomainError, ServiceUnavailable
 from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
+from paydesk.support.agents import PRESENCE_BEAT_S
 from paydesk.support.events import Event, agent_channel, conversation_channel
 from paydesk.support.outbox import Outbox
-from paydesk.support.service import PRESENCE_BEAT_S
 from paydesk.web.auth import SESSION_COOKIE
 
 router = APIRouter()
@@ -35,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 class Presence:
     """The agents whose consoles this process holds open, and one task that vouches for them every
-    PRESENCE_BEAT_S (support.service.PRESENCE_TTL explains why)."""
+    PRESENCE_BEAT_S (support.agents.PRESENCE_TTL explains why)."""
 
     def __init__(self, app: Container) -> None:
         self.app = app
@@ -90,17 +90,13 @@ async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
     async def write_and_publish() -> None:
         _announce(app, await app.support.post_from_loop(conversation_id, **message))
 
-    task = _hold(asyncio.create_task(write_and_publish()))
+    task = asyncio.create_task(write_and_publish())
+    _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
+    task.add_done_callback(_settled)
     try:
         await asyncio.wait_for(asyncio.shield(task), POST_WAIT_S)
     except TimeoutError:  # the sender hears of it; the message, if written, is still announced when it is
         raise ServiceUnavailable("the message is taking long to save; it appears here once it is") from None
-
-
-def _hold(task: asyncio.Task[None]) -> asyncio.Task[None]:
-    _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
-    task.add_done_callback(_settled)
-    return task
 
 
 async def drain_posts(timeout: float = 10.0) -> None:
