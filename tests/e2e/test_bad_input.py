@@ -182,6 +182,28 @@ def test_chat_commands_with_lone_surrogates_or_odd_numbers_are_answered_not_fata
         assert event["body"] == "still here 😀"
 
 
+def test_chat_frames_that_are_not_json_commands_are_answered_and_the_socket_stays(client: TestClient,
+                                                                                  ops: Person) -> None:
+    token = client.post("/api/v1/support/visitors").json()["visitor_token"]
+    client.app.state.container.support.create_agent(ops.email, "general", 3)  # type: ignore[attr-defined]
+    with client.websocket_connect(f"/ws/chat?visitor_token={token}") as chat, \
+            client.websocket_connect(f"/ws/agent?token={ops.token}") as agent:
+        assert chat.receive_json()["type"] == "hello" and agent.receive_json()["type"] == "hello"
+        for socket in (chat, agent):
+            for frame in ("help!", '{"type": "message", "body": ', "[" * 100_000 + "]" * 100_000):
+                socket.send_text(frame)
+                error = socket.receive_json()
+                assert (error["type"], error["code"]) == ("error", "invalid_request"), frame[:20]
+            socket.send_bytes(b'{"type": "typing"}')  # JSON, but in a binary frame
+            assert socket.receive_json()["code"] == "invalid_request"
+            socket.send_text("null")  # JSON that isn't a command: ignored, as before
+            socket.send_text('"typing"')
+        chat.send_text('{"type": "message", "body": "still here"}')
+        while (event := chat.receive_json())["type"] != "message" or event["kind"] != "inbound":
+            pass
+        assert event["body"] == "still here" and event["seq"] == 1
+
+
 def test_a_help_revision_beyond_any_number_is_refused(client: TestClient, ops: Person) -> None:
     body = {"title": "Card lost", "category": "security", "body": "Freeze it.", "keywords": "stolen"}
     saved = client.put("/api/v1/help/admin/articles/en/card-lost", json=body, headers=ops.auth).json()

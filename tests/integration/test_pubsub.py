@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import uuid
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from paydesk.core import pubsub, resp
-from paydesk.core.pubsub import MemoryPubSub, RedisPubSub
+from paydesk.core.pubsub import MemoryPubSub, Received, RedisPubSub
 from tests.conftest import REDIS_URL, own_redis
 
 KINDS = [pytest.param("memory", id="memory")]
@@ -39,7 +40,12 @@ def test_subscribers_receive_messages_in_order_and_only_their_channel(kind: str)
             for sub in (first, second):
                 got = [await sub.get(timeout=2) for _ in range(3)]
                 assert got == [{"seq": n, "text": "你好"} for n in range(3)]
+                # each with its JSON text, encoded once for every subscriber (a socket sends it as it is)
+                assert all(isinstance(m, Received) and json.loads(m.text) == m for m in got)
             assert await other.get(timeout=0.2) is None
+            with pytest.raises(TypeError):  # not JSON: its sender hears of it, nobody gets half of it
+                bus.send("conv:1", {"seq": 3, "id": uuid.uuid4()})
+            assert await first.get(timeout=0.2) is None
         await bus.publish("conv:1", {"seq": 99})  # nobody listens any more: no error
         await bus.close()
 
@@ -59,8 +65,9 @@ if REDIS_URL:
                 for n in range(3):  # the first before `a` has a connection: they wait for it, in order
                     a.send("agents", {"seq": n})
                 await a.publish("agents", {"event": "assigned"})  # this one waits for Redis's reply
-                assert [await sub.get(timeout=2) for _ in range(4)] == [{"seq": 0}, {"seq": 1}, {"seq": 2},
-                                                                         {"event": "assigned"}]
+                got = [await sub.get(timeout=2) for _ in range(4)]
+                assert got == [{"seq": 0}, {"seq": 1}, {"seq": 2}, {"event": "assigned"}]
+                assert all(isinstance(m, Received) and json.loads(m.text) == m for m in got)  # from Redis too
                 a.send("agents", {"seq": 3})
                 await a.close()  # once Redis has answered what was sent
                 assert await sub.get(timeout=2) == {"seq": 3}

@@ -5,6 +5,7 @@ and events that aren't ours."""
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,9 @@ class Socket:
 
     async def send_json(self, data: dict[str, Any]) -> None:
         self.sent.append(data)
+
+    async def send_text(self, data: str) -> None:  # a live event, as it was encoded when published
+        self.sent.append(json.loads(data))
 
     async def close(self, code: int = 1000) -> None:
         self.closed = code

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from paydesk.config import DEV_SECRET, Settings
 from paydesk.core import i18n
 from paydesk.core.clock import FrozenClock
+from paydesk.core.db import sqlite_time
 from paydesk.core.ids import uuid7, uuid7_time_ms
 from paydesk.core.logs import HideSecretsInUrls, hide_secrets
 
@@ -23,6 +24,24 @@ def test_uuid7_has_the_right_version_and_sorts_by_creation() -> None:
 
 def test_uuid7_carries_its_time() -> None:
     assert uuid7_time_ms(uuid7(1_700_000_000_000)) >= 1_700_000_000_000
+
+
+def test_uuid7_random_bits_differ_between_ids_of_one_millisecond() -> None:
+    first, second = uuid7(1_700_000_000_000), uuid7(1_700_000_000_000)
+    counted, borrowed = ((first.int >> 64) & 0xFFF) + 1, 0xFFF + 1  # counts up, or borrows the next millisecond
+    assert (second.int >> 64) & 0xFFF == counted % borrowed and second > first
+    assert first.int & ((1 << 62) - 1) != second.int & ((1 << 62) - 1)  # rand_b is drawn anew
+
+
+def test_sqlite_times_are_fixed_width_utc_so_text_order_is_time_order() -> None:
+    moments = [datetime(2026, 12, 5, 6, 0, tzinfo=UTC), datetime(2026, 12, 5, 6, 0, 0, 1, tzinfo=UTC),
+               datetime(2026, 12, 5, 14, 0, 0, 2, tzinfo=timezone(timedelta(hours=8))),  # 06:00 UTC, later
+               datetime(2026, 12, 5, 6, 0, 0, 999_999, tzinfo=UTC)]
+    texts = [sqlite_time(moment) for moment in moments]
+    assert texts[0] == "2026-12-05T06:00:00.000000+00:00"  # whole seconds keep their microseconds
+    assert texts[2] == "2026-12-05T06:00:00.000002+00:00"  # another zone, written in UTC
+    assert {len(text) for text in texts} == {32} and sorted(texts) == texts
+    assert [datetime.fromisoformat(text) for text in texts] == moments
 
 
 def test_settings_refuse_the_default_secret_outside_development() -> None:

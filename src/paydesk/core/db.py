@@ -43,12 +43,13 @@ T = TypeVar("T")
 READ_ONLY = "paydesk_read_only"
 INT32_MAX = 2**31 - 1  # the largest value an Integer column holds on PostgreSQL
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another process's write to end
-SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
 
 def sqlite_time(moment: datetime) -> str:
-    """How a UTC time is stored in SQLite: fixed-width ISO 8601, so text order is time order."""
-    return moment.astimezone(UTC).strftime(SQLITE_TIME_FORMAT)
+    """How a UTC time is stored in SQLite: fixed-width ISO 8601 (`2026-12-05T06:35:26.444659+00:00`, the
+    microseconds always written), so text order is time order. (isoformat: half strftime's cost, on every
+    write of a chat message.)"""
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat(timespec="microseconds")
 
 
 class UUIDType(TypeDecorator[uuid.UUID]):

@@ -16,6 +16,7 @@ def uuid7(unix_ms: int | None = None) -> uuid.UUID:
     """A new UUIDv7. Within one millisecond the 12-bit `rand_a` field counts up (RFC 9562 method 1),
     so ids made by one process sort in the order they were made."""
     global _last_ms, _counter
+    random = int.from_bytes(os.urandom(10), "big")  # 62 bits of rand_b, and a counter's start (one system call)
     with _lock:
         ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
         if ms <= _last_ms:
@@ -25,10 +26,10 @@ def uuid7(unix_ms: int | None = None) -> uuid.UUID:
                 ms += 1
                 _counter = 0
         else:
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
+            _counter = (random >> 64) & 0x3FF  # leave room to count up
         _last_ms = ms
         counter = _counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    rand_b = random & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
     return uuid.UUID(int=value)
 

@@ -1,8 +1,10 @@
 """Publish/subscribe for realtime events: in-process by default, Redis when `PAYDESK_REDIS_URL` is set
 (so that several app processes fan the same chat out to their own WebSocket clients).
 
-Messages are JSON objects. A subscriber sees the messages published after it subscribed, in order; with
-Redis, a RESYNC message says where some may be missing (the connection to Redis was lost, and is back)."""
+Messages are JSON objects of JSON's own types (str, int, float, bool, None, lists, dicts with string keys).
+A subscriber sees the messages published after it subscribed, in order, each with its JSON text (`Received`):
+encoded once when published, however many subscribers pass it on; with Redis, a RESYNC message says where some
+may be missing (the connection to Redis was lost, and is back)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,22 @@ MISSED_CHANNELS_KEPT = 10_000  # channels remembered for a RESYNC while publishi
 # Redis answers), so that a flood against a silent Redis can't hold ever more memory.
 REPLIES_AWAITED_MAX = 10_000
 log = structlog.get_logger(__name__)
+
+
+def encode(message: Message) -> str:
+    """A message's JSON text, as subscribers get it and sockets send it."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+class Received(dict[str, Any]):
+    """A message as a subscriber gets it: the JSON object, and the text it was published as (`text`), so that a
+    socket sends it on without encoding it again. A channel's subscribers share one: read it, never change it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, message: Message, text: str) -> None:
+        super().__init__(message)
+        self.text = text
 
 
 class Subscription(Protocol):
@@ -80,9 +98,9 @@ class MemoryPubSub:
         self.send(channel, message)
 
     def send(self, channel: str, message: Message) -> None:
-        encoded = json.loads(json.dumps(message))  # same copying and type rules as Redis
+        received = Received(message, encode(message))  # encoded here, as with Redis: a bad message fails its sender
         for subscription in list(self._subscribers.get(channel, ())):
-            subscription.queue.put_nowait(encoded)
+            subscription.queue.put_nowait(received)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
@@ -118,7 +136,8 @@ class RedisPubSub:
                                            connect_timeout_s=reply_timeout_s, on_recovered=self._recovered)
         self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
         self._lock = asyncio.Lock()
-        self._origin = uuid.uuid4().hex.encode()  # 32 characters before the JSON of everything published here
+        self._origin_text = uuid.uuid4().hex  # 32 characters before the JSON of everything published here
+        self._origin = self._origin_text.encode()
         self._missed = 0  # messages that didn't reach Redis since the last that did
         self._missed_channels: set[str] = set()  # where they were going (at most MISSED_CHANNELS_KEPT)
         self._announcing: asyncio.Task[None] | None = None
@@ -142,12 +161,12 @@ class RedisPubSub:
         reply. Without a connection, the PUBLISH is written once there is one, by that task: sent and
         published messages alike wait in tasks, which start in the order they were made (the publisher's
         queue keeps that order), so none overtakes another."""
-        payload = json.dumps(message)
+        payload = encode(message)
         waiting = len(self._replies) >= REPLIES_AWAITED_MAX
-        sent = None if waiting else self._publisher.publish(self._prefix + channel, self._origin.decode() + payload)
+        sent = None if waiting else self._publisher.publish(self._prefix + channel, self._origin_text + payload)
         local = self._local.get(channel)
         if local:
-            self._deliver(local, json.loads(payload))  # the same copy a message from Redis would be
+            self._deliver(local, Received(message, payload))  # what a message from Redis would be
         if sent is None:  # Redis is that far behind (hung, or cut off): this one is not sent, only counted
             self._missed_one(channel, f"{REPLIES_AWAITED_MAX} publishes are waiting for Redis's reply")
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -189,7 +208,7 @@ class RedisPubSub:
         """A resync to each channel that missed a message, until none is left (channels missed meanwhile
         included). A channel leaves the set once announced; at the first failure the rest wait for the next
         publish that gets through or the next recovery (no burst of tries at a Redis that fails)."""
-        payload = self._origin.decode() + json.dumps({"type": RESYNC, "resync": uuid.uuid4().hex})
+        payload = self._origin_text + encode({"type": RESYNC, "resync": uuid.uuid4().hex})
         try:
             while self._missed_channels:
                 channel = next(iter(self._missed_channels))
@@ -237,7 +256,8 @@ class RedisPubSub:
             return  # published here: delivered already
         local = self._local.get(channel.decode()[len(self._prefix):])
         if local:  # (a payload without an origin is plain JSON: "{" is not a hex digit)
-            self._deliver(local, json.loads(data if data.startswith(b"{") else data[len(self._origin):]))
+            text = (data if data.startswith(b"{") else data[len(self._origin):]).decode()
+            self._deliver(local, Received(json.loads(text), text))
 
     def _recovered(self) -> None:
         """The subscriber's connection was lost and is back: whatever was published meanwhile never arrives.

@@ -13,7 +13,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.container import Container
-from paydesk.core.pubsub import RESYNC
+from paydesk.core.pubsub import RESYNC, Received
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +30,10 @@ class Outbox:
 
     async def _send(self, event: dict[str, Any]) -> None:
         try:
-            await self.ws.send_json(event)
+            if isinstance(event, Received):
+                await self.ws.send_text(event.text)  # encoded once, when it was published
+            else:
+                await self.ws.send_json(event)
         except (RuntimeError, OSError) as exc:  # uvicorn's "after sending 'websocket.close'", a closed socket
             raise WebSocketDisconnect(1006) from exc
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,6 +76,7 @@ def _announce(app: Container, events: list[Event]) -> None:
 
 _IN_FLIGHT: set[asyncio.Task[None]] = set()
 POST_WAIT_S = 30.0
+NOT_JSON = "commands are JSON text frames"
 
 
 async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
@@ -168,12 +170,24 @@ def _seq(command: dict[str, Any]) -> int | None:
 
 
 async def _command(ws: WebSocket) -> dict[str, Any] | None:
-    """The client's next command: a JSON object (None for anything else, which is ignored). One holding half a
-    UTF-16 surrogate pair is answered with an `invalid_text` error: no response could carry it (web/unicode.py)."""
-    command = await ws.receive_json()
+    """The client's next command: a JSON object (None for anything else, which is ignored). A frame that isn't
+    JSON text is answered with an `invalid_request` error, and one holding half a UTF-16 surrogate pair with
+    `invalid_text` (no response could carry it: web/unicode.py); the socket stays open."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    try:
+        if not isinstance(text, str):
+            raise ValueError("a binary frame")
+        command = json.loads(text)
+    except (ValueError, RecursionError):  # (RecursionError: nested past the parser's depth)
+        await ws.send_json({"type": "error", "code": "invalid_request", "detail": NOT_JSON})
+        return None
     if not isinstance(command, dict):
         return None
-    if holds_lone_surrogate(command):
+    # A WebSocket text frame is UTF-8, which can't hold a surrogate: only a "\u" escape can spell one.
+    if "\\u" in text and holds_lone_surrogate(command):
         await ws.send_json({"type": "error", "code": "invalid_text", "detail": INVALID_TEXT})
         return None
     return command
