@@ -544,7 +544,11 @@ def _slow_batches(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
         time.sleep(seconds)
         return real(support, jobs)
 
+    def busy(*_: Any) -> Any:
+        raise WriterBusy()
+
     monkeypatch.setattr(support_service, "process_posts", slow)
+    monkeypatch.setattr(support_service, "post_direct", busy)
 
 
 def test_a_socket_closed_while_its_message_is_written_leaves_the_desk_working(

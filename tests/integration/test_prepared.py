@@ -9,11 +9,12 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paydesk.core.db import BUSY_TIMEOUT_MS, Database, WriterBusy
@@ -142,13 +143,18 @@ def test_a_sqlite_writer_told_not_to_wait_gives_way_at_once_to_any_other_writer(
         database.dispose()
 
 
+def _notes(database: Database) -> Connection:
+    """A `notes` table, made by the no-wait writer; the connection it keeps."""
+    with database.writer(wait=False) as w:
+        w.connection.exec_driver_sql("CREATE TABLE notes (body TEXT)")
+        w.commit()
+        return w.connection
+
+
 def test_a_no_wait_writer_keeps_its_connection_and_leaves_it_clean(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        with database.writer(wait=False) as w:
-            w.connection.exec_driver_sql("CREATE TABLE notes (body TEXT)")
-            w.commit()
-            first = w.connection
+        first = _notes(database)
         with database.writer(wait=False) as w:
             assert w.connection is first  # the same connection, kept open (not checked out of a pool again)
         with pytest.raises(RuntimeError), database.writer(wait=False) as w:
@@ -163,6 +169,45 @@ def test_a_no_wait_writer_keeps_its_connection_and_leaves_it_clean(tmp_path: Pat
             w.commit()
         with database.reader() as uow:
             assert uow.session.execute(text("SELECT body FROM notes")).scalars().all() == ["kept"]
+    finally:
+        database.dispose()
+
+
+def test_the_sqlite_driver_writer_gives_way_at_once_keeps_its_connection_and_leaves_it_clean(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "d.db")
+    database = Database(f"sqlite:///{path}")
+    try:
+        kept = _notes(database)
+        with database.sqlite_driver() as driver:  # the same kept connection, its busy timeout 0, in BEGIN
+            assert driver is kept.connection.driver_connection and driver.in_transaction
+            assert driver.execute("PRAGMA busy_timeout").fetchone() == (0,)
+            driver.execute("INSERT INTO notes VALUES ('committed')")
+            driver.commit()
+        with database.sqlite_driver() as driver:
+            driver.execute("INSERT INTO notes VALUES ('not committed')")
+            for nested in (database.sqlite_driver, partial(database.writer, wait=False)):
+                with pytest.raises(WriterBusy), nested():
+                    pass  # inside its transaction: neither begins again (nor ends this one)
+            assert driver.in_transaction
+        with pytest.raises(RuntimeError), database.sqlite_driver() as driver:
+            driver.execute("INSERT INTO notes VALUES ('half done')")
+            raise RuntimeError("failed before its commit")
+        assert database._nowait_connection is None  # dropped after a failure
+        with database.writer(wait=False) as w:
+            assert w.connection is not kept
+        other = sqlite3.connect(path, isolation_level=None)  # another process's write, as SQLite sees it
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            with pytest.raises(WriterBusy), database.sqlite_driver():
+                pass
+            assert time.monotonic() - started < 0.5
+        finally:
+            other.close()
+        with database.reader() as uow:
+            assert uow.session.execute(text("SELECT body FROM notes")).scalars().all() == ["committed"]
     finally:
         database.dispose()
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import FrozenClock
+from paydesk.core.db import WriterBusy
 from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.identity.service import User
 from paydesk.support import messages
@@ -177,6 +178,73 @@ def test_a_chat_message_is_written_at_once_only_when_nothing_would_wait(app: Con
     with pytest.raises(InvalidRequest):
         at_once(body="  ")
     assert inbound() == ["now"]
+
+
+def _stored(app: Container, cid: UUID) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+    """A conversation's messages and head as SQLite holds them (types included), without its ids."""
+    with app.db.engine.connect() as c:
+        rows = c.exec_driver_sql(
+            "SELECT seq, kind, author_id, author_name, body, data, typeof(data), created_at, length(id) "
+            "FROM support_messages WHERE conversation_id = ? ORDER BY seq", (cid.bytes,)).all()
+        head = c.exec_driver_sql("SELECT status, assignee_id, last_seq, waiting_since, updated_at "
+                                 "FROM support_conversations WHERE id = ?", (cid.bytes,)).one()
+    return [tuple(row) for row in rows], tuple(head)
+
+
+def test_a_chat_message_written_straight_through_the_driver_is_the_one_the_full_way_writes(
+    app: Container, clock: FrozenClock,
+) -> None:
+    job = partial(PostJob, author=None, author_name="Visitor")
+    if app.db.dialect != "sqlite":
+        with pytest.raises(WriterBusy):  # PostgreSQL: always the batch, off the loop
+            messages.post_direct(app.support, job(_conversation(app), "inbound", "hi"))
+        return
+    agent = _agent(app, "lin@example.com")
+    app.support.connected(agent.id, 1)
+    direct, full = _conversation(app), _conversation(app)
+    for cid in (direct, full):  # a first message is assigned: that takes the full way
+        assert messages.post_direct(app.support, job(cid, "inbound", "first")) is None
+        app.support.post(cid, kind="inbound", body="first", author=None, author_name="Visitor")
+    assert _stored(app, direct)[0][0][1:] == _stored(app, full)[0][0][1:]
+    steps: list[tuple[str, str, User | None]] = [
+        ("inbound", "where is my money?", None), ("outbound", "checking now", agent), ("note", "KYC ok", agent),
+        ("pending", "", agent), ("inbound", "hello? 你好", None)]  # the customer writing reopens it
+    kept = app.db._nowait_connection
+    for kind, body, author in steps:
+        clock.advance(timedelta(seconds=7))
+        if kind == "pending":
+            for cid in (direct, full):
+                app.support.change_status(cid, "pending", agent)
+            continue
+        events = messages.post_direct(app.support, PostJob(direct, kind, body, author, "Visitor"))
+        outcome = messages.process_posts(app.support, [PostJob(full, kind, body, author, "Visitor")])[0]
+        assert events is not None and not isinstance(outcome, BaseException)
+        assert [(channel.replace(str(direct), str(full)), {**event, "conversation_id": str(full)})
+                for channel, event in events] == outcome
+    assert _stored(app, direct) == _stored(app, full)  # the same rows, of the same types, the same head
+    assert _stored(app, direct)[1][:2] == ("open", agent.id.bytes) and app.db._nowait_connection is kept
+
+    # What it leaves to the full way, or refuses, writes nothing (and keeps its connection).
+    app.support.connected(agent.id, -1)
+    waiting = _conversation(app)  # nobody online: it waits unassigned
+    app.support.post(waiting, kind="inbound", body="first", author=None, author_name="Visitor")
+    assert messages.post_direct(app.support, job(waiting, "inbound", "anyone?")) is not None  # waits on
+    app.support.change_status(waiting, "resolved", agent)
+    unchanged = _stored(app, waiting)  # the customer reopening it: it looks for an agent, the full way
+    assert messages.post_direct(app.support, job(waiting, "inbound", "one more thing")) is None
+    assert _stored(app, waiting) == unchanged
+    before = _stored(app, direct)
+    app.support.leave_email(direct, "ana@example.com")
+    assert messages.post_direct(app.support, PostJob(direct, "outbound", "mailed too", agent, "")) is None
+    for status in ("resolved", "closed"):
+        app.support.change_status(direct, status, agent)
+    with pytest.raises(DomainError, match="closed"):
+        messages.post_direct(app.support, PostJob(direct, "note", "too late", agent, ""))
+    with pytest.raises(DomainError, match="no such conversation"):
+        messages.post_direct(app.support, job(UUID(int=7), "inbound", "anyone?"))
+    posted = [[m for m in rows if m[1] != "event"] for rows in (before[0], _stored(app, direct)[0])]
+    assert posted[0] == posted[1] and _stored(app, direct)[1][0] == "closed"  # (its moves are events)
+    assert app.db._nowait_connection is kept
 
 
 def test_a_chat_message_never_holds_the_event_loop_waiting_for_another_writer(app: Container) -> None:

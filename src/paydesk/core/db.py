@@ -288,17 +288,26 @@ class Database:
                 self._write_lock.release()
 
     @contextmanager
-    def _nowait_writer(self) -> Iterator[Writer]:
-        # One connection kept open for it (checking one out of a pool and back cost a fifth of a chat
-        # message's write), used only while this process's write lock is held.
+    def _nowait(self) -> Iterator[Connection]:
+        """This process's write lock, taken only if free, and the no-wait connection (opened on first use), idle;
+        WriterBusy otherwise. Checking one out of a pool and back cost a fifth of a chat message's write, so it
+        is kept open, and used only while the lock is held."""
         if self._nowait_engine is None or self._write_lock is None or not self._write_lock.acquire(blocking=False):
             raise WriterBusy()  # (no connection that never waits: a memory database, or PostgreSQL)
         try:
             connection = self._nowait_connection
             if connection is None or connection.closed:
                 connection = self._nowait_connection = self._nowait_engine.connect()
-            elif connection.in_transaction():
+            elif connection.in_transaction() or getattr(connection.connection.driver_connection, "in_transaction",
+                                                        False):
                 raise WriterBusy()  # this thread is writing with it already (the lock is re-entrant)
+            yield connection
+        finally:
+            self._write_lock.release()
+
+    @contextmanager
+    def _nowait_writer(self) -> Iterator[Writer]:
+        with self._nowait() as connection:
             try:
                 connection.begin()
             except OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
@@ -310,13 +319,38 @@ class Database:
                 clean = True
             finally:
                 writer.close()
-                driver = connection.connection.driver_connection
-                if not clean or (isinstance(driver, sqlite3.Connection) and driver.in_transaction):
-                    # Something failed (a COMMIT can fail and leave SQLite's transaction open, holding the
-                    # database's write lock): the next writer gets a new connection.
-                    self._drop_nowait_connection()
-        finally:
-            self._write_lock.release()
+                self._settle_nowait(connection, clean)
+
+    @contextmanager
+    def sqlite_driver(self) -> Iterator[sqlite3.Connection]:
+        """`writer(wait=False)` without SQLAlchemy: SQLite's own connection, inside BEGIN IMMEDIATE, for the one
+        hot path that speaks to the driver itself (a chat message, support/messages.py: SQLAlchemy's
+        transaction and statement layers cost as much there as SQLite's work). The caller commits; leaving
+        without a commit, or by an error, rolls back. WriterBusy where writer(wait=False) raises it."""
+        with self._nowait() as connection:
+            driver: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
+                raise WriterBusy() from exc
+            clean = False
+            try:
+                yield driver
+                clean = True
+            finally:
+                if driver.in_transaction:
+                    try:
+                        driver.rollback()
+                    except sqlite3.Error:
+                        clean = False
+                self._settle_nowait(connection, clean)
+
+    def _settle_nowait(self, connection: Connection, clean: bool) -> None:
+        driver = connection.connection.driver_connection
+        if not clean or (isinstance(driver, sqlite3.Connection) and driver.in_transaction):
+            # Something failed (a COMMIT can fail and leave SQLite's transaction open, holding the database's
+            # write lock): the next writer gets a new connection.
+            self._drop_nowait_connection()
 
     def _drop_nowait_connection(self) -> None:
         connection, self._nowait_connection = self._nowait_connection, None

@@ -70,6 +70,12 @@ class Prepared:
         finally:
             cursor.close()
 
+    def driver_sql(self, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+        """The compiled SQL and its parameters' names, in the order a positional driver takes them: for a caller
+        that hands the driver values it has converted itself."""
+        plan = self._plan(dialect)
+        return plan.sql, plan.names
+
     @staticmethod
     def _values(plan: _Plan, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = [params[name] if convert is None else convert(params[name])

@@ -41,7 +41,7 @@ class BadMove(Conflict):
 
 def move(current: Status, wanted: Status) -> Status:
     if wanted not in MOVES[current]:
-        raise BadMove(f"a {current.value} conversation can't become {wanted.value}", current=current.value)
+        raise BadMove(f"the conversation is {current.value}: it can't become {wanted.value}", current=current.value)
     return wanted
 
 

@@ -27,7 +27,7 @@ from paydesk.support.agents import DEFAULT_TEAM, AgentPresence
 from paydesk.support.attachments import BlobStore
 from paydesk.support.domain import Status
 from paydesk.support.events import Event, agent_channel, conversation_channel, message_view, team_channel
-from paydesk.support.messages import KINDS, Head, PostJob, process_posts
+from paydesk.support.messages import KINDS, Head, PostJob, post_direct, process_posts
 from paydesk.support.tools import MAX_BODY, AgentTools, NotAnAgent
 
 
@@ -126,6 +126,9 @@ class SupportService(AgentPresence, AgentTools):
         if self.db.dialect != "sqlite":
             return None
         try:
+            direct = post_direct(self, job)  # the common post, straight through the driver
+            if direct is not None:
+                return direct
             outcome = process_posts(self, [job], wait=False)[0]
         except WriterBusy:
             return None  # the batcher's thread waits for the other writer, not the event loop
