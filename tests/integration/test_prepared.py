@@ -191,9 +191,9 @@ def test_the_sqlite_driver_writer_gives_way_at_once_keeps_its_connection_and_lea
                 with pytest.raises(WriterBusy), nested():
                     pass  # inside its transaction: neither begins again (nor ends this one)
             assert driver.in_transaction
-        with pytest.raises(RuntimeError), database.sqlite_driver() as driver:
+        with pytest.raises(OperationalError), database.sqlite_driver() as driver:  # SQLAlchemy's, as elsewhere
             driver.execute("INSERT INTO notes VALUES ('half done')")
-            raise RuntimeError("failed before its commit")
+            driver.execute("INSERT INTO no_such_table VALUES (1)")
         assert database._nowait_connection is None  # dropped after a failure
         with database.writer(wait=False) as w:
             assert w.connection is not kept

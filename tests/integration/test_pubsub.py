@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from paydesk.core import pubsub, resp
 from paydesk.core.pubsub import MemoryPubSub, Received, RedisPubSub
@@ -93,6 +94,22 @@ if REDIS_URL:
                 assert await mine.get(timeout=0.3) is None and await theirs.get(timeout=0.3) is None
             await here.close()
             await there.close()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.redis
+    def test_what_someone_else_publishes_that_is_not_a_json_object_is_dropped() -> None:
+        prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+
+        async def scenario() -> None:
+            bus, stranger = RedisPubSub(REDIS, prefix), Redis.from_url(REDIS)
+            async with bus.subscribe("conv:1") as sub:
+                for foreign in ('["ab"]', '[["type", "typing"]]', "7"):  # JSON, but a dict() could be made of two
+                    await stranger.publish(f"{prefix}conv:1", "0" * 32 + foreign)  # behind another process's origin
+                await stranger.publish(f"{prefix}conv:1", '{"seq": 1}')
+                assert await sub.get(timeout=2) == {"seq": 1}  # the object arrives; nothing before it
+            await bus.close()
+            await stranger.aclose()
 
         asyncio.run(scenario())
 

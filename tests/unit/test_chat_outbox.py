@@ -10,11 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
+import pytest
+from fastapi import WebSocketDisconnect
 from sqlalchemy.exc import OperationalError
+from starlette.websockets import WebSocketState
 
 from paydesk.core.pubsub import MemoryPubSub
 from paydesk.support.outbox import Outbox
-from paydesk.support.ws import _forward
+from paydesk.support.ws import _command, _forward
 
 CID = "01936f4e-0000-7000-8000-000000000001"
 
@@ -94,3 +97,18 @@ def test_events_that_are_not_ours_are_dropped_and_delivery_goes_on() -> None:
         task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_a_socket_this_side_has_closed_reads_no_more_commands() -> None:
+    # _forward closes a socket it can't deliver to (1011); a command the client sent just before must not be
+    # carried out (a message written and published to a conversation whose socket is going).
+    async def scenario() -> None:
+        closed: Any = SimpleNamespace(application_state=WebSocketState.DISCONNECTED, receive=_never)
+        with pytest.raises(WebSocketDisconnect):
+            await _command(closed)
+
+    asyncio.run(scenario())
+
+
+async def _never() -> dict[str, Any]:
+    raise AssertionError("read from a socket this side has closed")

@@ -337,12 +337,14 @@ class Database:
             try:
                 yield driver
                 clean = True
+            except sqlite3.Error as exc:  # as SQLAlchemy's own execution would raise it (callers retry on those)
+                raise DBAPIError.instance(None, None, exc, sqlite3.Error, dialect=self.engine.dialect) from exc
             finally:
-                if driver.in_transaction:
-                    try:
+                try:
+                    if driver.in_transaction:
                         driver.rollback()
-                    except sqlite3.Error:
-                        clean = False
+                except sqlite3.Error:
+                    clean = False
                 self._settle_nowait(connection, clean)
 
     def _settle_nowait(self, connection: Connection, clean: bool) -> None:

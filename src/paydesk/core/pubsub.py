@@ -257,7 +257,11 @@ class RedisPubSub:
         local = self._local.get(channel.decode()[len(self._prefix):])
         if local:  # (a payload without an origin is plain JSON: "{" is not a hex digit)
             text = (data if data.startswith(b"{") else data[len(self._origin):]).decode()
-            self._deliver(local, Received(json.loads(text), text))
+            message = json.loads(text)
+            if not isinstance(message, dict):  # not one of ours (anyone with access to Redis can publish)
+                log.warning("pubsub.message_dropped", reason="not a JSON object")
+                return
+            self._deliver(local, Received(message, text))
 
     def _recovered(self) -> None:
         """The subscriber's connection was lost and is back: whatever was published meanwhile never arrives.

@@ -6,11 +6,15 @@ processes' batches still meet over agents' rows (both assigning at once), the da
 messages are retried one by one (core/batching.py). A message's number is the locked row's next one, so
 numbering stays per conversation and gap-free.
 
-Every chat message takes this way, so it is written with a few prepared statements rather than through the
-ORM's unit of work (which cost 2.5 ms a message against 0.6 ms): the batch reads the heads of its
-conversations (`Head`), adds the messages to them, and writes the new messages in one INSERT and each
-conversation's new state in one UPDATE. Rarer work inside a post (assigning an agent, mailing a reply)
-still uses the ORM in the same transaction."""
+Every chat message that isn't written directly takes this way (all of them on PostgreSQL), so it is written
+with a few prepared statements rather than through the ORM's unit of work (which cost 2.5 ms a message
+against 0.6 ms): the batch reads the heads of its conversations (`Head`), adds the messages to them, and
+writes the new messages in one INSERT and each conversation's new state in one UPDATE. Rarer work inside a
+post (assigning an agent, mailing a reply) still uses the ORM in the same transaction.
+
+On SQLite, a socket's message is written on the event loop when no other writer is at work that instant: the
+common one (no agent to find, no reply to mail) straight through the driver (`post_direct`), the rest by
+`process_posts` on a writer that doesn't wait."""
 
 from __future__ import annotations
 
@@ -189,7 +193,7 @@ def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -
             return None  # assigning reads the agents' loads through the ORM
     elif job.kind == "outbound":
         waiting_since = at
-        if run(_CONTACT_EMAIL, contact=contact).fetchone()[0]:
+        if any(email for email, in run(_CONTACT_EMAIL, contact=contact)):
             return None  # the reply is mailed too, through the outbox
     author = job.author
     message = store.NewMessage(uuid7(), job.conversation_id, last_seq + 1, job.kind, author.id if author else None,

@@ -105,7 +105,7 @@ class SupportService(AgentPresence, AgentTools):
     async def post_from_loop(self, conversation_id: UUID, *, kind: str, body: str, author: User | None,
                              author_name: str = "") -> list[Event]:
         """`post` for a caller on the event loop (the chat sockets). On SQLite, when no other writer is at work
-        this instant, the message is written right here (0.3–0.5 ms of the loop's time): two thread hops and
+        this instant, the message is written right here (0.15–0.3 ms of the loop's time): two thread hops and
         the wait for the interpreter lock between the loop and the batcher's thread were most of a message's
         delivery time. Otherwise, and always on PostgreSQL (a network round trip per statement), the loop
         awaits the batch instead of parking a worker thread on it. Cancelled before its batch begins, the

@@ -18,6 +18,7 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketState
 
 from paydesk.container import Container
 from paydesk.core.db import INT32_MAX
@@ -173,6 +174,8 @@ async def _command(ws: WebSocket) -> dict[str, Any] | None:
     """The client's next command: a JSON object (None for anything else, which is ignored). A frame that isn't
     JSON text is answered with an `invalid_request` error, and one holding half a UTF-16 surrogate pair with
     `invalid_text` (no response could carry it: web/unicode.py); the socket stays open."""
+    if ws.application_state != WebSocketState.CONNECTED:
+        raise WebSocketDisconnect(1000)  # this side has closed it (a failed delivery): nothing more is read
     message = await ws.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
