@@ -259,8 +259,7 @@ class RedisPubSub:
             text = (data if data.startswith(b"{") else data[len(self._origin):]).decode()
             message = json.loads(text)
             if not isinstance(message, dict):  # not one of ours (anyone with access to Redis can publish)
-                log.warning("pubsub.message_dropped", reason="not a JSON object")
-                return
+                raise ValueError("not a JSON object")  # dropped and logged (redis.message_dropped), as bad JSON is
             self._deliver(local, Received(message, text))
 
     def _recovered(self) -> None:
