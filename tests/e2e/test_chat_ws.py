@@ -25,7 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from paydesk.app import create_app
 from paydesk.config import Settings
-from paydesk.core.db import WriterBusy
+from paydesk.core.writers import WriterBusy
 from paydesk.support import service as support_service
 from paydesk.support import ws as support_ws
 from tests.conftest import own_redis

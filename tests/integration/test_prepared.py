@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from paydesk.core.db import BUSY_TIMEOUT_MS, Database, WriterBusy
+from paydesk.core.db import BUSY_TIMEOUT_MS, Database
 from paydesk.core.prepared import Prepared
+from paydesk.core.writers import WriterBusy
 from paydesk.support import store
 
 C, M = store.ConversationRow, store.MessageRow
@@ -194,7 +195,7 @@ def test_the_sqlite_driver_writer_gives_way_at_once_keeps_its_connection_and_lea
         with pytest.raises(OperationalError), database.sqlite_driver() as driver:  # SQLAlchemy's, as elsewhere
             driver.execute("INSERT INTO notes VALUES ('half done')")
             driver.execute("INSERT INTO no_such_table VALUES (1)")
-        assert database._nowait_connection is None  # dropped after a failure
+        assert database._nowait.connection is None  # dropped after a failure
         with database.writer(wait=False) as w:
             assert w.connection is not kept
         other = sqlite3.connect(path, isolation_level=None)  # another process's write, as SQLite sees it

@@ -19,8 +19,8 @@ from sqlalchemy.exc import OperationalError
 from paydesk.config import Settings
 from paydesk.container import Container, build
 from paydesk.core.clock import FrozenClock
-from paydesk.core.db import WriterBusy
 from paydesk.core.errors import DomainError, InvalidRequest
+from paydesk.core.writers import WriterBusy
 from paydesk.identity.service import User
 from paydesk.support import messages
 from paydesk.support.agents import PRESENCE_TTL
@@ -209,7 +209,7 @@ def test_a_chat_message_written_straight_through_the_driver_is_the_one_the_full_
     steps: list[tuple[str, str, User | None]] = [
         ("inbound", "where is my money?", None), ("outbound", "checking now", agent), ("note", "KYC ok", agent),
         ("pending", "", agent), ("inbound", "hello? 你好", None)]  # the customer writing reopens it
-    kept = app.db._nowait_connection
+    kept = app.db._nowait.connection
     for kind, body, author in steps:
         clock.advance(timedelta(seconds=7))
         if kind == "pending":
@@ -222,7 +222,7 @@ def test_a_chat_message_written_straight_through_the_driver_is_the_one_the_full_
         assert [(channel.replace(str(direct), str(full)), {**event, "conversation_id": str(full)})
                 for channel, event in events] == outcome
     assert _stored(app, direct) == _stored(app, full)  # the same rows, of the same types, the same head
-    assert _stored(app, direct)[1][:2] == ("open", agent.id.bytes) and app.db._nowait_connection is kept
+    assert _stored(app, direct)[1][:2] == ("open", agent.id.bytes) and app.db._nowait.connection is kept
 
     # What it leaves to the full way, or refuses, writes nothing (and keeps its connection).
     app.support.connected(agent.id, -1)
@@ -244,7 +244,7 @@ def test_a_chat_message_written_straight_through_the_driver_is_the_one_the_full_
         messages.post_direct(app.support, job(UUID(int=7), "inbound", "anyone?"))
     posted = [[m for m in rows if m[1] != "event"] for rows in (before[0], _stored(app, direct)[0])]
     assert posted[0] == posted[1] and _stored(app, direct)[1][0] == "closed"  # (its moves are events)
-    assert app.db._nowait_connection is kept
+    assert app.db._nowait.connection is kept
 
 
 def test_a_chat_message_never_holds_the_event_loop_waiting_for_another_writer(app: Container) -> None:

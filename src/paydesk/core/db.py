@@ -10,21 +10,22 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, String, Uuid, create_engine, event
+from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, String, Uuid, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Insert
 from sqlalchemy.types import TypeDecorator
 
 from paydesk.core.checkpoints import WalCheckpointer
+from paydesk.core.writers import NoWaitWriters, Writer, WriterBusy
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -203,42 +204,6 @@ class UnitOfWork:
         self.session.commit()
 
 
-class WriterBusy(Exception):
-    """`Database.writer(wait=False)` found another writer at work (SQLite)."""
-
-
-class Writer:
-    """A write transaction on a bare connection, for a hot path that runs prepared statements
-    (core/prepared.py) and skips the ORM's session. `session`, made on first use, joins the same transaction
-    for the rarer work that needs the ORM. `commit()` writes both; leaving without it rolls back."""
-
-    def __init__(self, connection: Connection, *, keep: bool = False) -> None:
-        self.connection, self._keep = connection, keep  # keep: the connection outlives the writer
-        self._session: Session | None = None
-
-    @property
-    def session(self) -> Session:
-        if self._session is None:
-            self._session = Session(bind=self.connection, join_transaction_mode="rollback_only",
-                                    expire_on_commit=False)
-        return self._session
-
-    def commit(self) -> None:
-        if self._session is not None:
-            self._session.flush()
-        self.connection.commit()
-
-    def close(self) -> None:
-        try:
-            if self._session is not None:
-                self._session.close()
-        finally:
-            if not self._keep:
-                self.connection.close()  # rolls back what was not committed
-            elif self.connection.in_transaction():
-                self.connection.rollback()
-
-
 class Database:
     """The engine and session factory the app, the CLI and the jobs share."""
 
@@ -250,11 +215,11 @@ class Database:
         # busy handler, which sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
         self.checkpointer = WalCheckpointer(self.engine, self._write_lock) if own_checkpoints else None
-        # writer(wait=False)'s own connection, with a busy timeout of 0: the shared pool may be all taken, and
-        # another process's write must not be waited for.
-        self._nowait_engine = _sqlite_engine(url, echo=False, own_checkpoints=True, busy_timeout_ms=0,
-                                             pool_size=1, max_overflow=0) if own_checkpoints else None
-        self._nowait_connection: Connection | None = None
+        # writer(wait=False)'s and sqlite_driver()'s own connection, with a busy timeout of 0: the shared pool may
+        # be all taken, and another process's write must not be waited for.
+        self._nowait = NoWaitWriters(_sqlite_engine(url, echo=False, own_checkpoints=True, busy_timeout_ms=0,
+                                                    pool_size=1, max_overflow=0), self._write_lock) \
+            if own_checkpoints and self._write_lock is not None else None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
@@ -271,7 +236,7 @@ class Database:
         raises WriterBusy at once where it would wait: for this process's lock, or for another process's
         write (its connection's busy timeout is 0)."""
         if not wait:
-            with self._nowait_writer() as writer:
+            with self._nowaiting().writer() as writer:
                 yield writer
             return
         if self._write_lock is not None:
@@ -287,78 +252,15 @@ class Database:
             if self._write_lock is not None:
                 self._write_lock.release()
 
-    @contextmanager
-    def _nowait(self) -> Iterator[Connection]:
-        """This process's write lock, taken only if free, and the no-wait connection (opened on first use), idle;
-        WriterBusy otherwise. Checking one out of a pool and back cost a fifth of a chat message's write, so it
-        is kept open, and used only while the lock is held."""
-        if self._nowait_engine is None or self._write_lock is None or not self._write_lock.acquire(blocking=False):
+    def sqlite_driver(self) -> AbstractContextManager[sqlite3.Connection]:
+        """`writer(wait=False)` without SQLAlchemy (core/writers.py): SQLite's own connection in BEGIN IMMEDIATE,
+        for the chat message's direct write. The caller commits; WriterBusy where writer(wait=False) raises it."""
+        return self._nowaiting().driver()
+
+    def _nowaiting(self) -> NoWaitWriters:
+        if self._nowait is None:
             raise WriterBusy()  # (no connection that never waits: a memory database, or PostgreSQL)
-        try:
-            connection = self._nowait_connection
-            if connection is None or connection.closed:
-                connection = self._nowait_connection = self._nowait_engine.connect()
-            elif connection.in_transaction() or getattr(connection.connection.driver_connection, "in_transaction",
-                                                        False):
-                raise WriterBusy()  # this thread is writing with it already (the lock is re-entrant)
-            yield connection
-        finally:
-            self._write_lock.release()
-
-    @contextmanager
-    def _nowait_writer(self) -> Iterator[Writer]:
-        with self._nowait() as connection:
-            try:
-                connection.begin()
-            except OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
-                connection.rollback()
-                raise WriterBusy() from exc
-            writer, clean = Writer(connection, keep=True), False
-            try:
-                yield writer
-                clean = True
-            finally:
-                writer.close()
-                self._settle_nowait(connection, clean)
-
-    @contextmanager
-    def sqlite_driver(self) -> Iterator[sqlite3.Connection]:
-        """`writer(wait=False)` without SQLAlchemy: SQLite's own connection, inside BEGIN IMMEDIATE, for the one
-        hot path that speaks to the driver itself (a chat message, support/messages.py: SQLAlchemy's
-        transaction and statement layers cost as much there as SQLite's work). The caller commits; leaving
-        without a commit, or by an error, rolls back. WriterBusy where writer(wait=False) raises it."""
-        with self._nowait() as connection:
-            driver: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
-                raise WriterBusy() from exc
-            clean = False
-            try:
-                yield driver
-                clean = True
-            except sqlite3.Error as exc:  # as SQLAlchemy's own execution would raise it (callers retry on those)
-                raise DBAPIError.instance(None, None, exc, sqlite3.Error, dialect=self.engine.dialect) from exc
-            finally:
-                try:
-                    if driver.in_transaction:
-                        driver.rollback()
-                except sqlite3.Error:
-                    clean = False
-                self._settle_nowait(connection, clean)
-
-    def _settle_nowait(self, connection: Connection, clean: bool) -> None:
-        driver = connection.connection.driver_connection
-        if not clean or (isinstance(driver, sqlite3.Connection) and driver.in_transaction):
-            # Something failed (a COMMIT can fail and leave SQLite's transaction open, holding the database's
-            # write lock): the next writer gets a new connection.
-            self._drop_nowait_connection()
-
-    def _drop_nowait_connection(self) -> None:
-        connection, self._nowait_connection = self._nowait_connection, None
-        if connection is not None:
-            connection.invalidate()  # its driver connection closed, not handed back to the pool
-            connection.close()
+        return self._nowait
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never waits for (or
@@ -378,11 +280,8 @@ class Database:
                 self.checkpointer.checkpoint()  # leave the file whole for whoever opens it next
         finally:
             self.engine.dispose()
-            if self._write_lock is not None:
-                with self._write_lock:  # not while a writer is using it
-                    self._drop_nowait_connection()
-            if self._nowait_engine is not None:
-                self._nowait_engine.dispose()
+            if self._nowait is not None:
+                self._nowait.dispose()
 
 
 def retry_on_conflict(attempt: Callable[[], T], tries: int = 3) -> T:

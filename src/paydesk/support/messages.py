@@ -28,10 +28,11 @@ from uuid import UUID
 
 from sqlalchemy import bindparam, insert, select, update
 
-from paydesk.core.db import Writer, sqlite_time
+from paydesk.core.db import sqlite_time
 from paydesk.core.errors import DomainError, NotFound
 from paydesk.core.ids import uuid7
 from paydesk.core.prepared import Prepared
+from paydesk.core.writers import Writer
 from paydesk.identity.service import User
 from paydesk.support import domain, store
 from paydesk.support.domain import Status
@@ -92,7 +93,7 @@ def process_posts(support: SupportService, jobs: Sequence[PostJob], *, wait: boo
         results: list[list[Event] | BaseException] = []
         for job in jobs:
             head = heads.get(job.conversation_id)
-            refused = refusal(head, job)
+            refused = refusal(head.status if head is not None else None, job)
             if refused is not None:  # nothing written for it: the batch goes on without it
                 results.append(refused)
                 continue
@@ -132,12 +133,9 @@ def write_heads(w: Writer, heads: Iterable[Head]) -> None:
         head.new.clear()
 
 
-def refusal(conversation: Head | None, job: PostJob) -> DomainError | None:
-    """Why this message can't be written, checked before anything is."""
-    return _refusal(conversation.status if conversation is not None else None, job)
-
-
-def _refusal(status: str | None, job: PostJob) -> DomainError | None:
+def refusal(status: str | None, job: PostJob) -> DomainError | None:
+    """Why this message can't be written to a conversation in `status` (None: none was found), checked before
+    anything is."""
     if status is None:
         return NotFound("no such conversation")
     if job.kind != "inbound" and status == Status.CLOSED.value:
@@ -180,7 +178,7 @@ def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -
 
     cid = job.conversation_id.bytes
     head = run(_DIRECT_HEAD, head=cid).fetchone()
-    refused = _refusal(head[0] if head else None, job)
+    refused = refusal(head[0] if head else None, job)
     if refused is not None:
         return refused
     status, assignee, last_seq, waiting_since, contact = head

@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
-from paydesk.core.db import Database, WriterBusy
+from paydesk.core.db import Database
 from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.ids import uuid7
+from paydesk.core.writers import WriterBusy
 from paydesk.identity.domain import normalize_email as domain_email
 from paydesk.identity.service import IdentityService, User
 from paydesk.notify.service import NotifyService

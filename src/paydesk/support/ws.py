@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketState
 
 from paydesk.container import Container
 from paydesk.core.db import INT32_MAX
-from paydesk.core.errors import DomainError, ServiceUnavailable
+from paydesk.core.errors import DomainError, InvalidRequest, ServiceUnavailable
 from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
@@ -185,7 +185,7 @@ async def _command(ws: WebSocket) -> dict[str, Any] | None:
             raise ValueError("a binary frame")
         command = json.loads(text)
     except (ValueError, RecursionError):  # (RecursionError: nested past the parser's depth)
-        await ws.send_json({"type": "error", "code": "invalid_request", "detail": NOT_JSON})
+        await ws.send_json(_error(InvalidRequest(NOT_JSON)))
         return None
     if not isinstance(command, dict):
         return None
