@@ -1,25 +1,34 @@
 """Chat fan-out: N visitor WebSocket clients, each in a conversation with an agent connection joined to it
-(the agents' accounts — 50 by default — each serve an equal share), send messages at a steady rate for a
-fixed time; every message is received by both sides, and the delivery latency (send → receive, same clock)
-is measured at each: over every receipt, and apart for the sender's own copy (`sender_…`) and the other
-side's (`other_…`; with Redis only that one crosses it). The same load runs against a minimal raw WebSocket
-broadcast server (no database, no auth: a room per pair) right before each mode, in the same run. Prints one
-JSON line per pub/sub mode:
-embedded (one server process), and Redis when PAYDESK_TEST_REDIS_URL is set (two server processes on one
-database, the visitors on one and the agents on the other: every message reaches its agent through Redis).
+(the agents' accounts — 50 by default — each serve an equal share), send messages at a steady rate; every
+message is received by both sides, and the delivery latency (send → receive, same clock) is measured at each:
+over every receipt, and apart for the sender's own copy (`sender_…`) and the other side's (`other_…`; with
+Redis only that one crosses it). The same load runs against a minimal raw WebSocket broadcast server (no
+database, no auth: a room per pair; neither compresses) in the same run, both servers up and connected
+throughout and loaded in turn: `--rounds` slices each, alternating which goes first, `--seconds` of measured
+load each in all, so that the host's load, which drifts, weighs on both alike over a round or longer. Each
+slice starts with `--warmup` seconds of unmeasured messages (a server coming back from the other's turn finds
+its caches cold; a steady rate is what is measured); `sent`, `expected` and the CPU time count the measured
+messages. `slices_p99_ms` is each slice's p99; `ratio_p99_by_round` the ratio in each round and
+`ratio_p99_median_round` their median: a burst of the host's load shorter than a round lands on one slice,
+and shows there as one round out of line, while `ratio_p99` is over all the receipts of the run.
+Prints one JSON line per pub/sub mode: embedded (one server process), and Redis when PAYDESK_TEST_REDIS_URL
+is set (two server processes on one database, the visitors on one and the agents on the other: every message
+reaches its agent through Redis).
 On Linux it also reports the CPU time the servers spent during the load per message sent
 (`server_cpu_ms_per_message`, each process's in `…_by_process`; Redis's own not counted), the raw
 server's (`raw_cpu_ms_per_message`) and their ratio (`ratio_cpu`): figures that move less with the host's
 load than the latencies do, and that say what a message costs the processes it passes through.
 
-    .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rate 100]
-                                          [--modes embedded,redis]
+    .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rounds 4]
+                                          [--warmup 1] [--rate 100] [--modes embedded,redis]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import socket
@@ -28,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +63,7 @@ async def handler(ws):
     finally:
         rooms[room].discard(ws)
 async def main():
-    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None):
+    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None, compression=None):
         await asyncio.Future()
 asyncio.run(main())
 '''
@@ -101,43 +111,71 @@ async def _drain(ws: ClientConnection, latencies: list[float]) -> None:
             latencies.append(time.perf_counter() - float(body[2:]))
 
 
-async def _sender(ws: ClientConnection, every: float, stop: asyncio.Event, offset: float, raw: bool) -> int:
-    await asyncio.sleep(offset)
-    sent = 0
-    while not stop.is_set():
-        body = f"t:{time.perf_counter()}"
-        await ws.send(json.dumps({"type": "message", "body": body} if not raw else {"body": body}))
-        sent += 1
-        await asyncio.sleep(every)
-    return sent
+class Load:
+    """One server's connection pairs, read all along and sent to during its slices of the run: the visitors in
+    turn, `rate` messages a second in all, each message timed from its send to its receipt at both sides."""
 
+    def __init__(self, pairs: list[tuple[ClientConnection, ClientConnection]], *, raw: bool, pids: list[int]
+                 ) -> None:
+        self.pairs, self.raw, self.pids = pairs, raw, pids
+        self.sides: tuple[list[float], list[float]] = ([], [])  # received by the sender (the visitor), the other
+        self.readers = [asyncio.create_task(_drain(ws, side)) for pair in pairs
+                        for ws, side in zip(pair, self.sides, strict=True)]
+        self.sent = 0  # measured messages
+        self.turn = 0  # the next visitor to send
+        self.cpu: list[float] | None = [0.0] * len(pids)
+        self.slice_p99s: list[float] = []
 
-async def run_load(pairs: list[tuple[ClientConnection, ClientConnection]], seconds: float, rate: float,
-                   raw: bool, servers: list[int]) -> dict[str, Any]:
-    sides: tuple[list[float], list[float]] = ([], [])  # received by the sender (the visitor), by the other side
-    stop = asyncio.Event()
-    every = len(pairs) / rate  # each visitor sends once per `every` seconds: `rate` messages a second in all
-    readers = [asyncio.create_task(_drain(ws, side)) for pair in pairs for ws, side in zip(pair, sides, strict=True)]
-    senders = [asyncio.create_task(_sender(v, every, stop, i * every / len(pairs), raw))
-               for i, (v, _) in enumerate(pairs)]
-    cpu_before = cpu_seconds(servers)
-    await asyncio.sleep(seconds)
-    cpu_after = cpu_seconds(servers)
-    stop.set()
-    sent = sum(await asyncio.gather(*senders))
-    deadline = time.monotonic() + 10  # let the last ones arrive (a message still missing then counts as lost)
-    while sum(map(len, sides)) < sent * 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
-    latencies = sorted(sides[0] + sides[1])
-    cpu: dict[str, Any] = {}
-    if cpu_before is not None and cpu_after is not None and sent:
-        spent = [round((after - before) * 1000 / sent, 3) for before, after in zip(cpu_before, cpu_after, strict=True)]
-        cpu = {"server_cpu_ms_per_message": round(sum(spent), 3), "server_cpu_ms_per_message_by_process": spent}
-    return {**cpu, "sent": sent, "received": len(latencies), "expected": sent * 2, **percentiles(latencies, ""),
-            **percentiles(sorted(sides[0]), "sender_"), **percentiles(sorted(sides[1]), "other_")}
+    def received(self) -> int:
+        return len(self.sides[0]) + len(self.sides[1])
+
+    async def slice(self, warmup: int, measured: int, rate: float) -> None:
+        """Send `warmup` messages unmeasured (the processes come back from the other server's turn), then
+        `measured` ones, timed, in one steady stream; then wait until each of the measured ones has arrived at
+        both sides (10 s at most: one still missing then counts as lost)."""
+        loop = asyncio.get_running_loop()
+        marks = [len(side) for side in self.sides]  # (only the measured messages are timed, and counted)
+        begin, cpu_before = loop.time(), None
+        for i in range(warmup + measured):
+            if (delay := begin + i / rate - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)  # behind (the client was held up): the readers still get their turn
+            if i == warmup:
+                cpu_before = cpu_seconds(self.pids)
+            visitor = self.pairs[self.turn % len(self.pairs)][0]  # each visitor in turn, across the slices
+            self.turn += 1
+            body = f"{'t' if i >= warmup else 'w'}:{time.perf_counter()}"  # only the "t:" ones are timed
+            await visitor.send(json.dumps({"body": body} if self.raw else {"type": "message", "body": body}))
+        cpu_after = cpu_seconds(self.pids)
+        if self.cpu is not None and cpu_before is not None and cpu_after is not None:
+            self.cpu = [total + after - before
+                        for total, before, after in zip(self.cpu, cpu_before, cpu_after, strict=True)]
+        else:
+            self.cpu = None
+        self.sent += measured
+        deadline = time.monotonic() + 10
+        while self.received() - sum(marks) < measured * 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        # The slice's receipts: what each side's list grew by (a message lost earlier isn't waited for again).
+        fresh = sorted(latency for side, mark in zip(self.sides, marks, strict=True) for latency in side[mark:])
+        self.slice_p99s.append(percentiles(fresh, "")["p99_ms"])
+
+    def result(self) -> dict[str, Any]:
+        latencies = sorted(self.sides[0] + self.sides[1])
+        cpu: dict[str, Any] = {}
+        if self.cpu is not None and self.sent:
+            spent = [round(seconds * 1000 / self.sent, 3) for seconds in self.cpu]
+            cpu = {"server_cpu_ms_per_message": round(sum(spent), 3), "server_cpu_ms_per_message_by_process": spent}
+        return {**cpu, "sent": self.sent, "received": len(latencies), "expected": self.sent * 2,
+                **percentiles(latencies, ""), **percentiles(sorted(self.sides[0]), "sender_"),
+                **percentiles(sorted(self.sides[1]), "other_"), "slices_p99_ms": self.slice_p99s}
+
+    async def close(self) -> None:
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+        await asyncio.gather(*(ws.close() for pair in self.pairs for ws in pair), return_exceptions=True)
 
 
 def percentiles(latencies: list[float], prefix: str) -> dict[str, float]:
@@ -157,10 +195,10 @@ async def paydesk_pairs(base: str, count: int, agent_tokens: list[str], agent_ba
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for i in range(count):
             token = (await http.post("/api/v1/support/visitors")).json()["visitor_token"]
-            visitor = await connect(f"{ws_base}/ws/chat?visitor_token={token}", max_queue=None)
+            visitor = await connect(f"{ws_base}/ws/chat?visitor_token={token}", max_queue=None, compression=None)
             hello = json.loads(await visitor.recv())
             agent_token = agent_tokens[i % len(agent_tokens)]
-            agent = await connect(f"{agent_ws}/ws/agent?token={agent_token}", max_queue=None)
+            agent = await connect(f"{agent_ws}/ws/agent?token={agent_token}", max_queue=None, compression=None)
             json.loads(await agent.recv())  # hello
             await agent.send(json.dumps({"type": "join", "conversation_id": hello["conversation_id"], "after": 0}))
             pairs.append((visitor, agent))
@@ -183,24 +221,40 @@ async def _until_assigned(visitor: ClientConnection) -> None:
 async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, ClientConnection]]:
     pairs = []
     for i in range(count):
-        a = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None)
-        b = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None)
+        a = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None, compression=None)
+        b = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None, compression=None)
         pairs.append((a, b))
     await asyncio.sleep(0.5)
     return pairs
 
 
-async def connect_and_load(pairs_made: Any, args: argparse.Namespace, *, raw: bool, servers: list[int]
-                           ) -> dict[str, Any]:
-    """Open the pairs (`pairs_made`: an awaitable of them), run the load, close them (`servers`: their pids)."""
-    pairs = await pairs_made
+
+@contextlib.contextmanager
+def raw_server() -> Iterator[tuple[int, int]]:
+    """The raw broadcast server: (its port, its pid)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", RAW_SERVER, str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
-        return await run_load(pairs, args.seconds, args.rate, raw=raw, servers=servers)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the raw server did not start"
+                time.sleep(0.1)
+        yield port, server.pid
     finally:
-        await asyncio.gather(*(ws.close() for pair in pairs for ws in pair), return_exceptions=True)
+        server.terminate()
+        server.wait(timeout=30)
 
 
-def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
+@contextlib.contextmanager
+def paydesk_servers(args: argparse.Namespace, redis_url: str | None
+                    ) -> Iterator[tuple[str, str, list[str], list[int]]]:
+    """Paydesk on a fresh SQLite database with its agents registered: (the visitors' base URL, the agents',
+    the agents' access tokens, the servers' pids)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PAYDESK_DATABASE_URL": f"sqlite:///{tmp}/chat.db", "PAYDESK_ENV": "production",
                "PAYDESK_SECRET_KEY": "b" * 48}
@@ -231,10 +285,7 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
                            capture_output=True)
             tokens = [httpx.post(f"{base}/api/v1/auth/login", json={"login": email, "password": password},
                                  timeout=30).json()["access_token"] for email in emails]
-
-            return {"server_processes": len(servers), **asyncio.run(
-                connect_and_load(paydesk_pairs(base, args.pairs, tokens, agent_base), args, raw=False,
-                                 servers=[server.pid for server in servers]))}
+            yield base, agent_base, tokens, [server.pid for server in servers]
         finally:
             for server in servers:
                 server.terminate()
@@ -243,24 +294,33 @@ def measure_paydesk(args: argparse.Namespace, redis_url: str | None) -> dict[str
             log.close()
 
 
-def measure_raw(args: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", RAW_SERVER, str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+async def compare(args: argparse.Namespace, raw_port: int, raw_pid: int,
+                  paydesk: tuple[str, str, list[str], list[int]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both servers under the same load in alternating slices, `--rounds` of each (raw then Paydesk, then
+    Paydesk then raw, …): the host's load drifts, and what drifts over a round or longer weighs on both alike
+    instead of on whichever ran then (a shorter burst still lands on one slice: `ratio_p99_by_round`).
+    (Paydesk's results, the raw server's.)"""
+    base, agent_base, tokens, pids = paydesk
+    warmup, measured = round(args.warmup * args.rate), round(args.seconds / args.rounds * args.rate)
+    ours = Load(await paydesk_pairs(base, args.pairs, tokens, agent_base), raw=False, pids=pids)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the raw server did not start"
-                time.sleep(0.1)
-
-        return asyncio.run(connect_and_load(raw_pairs(port, args.pairs), args, raw=True, servers=[server.pid]))
+        raw = Load(await raw_pairs(raw_port, args.pairs), raw=True, pids=[raw_pid])
+    except BaseException:
+        await ours.close()
+        raise
+    # The client's own heap (2,000 connections) out of its collector's sight: a full collection of it would
+    # pause every reader for tens of milliseconds, in whichever slice it fell.
+    gc.collect()
+    gc.freeze()
+    try:
+        for turn in range(args.rounds):
+            for load in (raw, ours) if turn % 2 == 0 else (ours, raw):
+                await load.slice(warmup, measured, args.rate)
+                await asyncio.sleep(0.2)
+        return ours.result(), raw.result()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        await asyncio.gather(ours.close(), raw.close())
+        gc.unfreeze()
 
 
 def ratio(ours: float | None, raw: float | None) -> float | None:
@@ -271,7 +331,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=500, help="visitor+agent connection pairs (2 clients each)")
     parser.add_argument("--agents", type=int, default=50, help="agent accounts sharing the conversations")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="of load on each server, all slices together")
+    parser.add_argument("--rounds", type=int, default=4, help="slices of load each server gets, alternating")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds of load before each slice")
     parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
     parser.add_argument("--modes", default="embedded,redis",
                         help="which of embedded,redis to run (redis only when PAYDESK_TEST_REDIS_URL is set)")
@@ -281,18 +343,24 @@ def main() -> int:
     if os.environ.get("PAYDESK_TEST_REDIS_URL") and "redis" in wanted:
         modes.append(("redis", os.environ["PAYDESK_TEST_REDIS_URL"]))
     for name, url in modes:
-        # The raw server runs right before each mode: the shared machine's load drifts within a run, and a
-        # baseline measured minutes earlier compared one mode with another moment.
-        raw = measure_raw(args)
-        result = measure_paydesk(args, url)
+        with raw_server() as (raw_port, raw_pid), paydesk_servers(args, url) as paydesk:
+            result, raw = asyncio.run(compare(args, raw_port, raw_pid, paydesk))
+        by_round = [ratio(ours, theirs) for ours, theirs in zip(result["slices_p99_ms"], raw["slices_p99_ms"],
+                                                                 strict=True)]
+        known = [value for value in by_round if value is not None]
         print(json.dumps({"scenario": "chat_fanout", "pubsub": name, "clients": args.pairs * 2,
-                          "rate_per_s": args.rate, "seconds": args.seconds, **result,
+                          "rate_per_s": args.rate, "seconds": args.seconds, "rounds": args.rounds,
+                          "warmup_s": args.warmup,
+                          "server_processes": len(paydesk[3]), **result,
                           "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"], "raw_received": raw["received"],
-                          "raw_sender_p99_ms": raw["sender_p99_ms"], "raw_other_p99_ms": raw["other_p99_ms"],
+                          "raw_expected": raw["expected"], "raw_sender_p99_ms": raw["sender_p99_ms"],
+                          "raw_other_p99_ms": raw["other_p99_ms"], "raw_slices_p99_ms": raw["slices_p99_ms"],
                           "raw_cpu_ms_per_message": raw.get("server_cpu_ms_per_message"),
                           "ratio_cpu": ratio(result.get("server_cpu_ms_per_message"),
                                              raw.get("server_cpu_ms_per_message")),
-                          "ratio_p99": ratio(result["p99_ms"], raw["p99_ms"])}),
+                          "ratio_p99": ratio(result["p99_ms"], raw["p99_ms"]),
+                          "ratio_p99_by_round": by_round,
+                          "ratio_p99_median_round": round(statistics.median(known), 2) if known else None}),
               flush=True)
     return 0
 
