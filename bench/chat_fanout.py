@@ -97,6 +97,11 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+async def _client(url: str) -> ClientConnection:
+    """A bench client: no per-message compression (Paydesk's server declines it, and the raw server too)."""
+    return await connect(url, max_queue=None, compression=None)
+
+
 async def _drain(ws: ClientConnection, latencies: list[float]) -> None:
     # No timeout around recv(): on Python 3.11 a wait_for that times out just as a frame arrives can drop it
     # (a client-side loss, seen once in a Redis run); the readers are cancelled once everything has arrived.
@@ -126,9 +131,6 @@ class Load:
         self.cpu: list[float] | None = [0.0] * len(pids)
         self.slice_p99s: list[float] = []
 
-    def received(self) -> int:
-        return len(self.sides[0]) + len(self.sides[1])
-
     async def slice(self, warmup: int, measured: int, rate: float) -> None:
         """Send `warmup` messages unmeasured (the processes come back from the other server's turn), then
         `measured` ones, timed, in one steady stream; then wait until each of the measured ones has arrived at
@@ -155,7 +157,7 @@ class Load:
             self.cpu = None
         self.sent += measured
         deadline = time.monotonic() + 10
-        while self.received() - sum(marks) < measured * 2 and time.monotonic() < deadline:
+        while sum(map(len, self.sides)) - sum(marks) < measured * 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         # The slice's receipts: what each side's list grew by (a message lost earlier isn't waited for again).
         fresh = sorted(latency for side, mark in zip(self.sides, marks, strict=True) for latency in side[mark:])
@@ -195,10 +197,10 @@ async def paydesk_pairs(base: str, count: int, agent_tokens: list[str], agent_ba
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for i in range(count):
             token = (await http.post("/api/v1/support/visitors")).json()["visitor_token"]
-            visitor = await connect(f"{ws_base}/ws/chat?visitor_token={token}", max_queue=None, compression=None)
+            visitor = await _client(f"{ws_base}/ws/chat?visitor_token={token}")
             hello = json.loads(await visitor.recv())
             agent_token = agent_tokens[i % len(agent_tokens)]
-            agent = await connect(f"{agent_ws}/ws/agent?token={agent_token}", max_queue=None, compression=None)
+            agent = await _client(f"{agent_ws}/ws/agent?token={agent_token}")
             json.loads(await agent.recv())  # hello
             await agent.send(json.dumps({"type": "join", "conversation_id": hello["conversation_id"], "after": 0}))
             pairs.append((visitor, agent))
@@ -221,12 +223,9 @@ async def _until_assigned(visitor: ClientConnection) -> None:
 async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, ClientConnection]]:
     pairs = []
     for i in range(count):
-        a = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None, compression=None)
-        b = await connect(f"ws://127.0.0.1:{port}/room{i}", max_queue=None, compression=None)
-        pairs.append((a, b))
+        pairs.append((await _client(f"ws://127.0.0.1:{port}/room{i}"), await _client(f"ws://127.0.0.1:{port}/room{i}")))
     await asyncio.sleep(0.5)
     return pairs
-
 
 
 @contextlib.contextmanager
