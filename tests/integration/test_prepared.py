@@ -271,3 +271,14 @@ def test_a_failed_commit_does_not_leave_the_kept_connection_holding_the_database
             assert uow.session.execute(text("SELECT count(*) FROM parent")).scalar() == 1
     finally:
         database.dispose()
+
+
+def test_a_positional_caller_gets_the_sql_only_for_the_parameter_order_it_builds(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        dialect = database.engine.dialect
+        assert RENAME.sql_for(dialect, ("body", "m")).startswith("UPDATE support_messages SET body=?")
+        with pytest.raises(ValueError, match="takes"):  # a tuple built the other way round would swap them
+            RENAME.sql_for(dialect, ("m", "body"))
+    finally:
+        database.dispose()

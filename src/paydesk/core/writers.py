@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -61,14 +62,8 @@ class NoWaitWriters:
 
     @contextmanager
     def _held(self) -> Iterator[Connection]:
-        if not self._lock.acquire(blocking=False):
-            raise WriterBusy()
+        connection = self._take()
         try:
-            connection = self.connection
-            if connection is None or connection.closed:
-                connection = self.connection = self.engine.connect()
-            elif connection.in_transaction() or _driver(connection).in_transaction:
-                raise WriterBusy()  # this thread is writing with it already (the lock is re-entrant)
             yield connection
         finally:
             self._lock.release()
@@ -89,31 +84,27 @@ class NoWaitWriters:
                 writer.close()
                 self._settle(clean)
 
-    @contextmanager
-    def driver(self) -> Iterator[sqlite3.Connection]:
+    def driver(self) -> DriverTransaction:
         """SQLite's own connection, inside BEGIN IMMEDIATE, for the one hot path that speaks to the driver itself
         (a chat message: SQLAlchemy's transaction and statement layers cost as much there as SQLite's work).
         The caller commits; leaving without a commit, or by an error, rolls back. The driver's errors come out
         as SQLAlchemy's, as from its own execution (callers retry on those)."""
-        with self._held() as connection:
-            driver = _driver(connection)
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # SQLITE_BUSY at once: another process is writing
-                raise WriterBusy() from exc
-            clean = False
-            try:
-                yield driver
-                clean = True
-            except sqlite3.Error as exc:
-                raise DBAPIError.instance(None, None, exc, sqlite3.Error, dialect=self.engine.dialect) from exc
-            finally:
-                try:
-                    if driver.in_transaction:
-                        driver.rollback()
-                except sqlite3.Error:
-                    clean = False
-                self._settle(clean)
+        return DriverTransaction(self)
+
+    def _take(self) -> Connection:
+        """`_held`'s entry, for a caller that releases the lock itself (`DriverTransaction`)."""
+        if not self._lock.acquire(blocking=False):
+            raise WriterBusy()
+        try:
+            connection = self.connection
+            if connection is None or connection.closed:
+                connection = self.connection = self.engine.connect()
+            elif connection.in_transaction() or _driver(connection).in_transaction:
+                raise WriterBusy()  # this thread is writing with it already (the lock is re-entrant)
+        except BaseException:
+            self._lock.release()
+            raise
+        return connection
 
     def _settle(self, clean: bool) -> None:
         connection = self.connection
@@ -132,6 +123,46 @@ class NoWaitWriters:
         with self._lock:  # not while a writer is using it
             self._drop()
         self.engine.dispose()
+
+
+class DriverTransaction:
+    """`NoWaitWriters.driver()`: a context manager of its own rather than a generator's, for it wraps every chat
+    message written on the event loop (two generator-based ones cost a tenth of the write)."""
+
+    __slots__ = ("_writers", "_driver")
+
+    def __init__(self, writers: NoWaitWriters) -> None:
+        self._writers = writers
+        self._driver: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        writers = self._writers
+        driver = _driver(writers._take())
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except BaseException as exc:
+            writers._lock.release()
+            if isinstance(exc, sqlite3.OperationalError):  # SQLITE_BUSY at once: another process is writing
+                raise WriterBusy() from exc
+            raise
+        self._driver = driver
+        return driver
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
+                 ) -> None:
+        writers, driver, clean = self._writers, self._driver, kind is None
+        assert driver is not None  # noqa: S101 - entered
+        try:
+            try:
+                if driver.in_transaction:
+                    driver.rollback()
+            except sqlite3.Error:
+                clean = False
+            writers._settle(clean)
+        finally:
+            writers._lock.release()
+        if isinstance(error, sqlite3.Error):
+            raise DBAPIError.instance(None, None, error, sqlite3.Error, dialect=writers.engine.dialect) from error
 
 
 def _driver(connection: Connection) -> sqlite3.Connection:

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from sqlalchemy import bindparam, insert, select, update
@@ -153,6 +153,12 @@ _REOPEN = Prepared(update(_C).where(_C.id == bindparam("head")).values(
     status=bindparam("status"), last_seq=bindparam("last_seq"), waiting_since=bindparam("waiting_since"),
     updated_at=bindparam("updated_at")))
 _CONTACT_EMAIL = Prepared(select(store.ContactRow.email).where(store.ContactRow.id == bindparam("contact")))
+# Their parameters in the order the driver takes them (Prepared.sql_for checks it), and a message's `data` as
+# stored when it has none (the JSON column's null).
+_INSERTED = ("id", "conversation_id", "seq", "kind", "author_id", "author_name", "body", "data", "created_at")
+_ADVANCED = ("last_seq", "waiting_since", "updated_at", "head")
+_REOPENED = ("status", *_ADVANCED)
+_NO_DATA = json.dumps(None)
 
 
 def post_direct(support: SupportService, job: PostJob) -> list[Event] | None:
@@ -171,13 +177,8 @@ def post_direct(support: SupportService, job: PostJob) -> list[Event] | None:
 
 def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -> list[Event] | DomainError | None:
     dialect = support.db.engine.dialect
-
-    def run(statement: Prepared, **values: Any) -> sqlite3.Cursor:
-        sql, names = statement.driver_sql(dialect)
-        return driver.execute(sql, [values[name] for name in names])
-
     cid = job.conversation_id.bytes
-    head = run(_DIRECT_HEAD, head=cid).fetchone()
+    head = driver.execute(_DIRECT_HEAD.sql_for(dialect, ("head",)), (cid,)).fetchone()
     refused = refusal(head[0] if head else None, job)
     if refused is not None:
         return refused
@@ -191,16 +192,18 @@ def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -
             return None  # assigning reads the agents' loads through the ORM
     elif job.kind == "outbound":
         waiting_since = at
-        if any(email for email, in run(_CONTACT_EMAIL, contact=contact)):
+        if any(email for email, in driver.execute(_CONTACT_EMAIL.sql_for(dialect, ("contact",)), (contact,))):
             return None  # the reply is mailed too, through the outbox
     author = job.author
     message = store.NewMessage(uuid7(), job.conversation_id, last_seq + 1, job.kind, author.id if author else None,
                                (author.display_name if author else job.author_name)[:100], job.body, None, now)
-    run(INSERT_MESSAGE, id=message.id.bytes, conversation_id=cid, seq=message.seq, kind=message.kind,
-        author_id=author.id.bytes if author else None, author_name=message.author_name, body=message.body,
-        data=json.dumps(message.data), created_at=at)
-    run(_ADVANCE if status == was.value else _REOPEN, head=cid, status=status, last_seq=message.seq,
-        waiting_since=waiting_since, updated_at=at)
+    driver.execute(INSERT_MESSAGE.sql_for(dialect, _INSERTED),
+                   (message.id.bytes, cid, message.seq, message.kind, author.id.bytes if author else None,
+                    message.author_name, message.body, _NO_DATA, at))
+    if status == was.value:
+        driver.execute(_ADVANCE.sql_for(dialect, _ADVANCED), (message.seq, waiting_since, at, cid))
+    else:
+        driver.execute(_REOPEN.sql_for(dialect, _REOPENED), (status, message.seq, waiting_since, at, cid))
     driver.commit()
     return [(conversation_channel(job.conversation_id), message_view(message))]
 
