@@ -98,6 +98,25 @@ if REDIS_URL:
         asyncio.run(scenario())
 
     @pytest.mark.redis
+    def test_a_sink_gets_what_another_process_publishes_as_its_connection_reads_it() -> None:
+        prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
+
+        async def scenario() -> None:
+            here, there, got = RedisPubSub(REDIS, prefix), RedisPubSub(REDIS, prefix), []
+            async with there.subscribe("conv:1", got.append):
+                for n in range(3):
+                    await here.publish("conv:1", {"seq": n})
+                for _ in range(200):
+                    if len(got) == 3:
+                        break
+                    await asyncio.sleep(0.01)
+                assert got == [{"seq": n} for n in range(3)]
+            await here.close()
+            await there.close()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.redis
     def test_what_someone_else_publishes_that_is_not_a_json_object_is_dropped() -> None:
         prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
 
@@ -121,6 +140,26 @@ def test_send_serves_this_processs_subscribers_before_it_returns(kind: str) -> N
         async with bus.subscribe("conv:1") as mine:
             bus.send("conv:1", {"seq": 1, "text": "你好"})
             assert mine.queue.get_nowait() == {"seq": 1, "text": "你好"}  # no turn of the loop in between
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_sink_is_handed_each_message_as_it_arrives_and_one_that_fails_costs_the_others_nothing(
+        kind: str) -> None:
+    async def scenario() -> None:
+        bus, got = _make(kind), []
+
+        def broken(_: dict[str, Any]) -> None:
+            raise RuntimeError("a sink's bug")
+
+        async with bus.subscribe("conv:1", broken), bus.subscribe("conv:1", got.append) as sub, \
+                bus.subscribe("conv:1") as queued:
+            bus.send("conv:1", {"seq": 1})
+            assert got == [{"seq": 1}] and isinstance(got[0], Received)  # during send, as the queue would
+            assert queued.queue.get_nowait() == {"seq": 1}  # the plain subscriber beside them, too
+            assert sub.queue.empty()  # a sink's messages aren't queued as well
         await bus.close()
 
     asyncio.run(scenario())

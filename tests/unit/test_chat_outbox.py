@@ -26,11 +26,14 @@ class Socket:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.closed: int | None = None
+        self.writable = asyncio.Event()  # cleared: a send waits, as for a client that doesn't read
+        self.writable.set()
 
     async def send_json(self, data: dict[str, Any]) -> None:
         self.sent.append(data)
 
     async def send_text(self, data: str) -> None:  # a live event, as it was encoded when published
+        await self.writable.wait()
         self.sent.append(json.loads(data))
 
     async def close(self, code: int = 1000) -> None:
@@ -57,6 +60,42 @@ async def _listening(stored: list[dict[str, Any]], fail: list[bool]) -> tuple[Me
     await ready.wait()
     await out.catch_up(CID, 0)
     return bus, socket, out, task
+
+
+def test_a_live_event_is_sent_while_it_is_published_without_a_turn_of_the_loop() -> None:
+    async def scenario() -> None:
+        bus, socket, out, task = await _listening([_message(1)], [])
+        bus.send("conv", _message(2))
+        assert [e["seq"] for e in socket.sent] == [1, 2]  # sent before send() returned
+        task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_events_that_come_while_a_send_waits_queue_behind_it_in_order_and_stop_ends_the_wait() -> None:
+    async def scenario() -> None:
+        bus, socket, out, task = await _listening([_message(1)], [])
+        socket.writable.clear()
+        for seq in (2, 3, 4):
+            bus.send("conv", _message(seq))
+        assert [e["seq"] for e in socket.sent] == [1]  # 2 waits for the socket; 3 and 4 behind it
+        socket.writable.set()
+        await asyncio.sleep(0.05)
+        assert [e["seq"] for e in socket.sent] == [1, 2, 3, 4]
+        bus.send("conv", _message(5))  # nothing waits any more: at once again
+        assert [e["seq"] for e in socket.sent] == [1, 2, 3, 4, 5]
+        socket.writable.clear()
+        bus.send("conv", _message(6))
+        waiting = out.stop()  # the connection ends while 6 waits
+        assert waiting is not None
+        await asyncio.sleep(0.05)
+        assert waiting.cancelled()
+        socket.writable.set()
+        bus.send("conv", _message(7))
+        await asyncio.wait_for(task, 1)  # _forward ends with delivery
+        assert [e["seq"] for e in socket.sent] == [1, 2, 3, 4, 5]
+
+    asyncio.run(scenario())
 
 
 def test_a_resync_reads_what_was_missed_once_however_many_subscriptions_bring_it() -> None:

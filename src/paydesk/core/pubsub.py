@@ -13,7 +13,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -25,6 +25,9 @@ from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
 from paydesk.core.resp import REPLY_TIMEOUT_S
 
 Message = dict[str, Any]
+# Where a subscription with a sink has its messages handed, as they arrive, on the loop: it must neither block
+# nor raise (one that raises is logged, and the channel's other subscribers still get the message).
+Sink = Callable[[Message], None]
 # What a subscriber receives (`{"type": RESYNC, "resync": token}`) when messages may have been lost on the way:
 # its process's connection to Redis was lost and is back, or another process couldn't publish to the channel
 # for a while and now can. Every subscription that one event reaches gets the same token.
@@ -68,16 +71,19 @@ class PubSub(Protocol):
         nobody waits on the doorbell."""
         ...
 
-    def subscribe(self, channel: str) -> Any:
-        """An async context manager yielding a `Subscription`."""
+    def subscribe(self, channel: str, sink: Sink | None = None) -> Any:
+        """An async context manager yielding a `Subscription`. With a `sink`, each message is handed to it as it
+        arrives (during `send`, for this process's own) instead of queued for `get`: no task waits on a queue
+        for it, and no turn of the loop passes between its arrival and whatever the sink does with it."""
         ...
 
     async def close(self) -> None: ...
 
 
 class _QueueSubscription:
-    def __init__(self) -> None:
+    def __init__(self, sink: Sink | None = None) -> None:
         self.queue: asyncio.Queue[Message] = asyncio.Queue()
+        self.deliver: Sink = self.queue.put_nowait if sink is None else sink
 
     async def get(self, timeout: float | None) -> Message | None:
         if timeout is None:
@@ -86,6 +92,15 @@ class _QueueSubscription:
             return await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
             return None
+
+
+def _deliver(subscriptions: set[_QueueSubscription], message: Message) -> None:
+    """A message to each of a channel's subscriptions here: queued, or handed to its sink."""
+    for subscription in list(subscriptions):
+        try:
+            subscription.deliver(message)
+        except Exception:  # a sink's bug: the others still get the message
+            log.exception("pubsub.sink_failed")
 
 
 class MemoryPubSub:
@@ -99,12 +114,13 @@ class MemoryPubSub:
 
     def send(self, channel: str, message: Message) -> None:
         received = Received(message, encode(message))  # encoded here, as with Redis: a bad message fails its sender
-        for subscription in list(self._subscribers.get(channel, ())):
-            subscription.queue.put_nowait(received)
+        local = self._subscribers.get(channel)
+        if local:
+            _deliver(local, received)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
-        subscription = _QueueSubscription()
+    async def subscribe(self, channel: str, sink: Sink | None = None) -> AsyncIterator[_QueueSubscription]:
+        subscription = _QueueSubscription(sink)
         self._subscribers[channel].add(subscription)
         try:
             yield subscription
@@ -166,7 +182,7 @@ class RedisPubSub:
         sent = None if waiting else self._publisher.publish(self._prefix + channel, self._origin_text + payload)
         local = self._local.get(channel)
         if local:
-            self._deliver(local, Received(message, payload))  # what a message from Redis would be
+            _deliver(local, Received(message, payload))  # what a message from Redis would be
         if sent is None:  # Redis is that far behind (hung, or cut off): this one is not sent, only counted
             self._missed_one(channel, f"{REPLIES_AWAITED_MAX} publishes are waiting for Redis's reply")
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -221,8 +237,8 @@ class RedisPubSub:
             log.exception("pubsub.announce_failed", channels=len(self._missed_channels))
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[_QueueSubscription]:
-        subscription = _QueueSubscription()
+    async def subscribe(self, channel: str, sink: Sink | None = None) -> AsyncIterator[_QueueSubscription]:
+        subscription = _QueueSubscription(sink)
         async with self._lock:
             first = not self._local.get(channel)
             self._local[channel].add(subscription)
@@ -260,7 +276,7 @@ class RedisPubSub:
             message = json.loads(text)
             if not isinstance(message, dict):  # not one of ours (anyone with access to Redis can publish)
                 raise ValueError("not a JSON object")  # dropped and logged (redis.message_dropped), as bad JSON is
-            self._deliver(local, Received(message, text))
+            _deliver(local, Received(message, text))
 
     def _recovered(self) -> None:
         """The subscriber's connection was lost and is back: whatever was published meanwhile never arrives.
@@ -269,13 +285,8 @@ class RedisPubSub:
         meanwhile is announced too."""
         token = uuid.uuid4().hex
         for local in self._local.values():
-            self._deliver(local, {"type": RESYNC, "resync": token})
+            _deliver(local, {"type": RESYNC, "resync": token})
         self._announce_missed()
-
-    @staticmethod
-    def _deliver(local: set[_QueueSubscription], message: Message) -> None:
-        for subscription in list(local):
-            subscription.queue.put_nowait(message)
 
     async def ping(self) -> bool:
         return await self._publisher.call(b"PING") == "PONG"

@@ -1,9 +1,15 @@
 """What one chat socket sends (support/ws.py): the catch-up from the database, then live events in order —
-repeats dropped, gaps read from the database, and after a RESYNC what every conversation missed."""
+repeats dropped, gaps read from the database, and after a RESYNC what every conversation missed.
+
+Live events come from pub/sub's sink (`offer`) as they arrive, and are sent then and there (core/eager.py):
+on the publisher's own turn of the loop for this process's messages, on the Redis connection's for the
+others'. Only one that has to wait (for the catch-up, a gap's read, a socket that isn't writable) leaves the
+rest to a task, and the events that arrive meanwhile queue behind it, in order."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Any
 from uuid import UUID
@@ -13,6 +19,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from paydesk.container import Container
+from paydesk.core.eager import eagerly
 from paydesk.core.pubsub import RESYNC, Received
 
 log = structlog.get_logger(__name__)
@@ -27,6 +34,51 @@ class Outbox:
         self.sent: dict[str, int] = {}
         self.lock = asyncio.Lock()
         self.resynced: deque[str] = deque(maxlen=16)  # RESYNCs handled (one reaches each of its subscriptions)
+        self.stopped = asyncio.Event()  # live delivery is over: the socket is gone, or a send failed (it is closed)
+        self._behind: deque[dict[str, Any]] | None = None  # events that came while one waited, in order
+        self._waiting: asyncio.Task[None] | None = None  # the task finishing the delivery that waited
+
+    def offer(self, event: dict[str, Any]) -> None:
+        """pub/sub's sink for this socket's subscriptions: the event is sent now, unless one before it is still
+        waiting, behind which it queues."""
+        if self.stopped.is_set():
+            return
+        if self._behind is not None:
+            self._behind.append(event)
+            return
+        waiting = eagerly(self._deliver(event))
+        if waiting is not None:
+            self._behind, self._waiting = deque(), waiting  # (before the task goes on: it runs on a later turn)
+
+    def stop(self) -> asyncio.Task[None] | None:
+        """The connection is ending: nothing more is sent, and a delivery that waits is cancelled (its task is
+        returned, for the caller to see it end)."""
+        self.stopped.set()
+        if self._waiting is not None:
+            self._waiting.cancel()
+        return self._waiting
+
+    async def _deliver(self, event: dict[str, Any]) -> None:
+        await self._live_or_stop(event)
+        while self._behind:  # (None when nothing waited)
+            await self._live_or_stop(self._behind.popleft())
+        self._behind = self._waiting = None
+
+    async def _live_or_stop(self, event: dict[str, Any]) -> None:
+        """One live event; when it can't be delivered (the socket is gone, or a gap couldn't be read from the
+        database) delivery stops, and in the second case the socket is closed (1011), so that the client
+        reconnects and catches up instead of missing what follows."""
+        if self.stopped.is_set():
+            return
+        try:
+            await self.live(event)
+        except WebSocketDisconnect:
+            self.stopped.set()  # the socket is gone
+        except Exception:
+            log.exception("chat.delivery_failed", conversation_id=event.get("conversation_id"))
+            self.stopped.set()
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=1011)
 
     async def _send(self, event: dict[str, Any]) -> None:
         try:

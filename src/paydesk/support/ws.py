@@ -117,24 +117,11 @@ def _settled(task: asyncio.Task[None]) -> None:
 
 
 async def _forward(app: Container, channel: str, out: Outbox, ready: asyncio.Event) -> None:
-    """Live events to the socket until the connection's end cancels this task. When one can't be delivered
-    (the socket is gone, or a gap couldn't be read from the database) the task ends; in the second case the
-    socket is closed (1011), so that the client reconnects and catches up instead of missing what follows."""
-    async with app.pubsub.subscribe(channel) as subscription:
+    """Live events to the socket (handed to `out` as they arrive) until the connection's end cancels this task
+    or delivery stops (Outbox.offer)."""
+    async with app.pubsub.subscribe(channel, out.offer):
         ready.set()
-        while True:
-            event = await subscription.get(None)
-            if event is None:
-                continue
-            try:
-                await out.live(event)
-            except WebSocketDisconnect:
-                return  # the socket is gone
-            except Exception:
-                log.exception("chat.delivery_failed", channel=channel)
-                with contextlib.suppress(Exception):
-                    await out.ws.close(code=1011)
-                return
+        await out.stopped.wait()
 
 
 LISTEN_WAIT_S = 10.0
@@ -254,7 +241,7 @@ async def chat(ws: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
-        await _stop(tasks)
+        await _stop(tasks, out)
 
 
 def _error(exc: DomainError) -> dict[str, str]:
@@ -295,7 +282,10 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
     _announce(app, events)
 
 
-async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+async def _stop(tasks: list[asyncio.Task[None]], out: Outbox) -> None:
+    waiting = out.stop()
+    if waiting is not None:
+        tasks.append(waiting)
     for task in tasks:
         task.cancel()
     for task in tasks:
@@ -343,7 +333,7 @@ async def agent(ws: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError, TimeoutError):
         pass
     finally:
-        await _stop(tasks)
+        await _stop(tasks, out)
         if user.id in presence.open:
             presence.remove(user.id)
         await run_in_threadpool(app.support.connected, user.id, -1)
