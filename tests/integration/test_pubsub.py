@@ -98,7 +98,7 @@ if REDIS_URL:
         asyncio.run(scenario())
 
     @pytest.mark.redis
-    def test_a_sink_gets_what_another_process_publishes_as_its_connection_reads_it() -> None:
+    def test_a_sink_gets_what_another_process_publishes() -> None:
         prefix = f"paydesk-test-{uuid.uuid4().hex[:8]}:"
 
         async def scenario() -> None:

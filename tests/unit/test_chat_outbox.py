@@ -139,7 +139,7 @@ def test_events_that_are_not_ours_are_dropped_and_delivery_goes_on() -> None:
 
 
 def test_a_socket_this_side_has_closed_reads_no_more_commands() -> None:
-    # _forward closes a socket it can't deliver to (1011); a command the client sent just before must not be
+    # The outbox closes a socket it can't deliver to (1011); a command the client sent just before must not be
     # carried out (a message written and published to a conversation whose socket is going).
     async def scenario() -> None:
         closed: Any = SimpleNamespace(application_state=WebSocketState.DISCONNECTED, receive=_never)

@@ -92,3 +92,29 @@ def test_cancelling_the_task_cancels_the_wait_inside(run: Callable[..., None]) -
         await asyncio.wait_for(lock.acquire(), 1)  # the cancelled waiter left the lock's line
 
     run(scenario())
+
+
+@pytest.mark.parametrize("run", LOOPS)
+def test_a_cancel_that_comes_before_the_tasks_first_step_reaches_the_coroutine(run: Callable[..., None]) -> None:
+    async def scenario() -> None:
+        lock = asyncio.Lock()
+        await lock.acquire()
+        seen: list[str] = []
+
+        async def queued() -> None:
+            try:
+                async with lock:
+                    seen.append("got the lock")
+            finally:
+                seen.append("cleaned up")
+
+        task = eagerly(queued())
+        assert task is not None
+        lock.release()  # handed to the waiting coroutine …
+        task.cancel()  # … whose task is cancelled on the same turn, before it has run at all
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert seen == ["cleaned up"]
+        await asyncio.wait_for(lock.acquire(), 1)  # passed on, not kept by a coroutine nobody runs
+
+    run(scenario())

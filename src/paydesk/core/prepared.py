@@ -70,19 +70,13 @@ class Prepared:
         finally:
             cursor.close()
 
-    def driver_sql(self, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-        """The compiled SQL and its parameters' names, in the order a positional driver takes them: for a caller
-        that hands the driver values it has converted itself."""
-        plan = self._plan(dialect)
-        return plan.sql, plan.names
-
     def sql_for(self, dialect: Dialect, order: tuple[str, ...]) -> str:
         """The compiled SQL for a caller that hands the driver its own converted values as a tuple in `order`
         (a tuple built in place costs less than a mapping turned into one); ValueError when the statement's
         parameters come in another order."""
         plan = self._plan(dialect)
-        if plan.names != order:
-            raise ValueError(f"the statement takes {plan.names}, not {order}")
+        if not plan.positional or plan.names != order:
+            raise ValueError(f"the statement takes {plan.names}{'' if plan.positional else ' by name'}, not {order}")
         return plan.sql
 
     @staticmethod

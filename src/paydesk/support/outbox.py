@@ -59,10 +59,12 @@ class Outbox:
         return self._waiting
 
     async def _deliver(self, event: dict[str, Any]) -> None:
-        await self._live_or_stop(event)
-        while self._behind:  # (None when nothing waited)
-            await self._live_or_stop(self._behind.popleft())
-        self._behind = self._waiting = None
+        try:
+            await self._live_or_stop(event)
+            while self._behind:  # (None when nothing waited)
+                await self._live_or_stop(self._behind.popleft())
+        finally:  # (stopped, or the process is ending: the next offer doesn't queue behind a task that is gone)
+            self._behind = self._waiting = None
 
     async def _live_or_stop(self, event: dict[str, Any]) -> None:
         """One live event; when it can't be delivered (the socket is gone, or a gap couldn't be read from the
