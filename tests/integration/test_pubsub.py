@@ -70,6 +70,7 @@ if REDIS_URL:
                 assert got == [{"seq": 0}, {"seq": 1}, {"seq": 2}, {"event": "assigned"}]
                 assert all(isinstance(m, Received) and json.loads(m.text) == m for m in got)  # from Redis too
                 a.send("agents", {"seq": 3})
+                assert not a._replies  # connected: posted, with no task awaiting its reply
                 await a.close()  # once Redis has answered what was sent
                 assert await sub.get(timeout=2) == {"seq": 3}
             await b.close()

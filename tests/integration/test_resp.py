@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from structlog.testing import capture_logs
 
+from paydesk.core import resp
 from paydesk.core.pubsub import RedisPubSub
 from paydesk.core.redis_clients import RedisPublisher, RedisSubscriber
 from paydesk.core.resp import INCOMPLETE, RedisSilent, command, parse
@@ -97,6 +98,33 @@ if REDIS_URL:
             for subscriber in subscribers:
                 await subscriber.aclose()
             await admin.aclose()
+
+    @pytest.mark.redis
+    def test_a_posted_command_waits_for_nobody_and_its_reply_keeps_the_others_in_order() -> None:
+        channel = f"paydesk-test-{uuid.uuid4().hex}"
+
+        async def scenario() -> None:
+            lost: list[tuple[str, Exception]] = []
+            publisher = RedisPublisher(REDIS, on_post_lost=lambda tag, error: lost.append((tag, error)))
+            nobody = f"paydesk-test-{uuid.uuid4().hex}"
+            async with listening(channel, clients=1) as received:
+                assert await publisher.publish(channel, "first") == 1  # connected
+                assert publisher.post(nobody, "posted") is None  # written: nothing to await (its reply: 0)
+                assert publisher.post(channel, "posted") is None
+                assert publisher.posted == 2
+                assert await publisher.publish(channel, "after") == 1  # its own reply, not a posted one's
+                assert publisher.posted == 0
+                await _until(lambda: len(received) == 3)
+                assert received == [b"first", b"posted", b"after"]
+            connection = await resp.Endpoint(REDIS, "paydesk-test", 2).open(resp.Connection)
+            connection.on_post_lost = lambda tag, error: lost.append((tag, error))
+            connection.post("refused", b"NO-SUCH-COMMAND")  # an error reply: reported, with the tag
+            assert await connection.call(b"PING") == "PONG"
+            assert [(tag, type(error)) for tag, error in lost] == [("refused", ResponseError)]
+            connection.close()
+            await publisher.close()
+
+        asyncio.run(scenario())
 
     @pytest.mark.redis
     def test_each_caller_gets_its_own_reply_even_when_others_gave_up() -> None:
@@ -308,6 +336,29 @@ if REDIS_URL:
 
 if shutil.which("redis-server"):
 
+    def test_posted_commands_whose_replies_never_come_are_reported_once_each() -> None:
+        """Silent (stopped), then gone (killed): each posted PUBLISH is reported lost, once, with its channel."""
+        async def scenario() -> None:
+            lost: list[tuple[str, type[Exception]]] = []
+            for end in ("silent", "killed"):
+                lost.clear()
+                with own_redis() as (url, server):
+                    publisher = RedisPublisher(url, reply_timeout_s=0.3, connect_timeout_s=0.3,
+                                               on_post_lost=lambda tag, error: lost.append((tag, type(error))))
+                    assert await publisher.call(b"PING") == "PONG"
+                    server.send_signal(signal.SIGSTOP)
+                    assert publisher.post("chat:1", "one") is None and publisher.post("chat:2", "two") is None
+                    if end == "killed":
+                        server.kill()
+                    await _until(lambda: len(lost) == 2)
+                    await asyncio.sleep(0.5)  # and no more
+                    kind = RedisSilent if end == "silent" else RedisConnectionError
+                    assert lost == [("chat:1", kind), ("chat:2", kind)]
+                    assert publisher.posted == 0
+                    await publisher.close()
+
+        asyncio.run(scenario())
+
     def test_a_redis_that_stops_answering_fails_its_callers_in_time_and_is_used_again_when_it_answers() -> None:
         async def scenario() -> None:
             with own_redis() as (url, server):
@@ -424,21 +475,57 @@ if shutil.which("redis-server"):
 
         asyncio.run(scenario())
 
-    def test_a_message_published_while_redis_is_away_is_still_delivered_here_and_the_sender_is_not_failed() -> None:
+    def test_closing_while_redis_is_silent_leaves_no_connection_nor_task_behind() -> None:
+        """A posted message given up during the close's last wait starts no probe and no resync, and the
+        publisher opens no new connection."""
+        async def scenario() -> None:
+            with own_redis() as (url, server):
+                admin = Redis.from_url(url)
+                bus = RedisPubSub(url, reply_timeout_s=0.3)
+                assert await bus.ping()
+                await admin.client_setname("paydesk-test-admin")
+                server.send_signal(signal.SIGSTOP)
+                bus.send("conv:1", {"seq": 1})  # posted, and never answered
+                started = time.monotonic()
+                await bus.close()
+                assert time.monotonic() - started < 2
+                server.send_signal(signal.SIGCONT)
+                await asyncio.sleep(0.5)
+                others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+                assert others == []
+                assert await _clients_named(admin, "paydesk-publisher") == []
+                await admin.aclose()
+
+        asyncio.run(scenario())
+
+    @pytest.mark.parametrize("how", ["publish", "send"])
+    def test_a_message_published_while_redis_is_away_is_still_delivered_here_and_the_sender_is_not_failed(
+            how: str) -> None:
+        """`publish` awaits Redis's reply (given up after the reply timeout); `send` posts the PUBLISH, whose
+        reply never comes: either way the message counts as missed once Redis is found silent."""
         async def scenario() -> None:
             with own_redis() as (url, server), capture_logs() as logs:
                 bus = RedisPubSub(url, reply_timeout_s=0.3)
+
+                async def out(seq: int) -> None:
+                    if how == "send":
+                        bus.send("conv:1", {"seq": seq})
+                    else:
+                        await bus.publish("conv:1", {"seq": seq})
+
                 async with bus.subscribe("conv:1") as here:
-                    await bus.publish("conv:1", {"seq": 0})  # connected, then silent
+                    await out(0)  # connected, then silent
                     assert await here.get(timeout=1) == {"seq": 0}
+                    await asyncio.sleep(0.2)  # (a posted one's reply on its way too)
                     server.send_signal(signal.SIGSTOP)
                     started = time.monotonic()
                     # Returns, soon: the message is saved before it is published.
-                    await asyncio.wait_for(bus.publish("conv:1", {"seq": 1}), 5)
+                    await asyncio.wait_for(out(1), 5)
                     assert await here.get(timeout=1) == {"seq": 1}
-                    await asyncio.wait_for(bus.publish("conv:1", {"seq": 2}), 5)
+                    await asyncio.wait_for(out(2), 5)
                     assert await here.get(timeout=1) == {"seq": 2}
                     assert time.monotonic() - started < 3
+                    await asyncio.sleep(1.0)  # past the reply timeout: the posted ones are given up too
                     server.send_signal(signal.SIGCONT)
                     other = Redis.from_url(url).pubsub()
                     await other.subscribe("paydesk:conv:1")

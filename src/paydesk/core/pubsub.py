@@ -67,8 +67,8 @@ class PubSub(Protocol):
 
     def send(self, channel: str, message: Message) -> None:
         """`publish` without waiting: when this returns, this process's subscribers have the message and it is
-        on its way to the other processes. Redis's reply is awaited in the background (`close` waits for it):
-        nobody waits on the doorbell."""
+        on its way to the other processes. Nobody waits on the doorbell: Redis's reply is read in the
+        background (and `close` waits for what is due)."""
         ...
 
     def subscribe(self, channel: str, sink: Sink | None = None) -> Any:
@@ -140,14 +140,16 @@ class RedisPubSub:
     marked with this process's origin is skipped when Redis brings it back. The round trip through Redis
     (a third of a chat message's delivery time here) is paid only by the processes it has to reach, and the
     PUBLISH is on its way before the local subscribers are served. Messages from one process arrive in the
-    order it published them everywhere (but around a lost connection: one sent again may come twice, and
-    one written just before the loss may come after a later one); from two processes, in either order
+    order it published them everywhere (but around a lost connection: one sent again may come twice, one
+    written just before the loss may come after a later one, and one posted just before it may not come at
+    all: its channel gets a resync instead); from two processes, in either order
     (chat messages carry their number, and a socket puts them in order and drops repeats: support/outbox.py)."""
 
     def __init__(self, url: str, prefix: str = "paydesk:", *, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self._prefix = prefix
         self._reply_timeout_s = reply_timeout_s
-        self._publisher = RedisPublisher(url, reply_timeout_s=reply_timeout_s, connect_timeout_s=reply_timeout_s)
+        self._publisher = RedisPublisher(url, reply_timeout_s=reply_timeout_s, connect_timeout_s=reply_timeout_s,
+                                         on_post_lost=self._post_lost)
         self._subscriber = RedisSubscriber(url, self._received, reply_timeout_s=reply_timeout_s,
                                            connect_timeout_s=reply_timeout_s, on_recovered=self._recovered)
         self._local: dict[str, set[_QueueSubscription]] = defaultdict(set)
@@ -157,6 +159,8 @@ class RedisPubSub:
         self._missed = 0  # messages that didn't reach Redis since the last that did
         self._missed_channels: set[str] = set()  # where they were going (at most MISSED_CHANNELS_KEPT)
         self._announcing: asyncio.Task[None] | None = None
+        self._probing: asyncio.Task[None] | None = None  # a PING asking whether Redis answers again
+        self._closing = False  # (no probe, no resync announced, once closing)
         self._replies: set[asyncio.Future[None]] = set()  # what `send` awaits in the background
 
     async def publish(self, channel: str, message: Message) -> None:
@@ -165,29 +169,40 @@ class RedisPubSub:
         subscribers have the message, and the other processes' sockets read it from the database with the
         conversation's next message or when they reconnect. The first failure of a run is logged, and the
         recovery with the number of messages that missed Redis."""
-        await asyncio.shield(self._send(channel, message))  # (a cancelled caller leaves the PUBLISH its place)
+        replied = self._send(channel, message, wait=True)
+        if replied is not None:
+            await asyncio.shield(replied)  # (a cancelled caller leaves the PUBLISH its place)
 
     def send(self, channel: str, message: Message) -> None:
-        """`publish` without waiting for Redis's reply (a hung Redis holds nobody up: its reply, or the
-        failure to get one, is counted by a task of its own, which `close` waits for)."""
-        self._send(channel, message)
+        """`publish` without waiting for Redis's reply (a hung Redis holds nobody up). While Redis answers, the
+        PUBLISH is posted (RedisPublisher.post): its reply is read and dropped, and only one that fails (an
+        error, or none in time) is counted as missed. Otherwise (no connection just now, or messages missed
+        since the last that got through) a task of its own awaits the reply, and `close` waits for it: the
+        first that gets through says Redis is back."""
+        self._send(channel, message, wait=False)
 
-    def _send(self, channel: str, message: Message) -> asyncio.Future[None]:
+    def _send(self, channel: str, message: Message, *, wait: bool) -> asyncio.Future[None] | None:
         """The PUBLISH written to the socket and the local subscribers served; the task that awaits Redis's
-        reply. Without a connection, the PUBLISH is written once there is one, by that task: sent and
-        published messages alike wait in tasks, which start in the order they were made (the publisher's
-        queue keeps that order), so none overtakes another."""
+        reply, or None when nothing awaits it (posted, or not sent). Without a connection, the PUBLISH is
+        written once there is one, by that task: sent and published messages alike wait in tasks, which start
+        in the order they were made (the publisher's queue keeps that order), so none overtakes another."""
         payload = encode(message)
-        waiting = len(self._replies) >= REPLIES_AWAITED_MAX
-        sent = None if waiting else self._publisher.publish(self._prefix + channel, self._origin_text + payload)
+        sent: Awaitable[object] | None = None
+        full = len(self._replies) + self._publisher.posted >= REPLIES_AWAITED_MAX
+        if not full:
+            data = self._origin_text + payload
+            if wait or self._missed:
+                sent = self._publisher.publish(self._prefix + channel, data)
+            else:
+                sent = self._publisher.post(self._prefix + channel, data)
         local = self._local.get(channel)
         if local:
             _deliver(local, Received(message, payload))  # what a message from Redis would be
-        if sent is None:  # Redis is that far behind (hung, or cut off): this one is not sent, only counted
+        if full:  # Redis is that far behind (hung, or cut off): this one is not sent, only counted
             self._missed_one(channel, f"{REPLIES_AWAITED_MAX} publishes are waiting for Redis's reply")
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
+            return None
+        if sent is None:
+            return None  # posted
         task = asyncio.ensure_future(self._reached_redis(channel, sent))
         self._replies.add(task)  # held until done (the loop keeps only weak references to tasks)
         task.add_done_callback(self._replies.discard)
@@ -200,6 +215,15 @@ class RedisPubSub:
         except (RedisConnectionError, ResponseError) as exc:
             self._missed_one(channel, str(exc))
             return
+        self._published_again()
+
+    def _post_lost(self, channel: str, error: Exception) -> None:
+        """A posted PUBLISH that Redis refused, or may not have run (its connection was lost, or Redis went
+        silent): missed, as one whose reply was awaited."""
+        self._missed_one(channel[len(self._prefix):], str(error))
+
+    def _published_again(self) -> None:
+        """A PUBLISH got through: the recovery logged if messages had missed Redis, and their channels told."""
         if self._missed:
             log.info("pubsub.publish_recovered", missed=self._missed)
             self._missed = 0
@@ -213,11 +237,22 @@ class RedisPubSub:
             self._missed_channels.add(channel)
         if self._missed == 1:
             log.warning("pubsub.publish_failed", channel=channel, error=error)
+        # Nothing else may come to say when Redis is back (no message sent after this one): a probe asks.
+        if not self._closing and (self._probing is None or self._probing.done()):
+            self._probing = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _probe(self) -> None:
+        """Once a message missed Redis: a PING, behind whatever is still on its way there, and when it is
+        answered, the recovery (the channels that missed messages get their resync without waiting for the
+        next message). Unanswered, the next message sent waits for its reply instead, and says the same."""
+        with contextlib.suppress(RedisConnectionError, ResponseError):
+            await self._publisher.call(b"PING")
+            self._published_again()
 
     def _announce_missed(self) -> None:
         """Publishing works again: tell the other processes' subscribers of the channels that missed messages
         to resync (their sockets read the messages from the database), in the background."""
-        if self._missed_channels and (self._announcing is None or self._announcing.done()):
+        if self._missed_channels and not self._closing and (self._announcing is None or self._announcing.done()):
             self._announcing = asyncio.get_running_loop().create_task(self._announce())
 
     async def _announce(self) -> None:
@@ -293,13 +328,16 @@ class RedisPubSub:
 
     async def close(self) -> None:
         """Close, once what `send` published has been answered or given up on (a connection to make, then a
-        reply to wait for: at most twice the reply timeout)."""
+        reply to wait for: at most twice the reply timeout; then the posted ones', at most once more)."""
         if self._replies:
             await asyncio.wait(list(self._replies), timeout=2 * self._reply_timeout_s)
-        if self._announcing is not None:
-            self._announcing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._announcing
+        self._closing = True
+        for name in ("_probing", "_announcing"):  # (the probe may start an announcement: it goes first)
+            task = getattr(self, name)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._subscriber.close()
         await self._publisher.close()
 

@@ -6,6 +6,9 @@ subscribes, over core/resp.py's connection. Written for the chat's delivery time
   ready (bench/chat_fanout.py, two processes). Here a PUBLISH is written to the socket the moment it is called.
 - redis-py's subscriber took 40 µs of Python a message and a task woken per message; here what arrives is
   parsed where the bytes are received and handed to `on_message` right there.
+- A chat message's PUBLISH is posted (`RedisPublisher.post`): nobody waits for its reply, so it costs neither
+  a future nor a task, nor a turn of the loop when the reply comes; a reply that is an error or never comes
+  is reported instead (`on_post_lost`).
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ class RedisPublisher:
     """Publishes on one connection kept open (named `paydesk-publisher` in CLIENT LIST)."""
 
     def __init__(self, url: str, *, name: str = "paydesk-publisher", connect_timeout_s: float = 10.0,
-                 reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
+                 reply_timeout_s: float = REPLY_TIMEOUT_S,
+                 on_post_lost: Callable[[str, Exception], None] | None = None) -> None:
         self._endpoint = Endpoint(url, name, connect_timeout_s)
         self._reply_timeout = reply_timeout_s
+        self._on_post_lost = on_post_lost  # (channel, error) of a posted PUBLISH Redis may not have run
         self._connection: Connection | None = None
         self._lock = asyncio.Lock()
         self._queued = 0  # callers waiting for a connection
+        self._closed = False
         # When the last try to connect failed, and why.
         self._failure: tuple[float, type[Exception], str] | None = None
 
@@ -48,6 +54,23 @@ class RedisPublisher:
         if connection is None or connection.closed or self._queued:
             return self._in_line(b"PUBLISH", channel, data)
         return self._reply(connection.call(b"PUBLISH", channel, data), b"PUBLISH", channel, data)
+
+    def post(self, channel: str, data: str) -> Awaitable[Value] | None:
+        """PUBLISH without waiting for the reply: None when it is written now (connected, nobody in line). Its
+        reply is read and dropped; should it be an error, or never come (the connection lost, Redis silent),
+        `on_post_lost(channel, error)` is called, once, and the PUBLISH is not sent again. Otherwise (no
+        connection just now) it waits in line as `publish` does, and the awaitable is returned."""
+        connection = self._connection
+        if connection is None or connection.closed or self._queued:
+            return self._in_line(b"PUBLISH", channel, data)
+        connection.post(channel, b"PUBLISH", channel, data)
+        return None
+
+    @property
+    def posted(self) -> int:
+        """Posted PUBLISHes whose reply hasn't come yet."""
+        connection = self._connection
+        return 0 if connection is None else connection.posted
 
     async def call(self, *parts: bytes | str) -> Value:
         """Any command with a one-line reply (PING, say)."""
@@ -84,6 +107,8 @@ class RedisPublisher:
         loop = asyncio.get_running_loop()
         asked = loop.time()
         async with self._lock:
+            if self._closed:
+                raise RedisConnectionError("the publisher is closed")
             if self._connection is None or self._connection.closed:
                 if self._failure is not None and self._failure[0] >= asked:
                     _, kind, reason = self._failure
@@ -94,11 +119,22 @@ class RedisPublisher:
                 except (RedisConnectionError, ResponseError) as exc:
                     self._failure = (loop.time(), type(exc), str(exc))
                     raise
+                self._connection.on_post_lost = self._on_post_lost
             return self._connection
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
+        """Close, once what was posted has been answered (Redis answers in order: a PING's reply comes after
+        theirs), or the reply timeout has passed."""
+        self._closed = True  # (no new connection from here on)
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            if connection.waiting and not connection.closed:
+                with contextlib.suppress(RedisConnectionError, ResponseError, TimeoutError):
+                    await asyncio.wait_for(connection.call(b"PING"), self._reply_timeout)
+        finally:
+            self._connection = None
             connection.close()
 
 

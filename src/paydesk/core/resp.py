@@ -89,8 +89,12 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self._loop = asyncio.get_running_loop()  # a protocol is made by its loop, when it opens the connection
         self.on_lost: Callable[[], None] | None = None  # called once should the connection be lost (not closed)
+        # Called with a posted command's tag when its reply is an error, or never comes (`post`).
+        self.on_post_lost: Callable[[str, Exception], None] | None = None
         self._on_message = on_message
-        self._waiting: deque[tuple[asyncio.Future[Value], float]] = deque()  # each reply, and when it was asked
+        # Each reply awaited, in order, and when it was asked: a caller's future, or a posted command's tag.
+        self._waiting: deque[tuple[asyncio.Future[Value] | str, float]] = deque()
+        self._posted = 0  # tags among them
         self._buffer = bytearray()
         self._reply_timeout = reply_timeout_s
         self._watchdog: asyncio.TimerHandle | None = None
@@ -100,15 +104,35 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.WriteTransport, transport)  # a stream's (uvloop's isn't asyncio's class)
 
     def call(self, *parts: bytes | str) -> asyncio.Future[Value]:
+        reply: asyncio.Future[Value] = self._loop.create_future()
+        self._write(reply, parts)
+        return reply
+
+    def post(self, tag: str, *parts: bytes | str) -> None:
+        """A command whose reply nobody waits for (a chat message's PUBLISH): written now, and its reply read
+        and dropped in turn, without a future for it nor a task to await one. Should the reply be an error, or
+        never come (the connection lost, or Redis silent), `on_post_lost(tag, error)` says so."""
+        self._write(tag, parts)
+        self._posted += 1
+
+    @property
+    def waiting(self) -> int:
+        """Replies not yet received."""
+        return len(self._waiting)
+
+    @property
+    def posted(self) -> int:
+        """Replies not yet received to posted commands."""
+        return self._posted
+
+    def _write(self, reply: asyncio.Future[Value] | str, parts: tuple[bytes | str, ...]) -> None:
         if self.closed or self.transport is None:
             raise RedisConnectionError("the connection to Redis is closed")
-        reply: asyncio.Future[Value] = self._loop.create_future()
         now = self._loop.time()
         self._waiting.append((reply, now))
         self.transport.write(command(*parts))
         if self._watchdog is None:
             self._watchdog = self._loop.call_at(now + self._reply_timeout, self._watch)
-        return reply
 
     def _watch(self) -> None:
         """A Redis that stops answering without closing (stopped, hung, cut off by the network) would hold
@@ -154,6 +178,11 @@ class Connection(asyncio.Protocol):
         if not self._waiting:
             raise RedisConnectionError("Redis answered a command nobody sent")
         reply, _ = self._waiting.popleft()
+        if isinstance(reply, str):  # posted: nobody waits for the reply
+            self._posted -= 1
+            if isinstance(value, ResponseError):
+                self._report_lost(reply, value)
+            return
         if reply.done():
             return  # its caller stopped waiting: the reply is dropped, the order kept
         if isinstance(value, ResponseError):
@@ -172,15 +201,28 @@ class Connection(asyncio.Protocol):
             self._watchdog = None
         if self.transport is not None:
             self.transport.abort()  # not close(): that waits to send what is buffered, for ever if Redis is silent
+        lost: list[str] = []
         while self._waiting:
             reply, _ = self._waiting.popleft()
-            if not reply.done():
+            if isinstance(reply, str):
+                lost.append(reply)
+            elif not reply.done():
                 reply.set_exception(error)
+        self._posted = 0
+        for tag in lost:
+            self._report_lost(tag, error)
         if first and self.on_lost is not None:
             self.on_lost()
 
+    def _report_lost(self, tag: str, error: Exception) -> None:
+        if self.on_post_lost is not None:
+            try:
+                self.on_post_lost(tag, error)
+            except Exception:  # the callback's bug: the connection and the other tags' reports go on
+                log.exception("redis.post_lost_report_failed", tag=tag[:80])
+
     def close(self) -> None:
-        self.on_lost = None  # closed on purpose: nothing to recover
+        self.on_lost = self.on_post_lost = None  # closed on purpose: nothing to recover
         self._fail(RedisConnectionError("the connection is closed"))
 
 
