@@ -228,6 +228,18 @@ async def raw_pairs(port: int, count: int) -> list[tuple[ClientConnection, Clien
     return pairs
 
 
+def wait_listening(port: int, what: str) -> None:
+    """Until something accepts connections on this loopback port (20 s at most)."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def raw_server() -> Iterator[tuple[int, int]]:
     """The raw broadcast server: (its port, its pid)."""
@@ -235,14 +247,7 @@ def raw_server() -> Iterator[tuple[int, int]]:
     server = subprocess.Popen([sys.executable, "-c", RAW_SERVER, str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the raw server did not start"
-                time.sleep(0.1)
+        wait_listening(port, "the raw server")
         yield port, server.pid
     finally:
         server.terminate()
@@ -300,13 +305,19 @@ async def compare(args: argparse.Namespace, raw_port: int, raw_pid: int,
     instead of on whichever ran then (a shorter burst still lands on one slice: `ratio_p99_by_round`).
     (Paydesk's results, the raw server's.)"""
     base, agent_base, tokens, pids = paydesk
-    warmup, measured = round(args.warmup * args.rate), round(args.seconds / args.rounds * args.rate)
     ours = Load(await paydesk_pairs(base, args.pairs, tokens, agent_base), raw=False, pids=pids)
     try:
         raw = Load(await raw_pairs(raw_port, args.pairs), raw=True, pids=[raw_pid])
     except BaseException:
         await ours.close()
         raise
+    return await alternate(args, ours, raw)
+
+
+async def alternate(args: argparse.Namespace, ours: Load, raw: Load) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two loads in turn, `--rounds` slices each (raw first in even rounds); then both closed. (Ours'
+    results, the raw server's.)"""
+    warmup, measured = round(args.warmup * args.rate), round(args.seconds / args.rounds * args.rate)
     # The client's own heap (2,000 connections) out of its collector's sight: a full collection of it would
     # pause every reader for tens of milliseconds, in whichever slice it fell.
     gc.collect()
@@ -344,24 +355,27 @@ def main() -> int:
     for name, url in modes:
         with raw_server() as (raw_port, raw_pid), paydesk_servers(args, url) as paydesk:
             result, raw = asyncio.run(compare(args, raw_port, raw_pid, paydesk))
-        by_round = [ratio(ours, theirs) for ours, theirs in zip(result["slices_p99_ms"], raw["slices_p99_ms"],
-                                                                 strict=True)]
-        known = [value for value in by_round if value is not None]
-        print(json.dumps({"scenario": "chat_fanout", "pubsub": name, "clients": args.pairs * 2,
-                          "rate_per_s": args.rate, "seconds": args.seconds, "rounds": args.rounds,
-                          "warmup_s": args.warmup,
-                          "server_processes": len(paydesk[3]), **result,
-                          "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"], "raw_received": raw["received"],
-                          "raw_expected": raw["expected"], "raw_sender_p99_ms": raw["sender_p99_ms"],
-                          "raw_other_p99_ms": raw["other_p99_ms"], "raw_slices_p99_ms": raw["slices_p99_ms"],
-                          "raw_cpu_ms_per_message": raw.get("server_cpu_ms_per_message"),
-                          "ratio_cpu": ratio(result.get("server_cpu_ms_per_message"),
-                                             raw.get("server_cpu_ms_per_message")),
-                          "ratio_p99": ratio(result["p99_ms"], raw["p99_ms"]),
-                          "ratio_p99_by_round": by_round,
-                          "ratio_p99_median_round": round(statistics.median(known), 2) if known else None}),
-              flush=True)
+        print(json.dumps(report("chat_fanout", name, args, len(paydesk[3]), result, raw)), flush=True)
     return 0
+
+
+def report(scenario: str, pubsub: str, args: argparse.Namespace, processes: int, result: dict[str, Any],
+           raw: dict[str, Any]) -> dict[str, Any]:
+    """The JSON line of a run: the load, our figures, the raw server's, and their ratios."""
+    by_round = [ratio(ours, theirs) for ours, theirs in zip(result["slices_p99_ms"], raw["slices_p99_ms"],
+                                                             strict=True)]
+    known = [value for value in by_round if value is not None]
+    return {"scenario": scenario, "pubsub": pubsub, "clients": args.pairs * 2,
+            "rate_per_s": args.rate, "seconds": args.seconds, "rounds": args.rounds, "warmup_s": args.warmup,
+            "server_processes": processes, **result,
+            "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"], "raw_received": raw["received"],
+            "raw_expected": raw["expected"], "raw_sender_p99_ms": raw["sender_p99_ms"],
+            "raw_other_p99_ms": raw["other_p99_ms"], "raw_slices_p99_ms": raw["slices_p99_ms"],
+            "raw_cpu_ms_per_message": raw.get("server_cpu_ms_per_message"),
+            "ratio_cpu": ratio(result.get("server_cpu_ms_per_message"), raw.get("server_cpu_ms_per_message")),
+            "ratio_p99": ratio(result["p99_ms"], raw["p99_ms"]),
+            "ratio_p99_by_round": by_round,
+            "ratio_p99_median_round": round(statistics.median(known), 2) if known else None}
 
 
 if __name__ == "__main__":

@@ -417,6 +417,20 @@ def test_the_fan_out_benchmark_runs_and_reports_both_servers() -> None:
         assert line["server_cpu_ms_per_message"] >= 0 and line["raw_cpu_ms_per_message"] >= 0
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="needs PAYDESK_TEST_REDIS_URL (CI sets it)")
+def test_the_floor_benchmark_relays_every_message_through_redis_and_its_database() -> None:
+    """A small run of bench/chat_floor.py (the minimal relay that bounds what the chat bench's Redis mode can
+    reach): every message reaches both sides, the relays' and the raw server's, in alternating slices."""
+    result = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "bench" / "chat_floor.py"),
+                             "--pairs", "5", "--seconds", "2", "--rate", "10"], capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["scenario"] == "chat_floor" and line["server_processes"] == 2
+    assert line["sent"] == 20 and line["received"] == line["expected"] == 40 == line["raw_received"]
+    assert len(line["slices_p99_ms"]) == len(line["raw_slices_p99_ms"]) == 4 and line["ratio_p99"] > 0
+
+
 def test_a_resolved_conversation_asks_for_a_rating_once(server: tuple[str, Any]) -> None:
     base, app = server
     with httpx.Client(base_url=base, timeout=30) as http:
