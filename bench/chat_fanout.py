@@ -306,17 +306,18 @@ async def compare(args: argparse.Namespace, raw_port: int, raw_pid: int,
     (Paydesk's results, the raw server's.)"""
     base, agent_base, tokens, pids = paydesk
     ours = Load(await paydesk_pairs(base, args.pairs, tokens, agent_base), raw=False, pids=pids)
+    return await alternate(args, ours, raw_port, raw_pid)
+
+
+async def alternate(args: argparse.Namespace, ours: Load, raw_port: int, raw_pid: int
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`ours` and the same load on the raw server in turn, `--rounds` slices each (raw first in even rounds);
+    then both closed. (Ours' results, the raw server's.)"""
     try:
         raw = Load(await raw_pairs(raw_port, args.pairs), raw=True, pids=[raw_pid])
     except BaseException:
         await ours.close()
         raise
-    return await alternate(args, ours, raw)
-
-
-async def alternate(args: argparse.Namespace, ours: Load, raw: Load) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two loads in turn, `--rounds` slices each (raw first in even rounds); then both closed. (Ours'
-    results, the raw server's.)"""
     warmup, measured = round(args.warmup * args.rate), round(args.seconds / args.rounds * args.rate)
     # The client's own heap (2,000 connections) out of its collector's sight: a full collection of it would
     # pause every reader for tens of milliseconds, in whichever slice it fell.
@@ -339,12 +340,8 @@ def ratio(ours: float | None, raw: float | None) -> float | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=500, help="visitor+agent connection pairs (2 clients each)")
+    load_arguments(parser)
     parser.add_argument("--agents", type=int, default=50, help="agent accounts sharing the conversations")
-    parser.add_argument("--seconds", type=float, default=20.0, help="of load on each server, all slices together")
-    parser.add_argument("--rounds", type=int, default=4, help="slices of load each server gets, alternating")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds of load before each slice")
-    parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
     parser.add_argument("--modes", default="embedded,redis",
                         help="which of embedded,redis to run (redis only when PAYDESK_TEST_REDIS_URL is set)")
     args = parser.parse_args()
@@ -357,6 +354,15 @@ def main() -> int:
             result, raw = asyncio.run(compare(args, raw_port, raw_pid, paydesk))
         print(json.dumps(report("chat_fanout", name, args, len(paydesk[3]), result, raw)), flush=True)
     return 0
+
+
+def load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The load's options (`alternate` and `report` read them)."""
+    parser.add_argument("--pairs", type=int, default=500, help="visitor+agent connection pairs (2 clients each)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="of load on each server, all slices together")
+    parser.add_argument("--rounds", type=int, default=4, help="slices of load each server gets, alternating")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds of load before each slice")
+    parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
 
 
 def report(scenario: str, pubsub: str, args: argparse.Namespace, processes: int, result: dict[str, Any],

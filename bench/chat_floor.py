@@ -33,7 +33,16 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chat_fanout import Load, _client, alternate, free_port, raw_pairs, raw_server, report, wait_listening
+from chat_fanout import (
+    Load,
+    _client,
+    alternate,
+    free_port,
+    load_arguments,
+    raw_server,
+    report,
+    wait_listening,
+)
 
 COMMON = r'''
 import asyncio, sqlite3, sys, uuid
@@ -49,11 +58,20 @@ def command(*parts):
 class Quiet(asyncio.Protocol):
     def data_received(self, data):
         pass  # PUBLISH replies, read and dropped
+
+def serve_through_redis(protocol, handler):
+    """Serve `handler` on argv[1], with `redis` a connection to Redis (argv[2], argv[3]) speaking `protocol`."""
+    async def main():
+        global redis
+        redis, _ = await asyncio.get_running_loop().create_connection(protocol, sys.argv[2], int(sys.argv[3]))
+        async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None, compression=None):
+            await asyncio.Future()
+    asyncio.run(main())
 '''
 
-# argv: port, database path, Redis host, Redis port
+# argv: port, Redis host, Redis port, database path
 RELAY_A = COMMON + r'''
-db = sqlite3.connect(sys.argv[2], isolation_level=None)
+db = sqlite3.connect(sys.argv[4], isolation_level=None)
 for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "cache_size=-65536"):
     db.execute("PRAGMA " + pragma)
 AT = "2026-12-05T10:00:00.000000+00:00"
@@ -86,16 +104,10 @@ async def handler(ws):
         redis.write(command(b"PUBLISH", room, raw))
         await ws.send(raw)
 
-async def main():
-    global redis
-    redis, _ = await asyncio.get_running_loop().create_connection(Quiet, sys.argv[3], int(sys.argv[4]))
-    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None, compression=None):
-        await asyncio.Future()
-
-asyncio.run(main())
+serve_through_redis(Quiet, handler)
 '''  # noqa: S608 - a program's text, whose SQL takes parameters
 
-# argv: port, Redis host, Redis port
+# argv: port, Redis host, Redis port (as COMMON reads them)
 RELAY_B = COMMON + r'''
 rooms = {}
 
@@ -136,20 +148,14 @@ class Subscriber(asyncio.Protocol):
 async def handler(ws):
     room = ws.request.path
     rooms[room] = ws
-    subscriber.write(command(b"SUBSCRIBE", room))
+    redis.write(command(b"SUBSCRIBE", room))
     try:
         async for _ in ws:
             pass
     finally:
         rooms.pop(room, None)
 
-async def main():
-    global subscriber
-    subscriber, _ = await asyncio.get_running_loop().create_connection(Subscriber, sys.argv[2], int(sys.argv[3]))
-    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None, compression=None):
-        await asyncio.Future()
-
-asyncio.run(main())
+serve_through_redis(Subscriber, handler)
 '''
 
 
@@ -162,9 +168,8 @@ def relays(redis_host: str, redis_port: int) -> Iterator[tuple[int, int, list[in
         database = f"{tmp}/chat.db"
         upgrade(f"sqlite:///{database}")
         ports = [free_port(), free_port()]
-        procs = [subprocess.Popen([sys.executable, "-c", RELAY_A, str(ports[0]), database, redis_host,
-                                   str(redis_port)]),
-                 subprocess.Popen([sys.executable, "-c", RELAY_B, str(ports[1]), redis_host, str(redis_port)])]
+        procs = [subprocess.Popen([sys.executable, "-c", relay, str(port), redis_host, str(redis_port), *more])
+                 for relay, port, more in ((RELAY_A, ports[0], [database]), (RELAY_B, ports[1], []))]
         try:
             for port in ports:
                 wait_listening(port, "a relay")
@@ -187,21 +192,12 @@ async def compare(args: argparse.Namespace, raw_port: int, raw_pid: int, port_a:
                   pids: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
     """As chat_fanout.compare: the same load on the relays and the raw server, in alternating slices."""
     floor = Load(await relay_pairs(port_a, port_b, args.pairs), raw=True, pids=pids)
-    try:
-        raw = Load(await raw_pairs(raw_port, args.pairs), raw=True, pids=[raw_pid])
-    except BaseException:
-        await floor.close()
-        raise
-    return await alternate(args, floor, raw)
+    return await alternate(args, floor, raw_port, raw_pid)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=500, help="visitor+agent connection pairs (2 clients each)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="of load on each server, all slices together")
-    parser.add_argument("--rounds", type=int, default=4, help="slices of load each server gets, alternating")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds of load before each slice")
-    parser.add_argument("--rate", type=float, default=100.0, help="messages a second, all visitors together")
+    load_arguments(parser)
     args = parser.parse_args()
     url = os.environ.get("PAYDESK_TEST_REDIS_URL")
     if not url or urlsplit(url).scheme != "redis":

@@ -332,14 +332,17 @@ class RedisPubSub:
         if self._replies:
             await asyncio.wait(list(self._replies), timeout=2 * self._reply_timeout_s)
         self._closing = True
-        for name in ("_probing", "_announcing"):  # (the probe may start an announcement: it goes first)
-            task = getattr(self, name)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await _cancelled(self._probing)
+        await _cancelled(self._announcing)  # (read after the probe's end: the probe may have started it)
         await self._subscriber.close()
         await self._publisher.close()
+
+
+async def _cancelled(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def make_pubsub(redis_url: str | None) -> MemoryPubSub | RedisPubSub:

@@ -50,8 +50,8 @@ class RedisPublisher:
         connection found gone is written once more on a new one (so, should Redis have run it before the
         connection went, it is delivered twice: chat messages are numbered, and sockets drop repeats); one
         given up because Redis went silent is not (RedisSilent: it may yet run)."""
-        connection = self._connection
-        if connection is None or connection.closed or self._queued:
+        connection = self._ready()
+        if connection is None:
             return self._in_line(b"PUBLISH", channel, data)
         return self._reply(connection.call(b"PUBLISH", channel, data), b"PUBLISH", channel, data)
 
@@ -60,11 +60,16 @@ class RedisPublisher:
         reply is read and dropped; should it be an error, or never come (the connection lost, Redis silent),
         `on_post_lost(channel, error)` is called, once, and the PUBLISH is not sent again. Otherwise (no
         connection just now) it waits in line as `publish` does, and the awaitable is returned."""
-        connection = self._connection
-        if connection is None or connection.closed or self._queued:
+        connection = self._ready()
+        if connection is None:
             return self._in_line(b"PUBLISH", channel, data)
         connection.post(channel, b"PUBLISH", channel, data)
         return None
+
+    def _ready(self) -> Connection | None:
+        """The connection, when a command can be written to it now (open, and nobody waiting in line)."""
+        connection = self._connection
+        return None if connection is None or connection.closed or self._queued else connection
 
     @property
     def posted(self) -> int:
