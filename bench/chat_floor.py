@@ -6,7 +6,8 @@ advances the head in Paydesk's own tables (a temp SQLite file migrated as `payde
 synchronous=NORMAL, foreign keys on), commits, writes a PUBLISH to Redis without waiting for its reply, and
 sends the sender's copy. Relay B holds the agents' sockets, subscribed to one channel per conversation, and
 sends each message it reads from Redis to its agent. No framework, no ASGI, no authentication, no JSON
-parsing, no ordering or catch-up: what a server doing this job on this machine can't do without.
+parsing, no ordering or catch-up: what a server doing this job on this machine can't do without. Both run on
+uvloop's event loop, as Paydesk's server does (the raw server keeps asyncio's own, as in chat_fanout.py).
 
 Its ratio to the raw server is the ratio Paydesk's design could reach here; Paydesk's own (chat_fanout.py)
 above it is the cost of everything else it does per message. Needs PAYDESK_TEST_REDIS_URL (a TCP URL).
@@ -60,13 +61,19 @@ class Quiet(asyncio.Protocol):
         pass  # PUBLISH replies, read and dropped
 
 def serve_through_redis(protocol, handler):
-    """Serve `handler` on argv[1], with `redis` a connection to Redis (argv[2], argv[3]) speaking `protocol`."""
+    """Serve `handler` on argv[1], with `redis` a connection to Redis (argv[2], argv[3]) speaking `protocol`,
+    on uvloop's event loop where it is installed, as Paydesk's server runs (uvicorn's standard extras)."""
     async def main():
         global redis
         redis, _ = await asyncio.get_running_loop().create_connection(protocol, sys.argv[2], int(sys.argv[3]))
         async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_queue=None, compression=None):
             await asyncio.Future()
-    asyncio.run(main())
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 '''
 
 # argv: port, Redis host, Redis port, database path

@@ -160,7 +160,9 @@ def test_a_sink_is_handed_each_message_as_it_arrives_and_one_that_fails_costs_th
             bus.send("conv:1", {"seq": 1})
             assert got == [{"seq": 1}] and isinstance(got[0], Received)  # during send, as the queue would
             assert queued.queue.get_nowait() == {"seq": 1}  # the plain subscriber beside them, too
-            assert sub.queue.empty()  # a sink's messages aren't queued as well
+            assert sub.queue is None  # a sink's messages aren't queued as well: it has no queue
+            with pytest.raises(TypeError, match="sink"):
+                await sub.get(0)
         await bus.close()
 
     asyncio.run(scenario())

@@ -81,11 +81,19 @@ class PubSub(Protocol):
 
 
 class _QueueSubscription:
+    """A subscription here: its messages queued for `get`, or with a sink handed to it (and no queue: a chat
+    socket's subscriptions, thousands of them, never read one)."""
+
     def __init__(self, sink: Sink | None = None) -> None:
-        self.queue: asyncio.Queue[Message] = asyncio.Queue()
-        self.deliver: Sink = self.queue.put_nowait if sink is None else sink
+        self.queue: asyncio.Queue[Message] | None = None
+        if sink is None:
+            self.queue = asyncio.Queue()
+            sink = self.queue.put_nowait
+        self.deliver: Sink = sink
 
     async def get(self, timeout: float | None) -> Message | None:
+        if self.queue is None:
+            raise TypeError("this subscription hands its messages to its sink")
         if timeout is None:
             return await self.queue.get()
         try:
