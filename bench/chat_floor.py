@@ -7,7 +7,8 @@ synchronous=NORMAL, foreign keys on), commits, writes a PUBLISH to Redis without
 sends the sender's copy. Relay B holds the agents' sockets, subscribed to one channel per conversation, and
 sends each message it reads from Redis to its agent. No framework, no ASGI, no authentication, no JSON
 parsing, no ordering or catch-up: what a server doing this job on this machine can't do without. Both run on
-uvloop's event loop, as Paydesk's server does (the raw server keeps asyncio's own, as in chat_fanout.py).
+uvloop's event loop where it is installed, as Paydesk's server does (the raw server keeps asyncio's own, as in
+chat_fanout.py).
 
 Its ratio to the raw server is the ratio Paydesk's design could reach here; Paydesk's own (chat_fanout.py)
 above it is the cost of everything else it does per message. Needs PAYDESK_TEST_REDIS_URL (a TCP URL).

@@ -74,7 +74,8 @@ class PubSub(Protocol):
     def subscribe(self, channel: str, sink: Sink | None = None) -> Any:
         """An async context manager yielding a `Subscription`. With a `sink`, each message is handed to it as it
         arrives (during `send`, for this process's own) instead of queued for `get`: no task waits on a queue
-        for it, and no turn of the loop passes between its arrival and whatever the sink does with it."""
+        for it, and no turn of the loop passes between its arrival and whatever the sink does with it (such a
+        subscription has no queue: its `get` raises TypeError)."""
         ...
 
     async def close(self) -> None: ...
