@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -132,6 +133,32 @@ if REDIS_URL:
             await stranger.aclose()
 
         asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_text_goes_as_it_is_and_half_a_surrogate_pair_is_escaped_so_it_still_goes(kind: str) -> None:
+    """A message's JSON text keeps its characters (3 bytes each in UTF-8, not a 6-byte escape), here and in
+    another process; one that UTF-8 can't carry is escaped, and still reaches both."""
+    async def scenario() -> None:
+        here = _make(kind)
+        there = RedisPubSub(REDIS_URL, here._prefix) if isinstance(here, RedisPubSub) and REDIS_URL else None
+        async with here.subscribe("conv:1") as mine, contextlib.AsyncExitStack() as stack:
+            theirs = await stack.enter_async_context(there.subscribe("conv:1")) if there else None
+            for body in ("你好，世界", "half \ud800 a pair"):
+                await here.publish("conv:1", {"body": body})
+                for sub in (mine, theirs) if theirs else (mine,):
+                    got = await sub.get(timeout=2)
+                    assert isinstance(got, Received) and got == {"body": body}
+                    if body.startswith("half"):
+                        assert "\\ud800" in got.text and got.text.isascii()
+                    else:
+                        assert body in got.text and "\\u" not in got.text
+                    got.text.encode()  # UTF-8 carries it (a socket can send it)
+        await here.close()
+        if there:
+            await there.close()
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -41,8 +41,18 @@ log = structlog.get_logger(__name__)
 
 
 def encode(message: Message) -> str:
-    """A message's JSON text, as subscribers get it and sockets send it."""
-    return json.dumps(message, separators=(",", ":"))
+    """A message's JSON text, as subscribers get it and sockets send it: characters as they are (a Chinese
+    message takes 3 bytes a character in UTF-8, not the 6 of a `\\uXXXX` escape; the catch-up's frames, which
+    Starlette encodes, are written so too). A text that UTF-8 can't carry (half a surrogate pair, which the
+    chat's input refuses but a message built elsewhere might hold) is escaped instead, so that it still
+    reaches Redis and the sockets."""
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(message, separators=(",", ":"))
+    return text
 
 
 class Received(dict[str, Any]):
