@@ -17,7 +17,8 @@ reaches its agent through Redis).
 On Linux it also reports the CPU time the servers spent during the load per message sent
 (`server_cpu_ms_per_message`, each process's in `…_by_process`; Redis's own not counted), the raw
 server's (`raw_cpu_ms_per_message`) and their ratio (`ratio_cpu`): figures that move less with the host's
-load than the latencies do, and that say what a message costs the processes it passes through.
+load than the latencies do, and that say what a message costs the processes it passes through; and the
+client's own (`client_cpu_ms_per_message`, `raw_client_…`): it shares the two cores with the servers.
 
     .venv/bin/python bench/chat_fanout.py [--pairs 500] [--agents 50] [--seconds 20] [--rounds 4]
                                           [--warmup 1] [--rate 100] [--modes embedded,redis]
@@ -129,6 +130,7 @@ class Load:
         self.sent = 0  # measured messages
         self.turn = 0  # the next visitor to send
         self.cpu: list[float] | None = [0.0] * len(pids)
+        self.client_cpu = 0.0  # this process's, over the measured messages (it shares the cores with the servers)
         self.slice_p99s: list[float] = []
 
     async def slice(self, warmup: int, measured: int, rate: float) -> None:
@@ -137,19 +139,20 @@ class Load:
         both sides (10 s at most: one still missing then counts as lost)."""
         loop = asyncio.get_running_loop()
         marks = [len(side) for side in self.sides]  # (only the measured messages are timed, and counted)
-        begin, cpu_before = loop.time(), None
+        begin, cpu_before, client_before = loop.time(), None, 0.0
         for i in range(warmup + measured):
             if (delay := begin + i / rate - loop.time()) > 0:
                 await asyncio.sleep(delay)
             else:
                 await asyncio.sleep(0)  # behind (the client was held up): the readers still get their turn
             if i == warmup:
-                cpu_before = cpu_seconds(self.pids)
+                cpu_before, client_before = cpu_seconds(self.pids), time.process_time()
             visitor = self.pairs[self.turn % len(self.pairs)][0]  # each visitor in turn, across the slices
             self.turn += 1
             body = f"{'t' if i >= warmup else 'w'}:{time.perf_counter()}"  # only the "t:" ones are timed
             await visitor.send(json.dumps({"body": body} if self.raw else {"type": "message", "body": body}))
         cpu_after = cpu_seconds(self.pids)
+        self.client_cpu += time.process_time() - client_before
         if self.cpu is not None and cpu_before is not None and cpu_after is not None:
             self.cpu = [total + after - before
                         for total, before, after in zip(self.cpu, cpu_before, cpu_after, strict=True)]
@@ -169,6 +172,8 @@ class Load:
         if self.cpu is not None and self.sent:
             spent = [round(seconds * 1000 / self.sent, 3) for seconds in self.cpu]
             cpu = {"server_cpu_ms_per_message": round(sum(spent), 3), "server_cpu_ms_per_message_by_process": spent}
+        if self.sent:
+            cpu["client_cpu_ms_per_message"] = round(self.client_cpu * 1000 / self.sent, 3)
         return {**cpu, "sent": self.sent, "received": len(latencies), "expected": self.sent * 2,
                 **percentiles(latencies, ""), **percentiles(sorted(self.sides[0]), "sender_"),
                 **percentiles(sorted(self.sides[1]), "other_"), "slices_p99_ms": self.slice_p99s}
@@ -378,6 +383,7 @@ def report(scenario: str, pubsub: str, args: argparse.Namespace, processes: int,
             "raw_expected": raw["expected"], "raw_sender_p99_ms": raw["sender_p99_ms"],
             "raw_other_p99_ms": raw["other_p99_ms"], "raw_slices_p99_ms": raw["slices_p99_ms"],
             "raw_cpu_ms_per_message": raw.get("server_cpu_ms_per_message"),
+            "raw_client_cpu_ms_per_message": raw.get("client_cpu_ms_per_message"),
             "ratio_cpu": ratio(result.get("server_cpu_ms_per_message"), raw.get("server_cpu_ms_per_message")),
             "ratio_p99": ratio(result["p99_ms"], raw["p99_ms"]),
             "ratio_p99_by_round": by_round,

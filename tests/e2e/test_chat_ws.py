@@ -412,6 +412,8 @@ def test_the_fan_out_benchmark_runs_and_reports_both_servers() -> None:
     assert len(line["slices_p99_ms"]) == len(line["raw_slices_p99_ms"]) == line["rounds"] == 4
     assert len(line["ratio_p99_by_round"]) == 4 and line["ratio_p99_median_round"] > 0
     assert all(p99 > 0 for p99 in line["slices_p99_ms"] + line["raw_slices_p99_ms"])
+    # The client's own CPU time (it sends and reads every message: 20 sends and 40 frames cost something).
+    assert line["client_cpu_ms_per_message"] > 0 and line["raw_client_cpu_ms_per_message"] > 0
     if sys.platform == "linux":  # the servers' CPU time per message, read from /proc (10 ms ticks) during the load
         assert line["server_cpu_ms_per_message_by_process"] == [line["server_cpu_ms_per_message"]]
         assert line["server_cpu_ms_per_message"] >= 0 and line["raw_cpu_ms_per_message"] >= 0
