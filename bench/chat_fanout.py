@@ -139,7 +139,7 @@ class Load:
         both sides (10 s at most: one still missing then counts as lost)."""
         loop = asyncio.get_running_loop()
         marks = [len(side) for side in self.sides]  # (only the measured messages are timed, and counted)
-        begin, cpu_before, client_before = loop.time(), None, 0.0
+        begin, cpu_before, client_before = loop.time(), None, None
         for i in range(warmup + measured):
             if (delay := begin + i / rate - loop.time()) > 0:
                 await asyncio.sleep(delay)
@@ -151,8 +151,9 @@ class Load:
             self.turn += 1
             body = f"{'t' if i >= warmup else 'w'}:{time.perf_counter()}"  # only the "t:" ones are timed
             await visitor.send(json.dumps({"body": body} if self.raw else {"type": "message", "body": body}))
+        if client_before is not None:
+            self.client_cpu += time.process_time() - client_before
         cpu_after = cpu_seconds(self.pids)
-        self.client_cpu += time.process_time() - client_before
         if self.cpu is not None and cpu_before is not None and cpu_after is not None:
             self.cpu = [total + after - before
                         for total, before, after in zip(self.cpu, cpu_before, cpu_after, strict=True)]
