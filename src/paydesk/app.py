@@ -39,6 +39,7 @@ from paydesk.notify import pages as notify_pages
 from paydesk.support import api as support_api
 from paydesk.support import pages as support_pages
 from paydesk.support import ws as support_ws
+from paydesk.support.events import Event
 from paydesk.wallet import api as wallet_api
 from paydesk.wallet import pages as wallet_pages
 from paydesk.web import api, pages
@@ -56,6 +57,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+
+        def announce(events: list[Event]) -> None:  # the jobs' live events (a snooze ending), from their thread
+            loop.call_soon_threadsafe(support_ws.announce, container, events)
+
+        container.support.announce = announce
         if run_jobs:
             container.jobs.start()
         keeper: asyncio.Task[None] | None = None
@@ -73,6 +80,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             if heap is not None:
                 heap.release()
             container.jobs.stop()
+            container.support.announce = None
             await support_ws.drain_posts()
             await container.pubsub.close()
             container.close()

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -256,11 +257,17 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             agent.get_by_label("常用语").select_option("arrived")
             agent.get_by_role("button", name="发送常用语").click()
             expect(visitor.get_by_role("log")).to_contain_text("您的款项已经到账，请查收。", timeout=10000)
+            agent.get_by_label("暂缓时长").select_option("4")  # snoozed for 4 hours, then resolved by key
+            agent.get_by_role("button", name="暂缓处理").click()
+            expect(agent.get_by_test_id("timeline")).to_contain_text("status: snoozed until", timeout=10000)
             agent.keyboard.press("Alt+r")
             expect(agent.get_by_test_id("timeline")).to_contain_text("status: resolved", timeout=10000)
             cid = agent.get_by_test_id("console").get_attribute("data-conversation")
             shown = container.support.conversation(mei, UUID(cid))
             assert (shown["priority"], shown["labels"], shown["status"]) == ("urgent", ["加急", "提现"], "resolved")
+            until = [datetime.fromisoformat(m["data"]["until"]) for m in shown["messages"]
+                     if (m["data"] or {}).get("status") == "snoozed"]
+            assert len(until) == 1 and abs(until[0] - datetime.now(UTC) - timedelta(hours=4)) < timedelta(minutes=5)
             ARTIFACTS.mkdir(exist_ok=True)
             backend = "sqlite" if settings.is_sqlite else "postgresql"
             visitor.screenshot(path=str(ARTIFACTS / f"chat-visitor-{backend}.png"))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -431,6 +432,34 @@ def test_the_floor_benchmark_relays_every_message_through_redis_and_its_database
     assert line["scenario"] == "chat_floor" and line["server_processes"] == 2
     assert line["sent"] == 20 and line["received"] == line["expected"] == 40 == line["raw_received"]
     assert len(line["slices_p99_ms"]) == len(line["raw_slices_p99_ms"]) == 4 and line["ratio_p99"] > 0
+
+
+def test_an_agent_snoozes_a_conversation_until_a_time_and_both_sides_hear_it_wake(server: tuple[str, Any]) -> None:
+    base, app = server
+    support = app.state.container.support
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, "lin@example.com")
+        support.create_agent("lin@example.com", "general", 2)
+        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws, \
+            connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
+        cid = _asked(agent_ws, chat, "I'll send the receipt when I find it")
+        agent_ws.send(json.dumps({"type": "join", "conversation_id": cid}))
+        for bad in ({}, {"until": "in an hour"}, {"until": "2020-01-01T00:00:00Z"}):  # none, not a time, past
+            agent_ws.send(json.dumps({"type": "status", "conversation_id": cid, "status": "snoozed", **bad}))
+            assert "until" in _until(agent_ws, "error", code="invalid_request")["detail"]
+        until = datetime.now(UTC) + timedelta(seconds=1)
+        agent_ws.send(json.dumps({"type": "status", "conversation_id": cid, "status": "snoozed",
+                                  "until": until.isoformat()}))
+        _until(chat, "message", kind="event", data={"status": "snoozed", "until": until.isoformat()})
+        statuses = [m for m in support.messages_after(UUID(cid), 0, with_notes=True) if "status" in (m["data"] or {})]
+        assert len(statuses) == 1  # the refused snoozes wrote nothing
+        time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.05)
+        assert support.wake_snoozed() == 1  # the job's tick (its thread, as the job runner's)
+        for ws in (chat, agent_ws):  # published live by the serving app, not read at the next message
+            assert _until(ws, "message", kind="event", data={"status": "open", "woke": True})
+        agent = support.identity.authenticate(agent_token).user
+        assert support.conversation(agent, UUID(cid))["status"] == "open"
 
 
 def test_a_resolved_conversation_asks_for_a_rating_once(server: tuple[str, Any]) -> None:

@@ -24,6 +24,7 @@ from paydesk.core.writers import WriterBusy
 from paydesk.identity.service import User
 from paydesk.support import messages
 from paydesk.support.agents import PRESENCE_TTL
+from paydesk.support.events import conversation_channel
 from paydesk.support.messages import PostJob
 
 PASSWORD = "support desk passphrase"
@@ -287,3 +288,35 @@ def test_a_chat_message_never_holds_the_event_loop_waiting_for_another_writer(ap
     asyncio.run(scenario())
     bodies = [m["body"] for m in app.support.messages_after(cid, 0, with_notes=True) if m["kind"] == "inbound"]
     assert bodies == ["first", "second"]
+
+
+def test_a_snooze_needs_its_end_and_the_conversation_wakes_then_heard_live(app: Container, clock: FrozenClock
+                                                                          ) -> None:
+    agent = _agent(app, "lin@example.com")
+    cid = _conversation(app)
+    app.support.post(cid, kind="inbound", body="back tomorrow with the receipt", author=None)
+    before = app.support.messages_after(cid, 0, with_notes=True)
+    now = clock.now()
+    # No end, not a time, no offset, past, too far, not text: refused, and nothing changes.
+    for bad in (None, "tomorrow", "2026-01-05T12:00:00", (now - timedelta(minutes=1)).isoformat(),
+                (now + timedelta(days=31)).isoformat(), 1767610800):
+        with pytest.raises(InvalidRequest, match="until"):
+            app.support.change_status(cid, "snoozed", agent, bad)
+    assert app.support.messages_after(cid, 0, with_notes=True) == before
+    assert app.support.conversation(agent, cid)["status"] == "open"
+
+    heard: list[Any] = []
+    app.support.announce = heard.append
+    events = app.support.change_status(cid, "snoozed", agent, "2026-01-05T10:00:00.000Z")  # a browser's toISOString
+    assert events[0][1]["data"] == {"status": "snoozed", "until": "2026-01-05T10:00:00+00:00"}
+    assert "until 2026-01-05 10:00 UTC" in events[0][1]["body"]
+    assert app.support.conversation(agent, cid)["status"] == "snoozed"
+    clock.advance(timedelta(minutes=59))
+    assert app.support.wake_snoozed() == 0 and heard == []  # not yet
+    clock.advance(timedelta(minutes=1))
+    assert app.support.wake_snoozed() == 1
+    assert app.support.conversation(agent, cid)["status"] == "open"
+    woke = app.support.messages_after(cid, 0, with_notes=True)[-1]
+    assert woke["kind"] == "event" and woke["data"] == {"status": "open", "woke": True}
+    assert heard == [[(conversation_channel(cid), woke)]]  # told to whoever publishes it live
+    assert app.support.wake_snoozed() == 0  # once

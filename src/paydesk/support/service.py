@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +31,12 @@ from paydesk.support.events import Event, agent_channel, conversation_channel, m
 from paydesk.support.messages import KINDS, Head, PostJob, post_direct, process_posts
 from paydesk.support.tools import MAX_BODY, AgentTools, NotAnAgent
 
+SNOOZE_MAX = timedelta(days=30)
+# Where the events of background work (a snooze ending) go: the serving app sets it while it runs, to publish
+# them on its event loop. None (a `paydesk worker` process, or tests): nobody hears of them live, and the
+# sockets read them from the database with the conversation's next message, or when they reconnect.
+Announcer = Callable[[list[Event]], None]
+
 
 class SupportService(AgentPresence, AgentTools):
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
@@ -38,6 +44,7 @@ class SupportService(AgentPresence, AgentTools):
         self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
         self.blobs = blobs
         self.wallet_id_of = wallet_id_of  # the wallet's public id of a user (for canned replies)
+        self.announce: Announcer | None = None
         self.posts: Batcher[PostJob, list[Event]] = Batcher(
             "support-posts", lambda jobs: process_posts(self, jobs), window_s=0.0, max_size=256)
 
@@ -223,20 +230,25 @@ class SupportService(AgentPresence, AgentTools):
             return True
         return conversation.team == row.team or conversation.assignee_id == agent.id
 
-    def change_status(self, conversation_id: UUID, status: str, agent: User,
-                      snoozed_until: datetime | None = None) -> list[Event]:
+    def change_status(self, conversation_id: UUID, status: str, agent: User, until: object = None
+                      ) -> list[Event]:
+        """Move a conversation to `status`; a snooze says when it ends (`until`: snooze_end)."""
         now = self.clock.now()
         try:
             wanted = Status(status)
         except ValueError:
             raise InvalidRequest("status is open, pending, snoozed, resolved or closed") from None
+        snoozed_until = snooze_end(until, now) if wanted == Status.SNOOZED else None
         with self.db.uow() as uow:
             s = uow.session
             conversation = self._conversation_for_update(s, conversation_id)
             conversation.status = domain.move(Status(conversation.status), wanted).value
-            conversation.snoozed_until = snoozed_until if wanted == Status.SNOOZED else None
-            message = self.append_in(s, conversation, "event", f"status: {wanted.value}", agent.id,
-                                      agent.display_name, now, {"status": wanted.value})
+            conversation.snoozed_until = snoozed_until
+            text, data = f"status: {wanted.value}", {"status": wanted.value}
+            if snoozed_until is not None:
+                text += f" until {snoozed_until:%Y-%m-%d %H:%M} UTC"
+                data["until"] = snoozed_until.isoformat()
+            message = self.append_in(s, conversation, "event", text, agent.id, agent.display_name, now, data)
             events: list[Event] = [(conversation_channel(conversation.id), message_view(message))]
             if wanted in (Status.RESOLVED, Status.CLOSED) and conversation.assignee_id is not None:
                 events += self._serve_queue_in(s, conversation.team)  # the assignee has room for one more
@@ -244,20 +256,24 @@ class SupportService(AgentPresence, AgentTools):
             return events
 
     def wake_snoozed(self) -> int:
-        """Reopen snoozed conversations whose time has come (a job)."""
+        """Reopen snoozed conversations whose time has come (a job, every 30 s); their timeline says so, and
+        the sockets hear it live where `announce` is set. How many woke."""
         now = self.clock.now()
         with self.db.uow() as uow:
             rows = uow.session.scalars(select(store.ConversationRow).where(
                 store.ConversationRow.status == Status.SNOOZED.value, store.ConversationRow.snoozed_until <= now)
                 .order_by(store.ConversationRow.id).with_for_update(skip_locked=True))
-            woken = 0
+            events: list[Event] = []
             for row in rows:
                 row.status = domain.wake(Status(row.status), row.snoozed_until, now).value
-                self.append_in(uow.session, row, "event", "status: open (snooze ended)", None, "", now,
-                                {"status": "open"})
-                woken += 1
+                row.snoozed_until = None
+                message = self.append_in(uow.session, row, "event", "status: open (snooze ended)", None, "", now,
+                                         {"status": "open", "woke": True})
+                events.append((conversation_channel(row.id), message_view(message)))
             uow.commit()
-        return woken
+        if events and self.announce is not None:
+            self.announce(events)
+        return len(events)
 
     def assign(self, conversation_id: UUID, assignee_id: UUID, by: User) -> list[Event]:
         """Manual assignment (or taking a conversation: `assignee_id` = oneself)."""
@@ -338,3 +354,18 @@ class SupportService(AgentPresence, AgentTools):
                 break
             events += given
         return events
+
+
+def snooze_end(value: object, now: datetime) -> datetime:
+    """When a snooze ends: `value`, a time with its offset in ISO 8601 (`2026-12-05T17:00:00Z`), after `now` and
+    at most SNOOZE_MAX later; InvalidRequest otherwise (a snooze without an end would never wake)."""
+    problem = InvalidRequest("a snooze needs `until`: a time with its offset (ISO 8601), within the next 30 days")
+    if not isinstance(value, str) or len(value) > 40:
+        raise problem
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise problem from None
+    if at.tzinfo is None or not now < at <= now + SNOOZE_MAX:
+        raise problem
+    return at.astimezone(UTC)

@@ -68,7 +68,7 @@ def _presence(ws: WebSocket, app: Container) -> Presence:
     return state.presence  # type: ignore[no-any-return]
 
 
-def _announce(app: Container, events: list[Event]) -> None:
+def announce(app: Container, events: list[Event]) -> None:
     """Publish `events` now, in order, without waiting for Redis (the database is the record, pub/sub only the
     doorbell: a hung Redis must not hold up a socket's next command)."""
     for channel, event in events:
@@ -87,11 +87,11 @@ async def _post(app: Container, conversation_id: UUID, **message: Any) -> None:
     was written is still announced to the conversation's other subscribers."""
     events = app.support.post_at_once(conversation_id, **message)
     if events is not None:
-        _announce(app, events)
+        announce(app, events)
         return
 
     async def write_and_publish() -> None:
-        _announce(app, await app.support.post_from_loop(conversation_id, **message))
+        announce(app, await app.support.post_from_loop(conversation_id, **message))
 
     task = asyncio.create_task(write_and_publish())
     _IN_FLIGHT.add(task)  # held until done (the loop keeps only weak references to tasks)
@@ -279,7 +279,7 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
                                                            "who": "visitor", "seq": _seq(command)})]
     else:
         return
-    _announce(app, events)
+    announce(app, events)
 
 
 async def _stop(tasks: list[asyncio.Task[None]], out: Outbox) -> None:
@@ -315,7 +315,7 @@ async def agent(ws: WebSocket) -> None:
     try:
         await _listen(app, agent_channel(user.id), out, tasks)
         await ws.send_json({"type": "hello", "agent": str(user.id)})
-        _announce(app, await run_in_threadpool(app.support.connected, user.id, 1))
+        announce(app, await run_in_threadpool(app.support.connected, user.id, 1))
         presence.add(user.id)
         while True:
             command = await _command(ws)
@@ -344,7 +344,7 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
     kind = command.get("type")
     cid = str(command.get("conversation_id", ""))
     if kind == "presence":
-        _announce(app, await run_in_threadpool(app.support.set_status, user.id, str(command.get("status", ""))))
+        announce(app, await run_in_threadpool(app.support.set_status, user.id, str(command.get("status", ""))))
         await ws.send_json({"type": "presence", "status": command.get("status")})
         return
     if kind not in ("join", "message", "status", "typing", "read", "take", "assign", "labels", "canned", "priority"):
@@ -366,19 +366,19 @@ async def _agent_command(app: Container, user: User, command: dict[str, Any], ou
         body = await run_in_threadpool(app.support.fill_canned, user, conversation_id, str(command.get("shortcut", "")))
         await _post(app, conversation_id, kind="outbound", body=body, author=user)
     elif kind == "labels":
-        _announce(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
-                                                    user))
+        announce(app, await run_in_threadpool(app.support.set_labels, conversation_id, command.get("labels"),
+                                              user))
     elif kind == "assign":
-        _announce(app, await run_in_threadpool(app.support.assign, conversation_id,
-                                                    UUID(str(command.get("agent_id", ""))), user))
+        announce(app, await run_in_threadpool(app.support.assign, conversation_id,
+                                              UUID(str(command.get("agent_id", ""))), user))
     elif kind == "priority":
-        _announce(app, await run_in_threadpool(app.support.set_priority, conversation_id,
-                                                    str(command.get("priority", "")), user))
+        announce(app, await run_in_threadpool(app.support.set_priority, conversation_id,
+                                              str(command.get("priority", "")), user))
     elif kind == "take":
-        _announce(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
+        announce(app, await run_in_threadpool(app.support.assign, conversation_id, user.id, user))
     elif kind == "status":
-        _announce(app, await run_in_threadpool(app.support.change_status, conversation_id,
-                                                    str(command.get("status", "")), user))
+        announce(app, await run_in_threadpool(app.support.change_status, conversation_id,
+                                              str(command.get("status", "")), user, command.get("until")))
     else:
         app.pubsub.send(conversation_channel(cid), {"type": kind, "conversation_id": cid,
                                                     "who": user.display_name, "seq": _seq(command)})

@@ -110,6 +110,15 @@
       send({type: "assign", conversation_id: cid, agent_id: assign.elements.agent_id.value});
     });
   }
+  var snooze = document.querySelector("form[data-testid=snooze]");
+  function snoozeFor() {  // until now + the hours chosen, as an ISO 8601 time in UTC
+    var hours = Number(snooze.elements.hours.value);
+    send({type: "status", conversation_id: cid, status: "snoozed",
+          until: new Date(Date.now() + hours * 3600 * 1000).toISOString()});
+  }
+  if (snooze) {
+    snooze.addEventListener("submit", function (e) { e.preventDefault(); snoozeFor(); });
+  }
   var canned = document.querySelector("[data-testid=canned]");
   var cannedSend = document.querySelector("[data-testid=canned-send]");
   if (canned && cannedSend) {
@@ -135,6 +144,7 @@
     if (key === "r") { send({type: "status", conversation_id: cid, status: "resolved"}); }
     else if (key === "p") { send({type: "status", conversation_id: cid, status: "pending"}); }
     else if (key === "t") { send({type: "take", conversation_id: cid}); }
+    else if (key === "s" && snooze) { snoozeFor(); }
     else if (key === "n" && form) { form.elements["private"].checked = !form.elements["private"].checked; }
     else if (key === "l" && labels) { labels.elements.labels.focus(); }
     else { return; }
