@@ -278,6 +278,53 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             site.server_close()
 
 
+def test_the_widget_in_english_starts_a_new_chat_when_the_browsers_belongs_to_another_account(
+    settings: Settings, chromium_path: str, tmp_path: Path,
+) -> None:
+    """A shared browser: its visitor token's chat was linked to Zhou's account when Zhou chatted signed in.
+    Someone else opens the widget (an English page): the server refuses them that chat, and the widget starts
+    a new one, where their question goes; Zhou's chat gets none of it."""
+    import http.server
+    import threading
+
+    from tests.e2e.server import free_port
+
+    app = create_app(settings, run_jobs=False)
+    support = app.state.container.support
+    zhou = app.state.container.identity.register(email="zhou@example.com", phone=None, password="a long passphrase 42",
+                                                 display_name="Zhou", locale="en")
+    shared = support.new_visitor_token()
+    linked = support.visitor_conversation(shared, zhou)["conversation_id"]
+    with serve(app) as base, sync_playwright() as pw:
+        (tmp_path / "index.html").write_text(
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title></head>'
+            f'<body><h1>Welcome</h1><script src="{base}/widget.js" defer></script></body></html>', encoding="utf-8")
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()),
+                                               partial_handler(http.server.SimpleHTTPRequestHandler, str(tmp_path)))
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
+        try:
+            context = browser.new_context(locale="en-GB")
+            context.add_init_script(f"localStorage.setItem('paydesk.visitor', {json.dumps(shared)});"
+                                    "localStorage.setItem('paydesk.seq', '9');")
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{site.server_address[1]}/index.html")
+            page.get_by_role("button", name="Chat with us").click()
+            box = page.get_by_role("textbox", name="Type your question…")
+            box.fill("Do you ship to Lisbon?")
+            box.press("Enter")  # at once: sent while the refused socket may still be open, it waits for the next
+            expect(page.get_by_role("log")).to_contain_text("Do you ship to Lisbon?", timeout=15000)
+            fresh = page.evaluate("localStorage.getItem('paydesk.visitor')")
+            assert fresh and fresh != shared
+            own = support.visitor_conversation_id(fresh)
+            assert [m["body"] for m in support.messages_after(own, 0, with_notes=False)] == ["Do you ship to Lisbon?"]
+            assert support.messages_after(UUID(linked), 0, with_notes=True) == []  # Zhou's chat: untouched
+        finally:
+            browser.close()
+            site.shutdown()
+            site.server_close()
+
+
 def test_a_console_cut_off_from_redis_shows_what_it_missed_once_it_is_back(
     settings: Settings, chromium_path: str,
 ) -> None:

@@ -372,6 +372,42 @@ def test_the_agent_sees_a_signed_in_customers_wallet_beside_the_chat(server: tup
         assert "Signed in" in console.text  # a security event from the customer's activity log
 
 
+def test_a_chat_linked_to_an_account_stays_with_it_on_a_shared_browser(server: tuple[str, Any]) -> None:
+    """A signed-in customer's chat is linked to their account; the same browser's visitor token, presented
+    signed out or by another account, opens nothing of it (not the socket, not its attachments)."""
+    base, _ = server
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5b1a6d90000000049454e44ae426082")
+    with httpx.Client(base_url=base, timeout=30) as http:
+        zhou, wu = _token(http, "zhou@example.com"), _token(http, "wu@example.com")
+        shared = http.post("/api/v1/support/visitors").json()["visitor_token"]
+        with connect(_ws(base, f"/ws/chat?visitor_token={shared}&token={zhou}")) as chat:
+            cid = _until(chat, "hello")["conversation_id"]
+            chat.send(json.dumps({"type": "message", "body": "my card ending 4242 was charged twice"}))
+            _until(chat, "message", kind="inbound")
+        receipt = http.post("/api/v1/support/attachments?name=receipt.png", content=png,
+                            headers={"X-Visitor-Token": shared, "Authorization": f"Bearer {zhou}"})
+        assert receipt.status_code == 201
+        image = f"/api/v1/support/attachments/{receipt.json()['data']['attachment']['id']}?visitor_token={shared}"
+        for who in ("", f"&token={wu}"):  # signed out, then another account, on the same browser
+            with connect(_ws(base, f"/ws/chat?visitor_token={shared}{who}")) as chat:
+                refused = json.loads(chat.recv(timeout=10))
+                assert refused["type"] == "error" and refused["code"] == "chat_of_another_account"
+                with pytest.raises(ConnectionClosed) as closed:
+                    chat.recv(timeout=10)  # nothing of the chat follows: the socket closes
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+        for headers in ({}, {"Authorization": f"Bearer {wu}"}):
+            got = http.get(image, headers=headers)
+            assert got.status_code == 403 and got.json()["code"] == "chat_of_another_account"
+            sent = http.post("/api/v1/support/attachments?name=more.png", content=png,
+                             headers={"X-Visitor-Token": shared, **headers})
+            assert sent.status_code == 403 and sent.json()["code"] == "chat_of_another_account"
+        assert http.get(image, headers={"Authorization": f"Bearer {zhou}"}).content == png  # still its owner's
+        with connect(_ws(base, f"/ws/chat?visitor_token={shared}&token={zhou}")) as chat:
+            assert _until(chat, "hello")["conversation_id"] == cid
+            assert _until(chat, "message", kind="inbound")["body"] == "my card ending 4242 was charged twice"
+
+
 def test_nobody_online_the_visitor_leaves_an_email_and_the_reply_goes_there(server: tuple[str, Any]) -> None:
     base, app = server
     with httpx.Client(base_url=base, timeout=30) as http:

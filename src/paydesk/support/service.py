@@ -17,7 +17,7 @@ from sqlalchemy import select
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
-from paydesk.core.errors import InvalidRequest, NotFound
+from paydesk.core.errors import DomainError, InvalidRequest, NotFound
 from paydesk.core.ids import uuid7
 from paydesk.core.writers import WriterBusy
 from paydesk.identity.domain import normalize_email as domain_email
@@ -36,6 +36,22 @@ SNOOZE_MAX = timedelta(days=30)
 # them on its event loop. None (a `paydesk worker` process, or tests): nobody hears of them live, and the
 # sockets read them from the database with the conversation's next message, or when they reconnect.
 Announcer = Callable[[list[Event]], None]
+
+
+class ChatOfAnotherAccount(DomainError):
+    """A visitor token whose chat a signed-in customer's session linked to their account, presented by someone
+    else (signed out, or another account: a shared browser). They start a chat of their own instead."""
+
+    code = "chat_of_another_account"
+    status = 403
+    title = "This chat belongs to another account"
+
+
+def _owned(contact: store.ContactRow | None, user: User | None) -> store.ContactRow | None:
+    """`contact`, when whoever presents its token may have it: one linked to an account only to that account."""
+    if contact is not None and contact.user_id is not None and (user is None or user.id != contact.user_id):
+        raise ChatOfAnotherAccount("this browser's chat belongs to another account; a new chat starts for you")
+    return contact
 
 
 class SupportService(AgentPresence, AgentTools):
@@ -63,7 +79,7 @@ class SupportService(AgentPresence, AgentTools):
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
-            contact = store.visitor_contact(s, digest)
+            contact = _owned(store.visitor_contact(s, digest), user)
             if contact is None:
                 contact = store.ContactRow(id=uuid7(), channel="webchat", external_id=digest,
                                            user_id=user.id if user else None,
@@ -169,10 +185,10 @@ class SupportService(AgentPresence, AgentTools):
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
 
-    def visitor_conversation_id(self, token: str) -> UUID:
-        """The conversation a visitor token opens (without creating one)."""
+    def visitor_conversation_id(self, token: str, user: User | None = None) -> UUID:
+        """The conversation a visitor token opens (without creating one), for `user` (signed in, or None)."""
         with self.db.reader() as uow:
-            contact = store.visitor_contact(uow.session, hashlib.sha256(token.encode()).hexdigest())
+            contact = _owned(store.visitor_contact(uow.session, hashlib.sha256(token.encode()).hexdigest()), user)
             row = store.current_conversation(uow.session, contact.id) if contact else None
         if row is None:
             raise NotFound("no such conversation")

@@ -73,9 +73,12 @@
 
   var KEY = "paydesk.visitor", SEQ = "paydesk.seq";
   var socket = null, lastSeq = Number(localStorage.getItem(SEQ) || 0), seen = {}, retry = 500, suggested = false;
-  var waiting = [];  // what the visitor sent before the socket was open: sent as soon as it is
+  // What the visitor sent before the server greeted this socket: sent once it has (a socket refused its chat,
+  // a shared browser's, is greeted with an error instead, and what waits goes to the next one).
+  var waiting = [], greeted = false;
   function send(command) {
-    if (socket && socket.readyState === 1) { socket.send(JSON.stringify(command)); } else { waiting.push(command); }
+    if (socket && greeted && socket.readyState === 1) { socket.send(JSON.stringify(command)); }
+    else { waiting.push(command); }
   }
 
   function line(kind, text, who, attachment) {
@@ -108,11 +111,15 @@
       socket = new WebSocket(url);
       socket.onopen = function () {
         status.textContent = ""; retry = 500;
-        while (waiting.length) { socket.send(JSON.stringify(waiting.shift())); }
       };
       socket.onmessage = function (e) {
         var ev = JSON.parse(e.data);
-        if (ev.type === "hello" && !ev.agents_online && !ev.assigned && !ev.email) { askEmail(); return; }
+        if (ev.type === "hello") {
+          greeted = true;
+          while (waiting.length) { socket.send(JSON.stringify(waiting.shift())); }
+          if (!ev.agents_online && !ev.assigned && !ev.email) { askEmail(); }
+          return;
+        }
         if (ev.type === "message") {
           if (seen[ev.seq] || ev.seq <= lastSeq && lastSeq && seen[lastSeq]) { return; }
           seen[ev.seq] = true; lastSeq = Math.max(lastSeq, ev.seq); localStorage.setItem(SEQ, String(lastSeq));
@@ -128,9 +135,15 @@
             } else if (d.csat) { line("event", T.rated); }
           }
         } else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
-        else if (ev.type === "error") { status.textContent = ev.detail; }
+        else if (ev.type === "error") {
+          status.textContent = ev.detail;
+          if (ev.code === "chat_of_another_account") {  // another account's chat (a shared browser): a new one
+            localStorage.removeItem(KEY); localStorage.removeItem(SEQ); lastSeq = 0; seen = {};
+          }
+        }
       };
       socket.onclose = function () {
+        greeted = false;
         status.textContent = T.offline;
         setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
       };
@@ -203,7 +216,7 @@
   });
   var typingSent = 0;
   input.addEventListener("input", function () {
-    if (socket && socket.readyState === 1 && Date.now() - typingSent > 2000) {
+    if (socket && greeted && socket.readyState === 1 && Date.now() - typingSent > 2000) {
       typingSent = Date.now(); socket.send(JSON.stringify({type: "typing"}));
     }
   });
