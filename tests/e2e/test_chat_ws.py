@@ -521,6 +521,10 @@ def test_a_resolved_conversation_asks_for_a_rating_once(server: tuple[str, Any])
         assert rated["body"] == "rated 4/5: quick and kind"
         chat.send(json.dumps({"type": "csat", "score": 1}))
         assert _until(chat, "error")["code"] == "status_move_not_allowed"  # once
+        chat.send(json.dumps({"type": "message", "body": "one more thing"}))  # writing again reopens it,
+        written = _until(chat, "message", kind="inbound")  # and the timeline says so, after the message
+        reopened = _until(chat, "message", kind="event", data={"status": "open", "reopened": True})
+        assert reopened["seq"] == written["seq"] + 1 and reopened["body"] == "status: open (the customer wrote)"
 
 
 def test_saved_replies_labels_and_a_transcript_by_email(server: tuple[str, Any]) -> None:

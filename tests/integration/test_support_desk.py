@@ -217,6 +217,14 @@ def test_a_chat_message_written_straight_through_the_driver_is_the_one_the_full_
             for cid in (direct, full):
                 app.support.change_status(cid, "pending", agent)
             continue
+        if kind == "inbound" and author is None and body.startswith("hello?"):  # it reopens the conversation:
+            assert messages.post_direct(app.support, PostJob(direct, kind, body, author, "Visitor")) is None
+            for cid in (direct, full):  # the full way, which adds the change's event after the message
+                outcome = messages.process_posts(app.support, [PostJob(cid, kind, body, author, "Visitor")])[0]
+                assert not isinstance(outcome, BaseException)
+                assert [(e["kind"], e["data"]) for _, e in outcome] == [
+                    ("inbound", None), ("event", {"status": "open", "reopened": True})]
+            continue
         events = messages.post_direct(app.support, PostJob(direct, kind, body, author, "Visitor"))
         outcome = messages.process_posts(app.support, [PostJob(full, kind, body, author, "Visitor")])[0]
         assert events is not None and not isinstance(outcome, BaseException)

@@ -143,21 +143,17 @@ def refusal(status: str | None, job: PostJob) -> DomainError | None:
     return None
 
 
-# The direct path's statements: the head's few fields as stored, and the head's new state (its status only when
-# it changes: the status is in an index, and a steady conversation's stays as it is).
+# The direct path's statements: the head's few fields as stored, and the head's new state (never its status: a
+# message that changes it takes the full way, which adds the change's event to the timeline).
 _DIRECT_HEAD = Prepared(select(_C.status, _C.assignee_id, _C.last_seq, _C.waiting_since, _C.contact_id)
                         .where(_C.id == bindparam("head")))
 _ADVANCE = Prepared(update(_C).where(_C.id == bindparam("head")).values(
     last_seq=bindparam("last_seq"), waiting_since=bindparam("waiting_since"), updated_at=bindparam("updated_at")))
-_REOPEN = Prepared(update(_C).where(_C.id == bindparam("head")).values(
-    status=bindparam("status"), last_seq=bindparam("last_seq"), waiting_since=bindparam("waiting_since"),
-    updated_at=bindparam("updated_at")))
 _CONTACT_EMAIL = Prepared(select(store.ContactRow.email).where(store.ContactRow.id == bindparam("contact")))
 # Their parameters in the order the driver takes them (Prepared.sql_for checks it), and a message's `data` as
 # stored when it has none (the JSON column's null).
 _INSERTED = ("id", "conversation_id", "seq", "kind", "author_id", "author_name", "body", "data", "created_at")
 _ADVANCED = ("last_seq", "waiting_since", "updated_at", "head")
-_REOPENED = ("status", *_ADVANCED)
 _NO_DATA = json.dumps(None)
 
 
@@ -166,8 +162,8 @@ def post_direct(support: SupportService, job: PostJob) -> list[Event] | None:
     the common post, which reads its conversation's head, adds the message and writes the head's new state —
     what process_posts writes for it, with SQLite's own types (UUIDs as 16 bytes, times as sqlite_time text,
     JSON as text), in about half the time. None, with nothing written, when the post needs more than that
-    (the conversation is to be assigned, or a reply mailed): the caller writes it the full way. Refused as
-    process_posts refuses; WriterBusy when another writer is at work."""
+    (the conversation is to be reopened or assigned, or a reply mailed): the caller writes it the full way.
+    Refused as process_posts refuses; WriterBusy when another writer is at work."""
     with support.db.sqlite_driver() as driver:
         outcome = _direct(support, driver, job)
     if isinstance(outcome, DomainError):
@@ -188,8 +184,8 @@ def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -
     at = sqlite_time(now)
     if job.kind == "inbound":
         status = domain.after_customer_message(was).value
-        if assignee is None and domain.needs_assignment(was, last_seq):
-            return None  # assigning reads the agents' loads through the ORM
+        if status != was.value or assignee is None and domain.needs_assignment(was, last_seq):
+            return None  # reopening it (an event in its timeline too), or assigning it: the full way
     elif job.kind == "outbound":
         waiting_since = at
         if any(email for email, in driver.execute(_CONTACT_EMAIL.sql_for(dialect, ("contact",)), (contact,))):
@@ -200,10 +196,7 @@ def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -
     driver.execute(INSERT_MESSAGE.sql_for(dialect, _INSERTED),
                    (message.id.bytes, cid, message.seq, message.kind, author.id.bytes if author else None,
                     message.author_name, message.body, _NO_DATA, at))
-    if status == was.value:
-        driver.execute(_ADVANCE.sql_for(dialect, _ADVANCED), (message.seq, waiting_since, at, cid))
-    else:
-        driver.execute(_REOPEN.sql_for(dialect, _REOPENED), (status, message.seq, waiting_since, at, cid))
+    driver.execute(_ADVANCE.sql_for(dialect, _ADVANCED), (message.seq, waiting_since, at, cid))
     driver.commit()
     return [(conversation_channel(job.conversation_id), message_view(message))]
 
@@ -218,7 +211,8 @@ def post_in(support: SupportService, w: Writer, conversation: Head, job: PostJob
     author_id = job.author.id if job.author else None
     message = support.append_in(None, conversation, job.kind, job.body, author_id,
                                 job.author.display_name if job.author else job.author_name, now)
-    events: list[Event] = [(conversation_channel(conversation.id), message_view(message))]
+    events: list[Event] = [(conversation_channel(conversation.id), message_view(message)),
+                           *support.reopened_in(None, conversation, was, now)]
     if job.kind == "inbound" and conversation.assignee_id is None and domain.needs_assignment(was, before):
         write_heads(w, batch or [conversation])  # conversations assigned earlier in the batch count
         events += support.assign_in(w.session, conversation, now)

@@ -208,13 +208,15 @@ class SupportService(AgentPresence, AgentTools):
             s.add(row)
             info = {"attachment": {"id": str(row.id), "name": clean, "type": content_type, "size": len(data),
                                    "image": content_type in attachments.IMAGE_TYPES}}
-            kind = "outbound" if agent else "inbound"
+            kind, was = "outbound" if agent else "inbound", Status(conversation.status)
             message = self.append_in(s, conversation, kind, clean, agent.id if agent else None,
                                       agent.display_name if agent else "Visitor", now, info)
             if kind == "inbound":
-                conversation.status = domain.after_customer_message(Status(conversation.status)).value
+                conversation.status = domain.after_customer_message(was).value
+            events = [(conversation_channel(conversation.id), message_view(message)),
+                      *self.reopened_in(s, conversation, was, now)]
             uow.commit()
-            return [(conversation_channel(conversation.id), message_view(message))]
+            return events
 
     def attachment(self, attachment_id: UUID, *, conversation_id: UUID | None, agent: User | None
                    ) -> tuple[str, str, bytes]:
@@ -340,6 +342,16 @@ class SupportService(AgentPresence, AgentTools):
         row = store.MessageRow(**fields)
         s.add(row)
         return row
+
+    def reopened_in(self, s: Any, conversation: store.ConversationRow | Head, was: Status, now: datetime
+                    ) -> list[Event]:
+        """The timeline's event for a customer's message that reopened the conversation (it was pending,
+        snoozed or resolved), after that message; none when its status didn't change."""
+        if conversation.status == was.value:
+            return []
+        event = self.append_in(s, conversation, "event", f"status: {conversation.status} (the customer wrote)",
+                               None, "", now, {"status": conversation.status, "reopened": True})
+        return [(conversation_channel(conversation.id), message_view(event))]
 
     def assign_in(self, s: Any, conversation: store.ConversationRow | Head, now: datetime) -> list[Event]:
         chosen = domain.pick_agent(self._loads(s), conversation.team)
