@@ -619,6 +619,13 @@ def test_teams_priority_presence_and_filters(server: tuple[str, Any]) -> None:
         ana.send(json.dumps({"type": "presence", "status": "away"}))
         assert _until(ana, "presence")["status"] == "away"
         assert not [a for a in support.board()["agents"] if a["name"] == "Ana"][0]["online"]
+        with connect(_ws(base, f"/ws/chat?visitor_token={support.new_visitor_token()}")) as later:
+            waiting = _until(later, "hello")["conversation_id"]
+            later.send(json.dumps({"type": "message", "body": "anyone there?"}))  # nobody online: it waits
+            assert _until(ana, "queued") == {"type": "queued", "conversation_id": waiting}  # the team hears
+        vic.send(json.dumps({"type": "join", "conversation_id": waiting}))
+        refused = json.loads(vic.recv(timeout=10))  # the next thing Vic (team vip) gets: no `queued` of general's
+        assert (refused["type"], refused["code"]) == ("error", "not_found")
         ana.send(json.dumps({"type": "assign", "conversation_id": cid, "agent_id": str(identity.find_user(
             "vic@example.com").id)}))
         assert _until(vic, "assigned")["conversation_id"] == cid  # reassigned across teams by hand

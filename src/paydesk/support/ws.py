@@ -27,7 +27,7 @@ from paydesk.core.text import INVALID_TEXT, holds_lone_surrogate
 from paydesk.identity.domain import NotAuthenticated
 from paydesk.identity.service import User
 from paydesk.support.agents import PRESENCE_BEAT_S
-from paydesk.support.events import Event, agent_channel, conversation_channel
+from paydesk.support.events import Event, agent_channel, conversation_channel, team_channel
 from paydesk.support.outbox import Outbox
 from paydesk.web.auth import SESSION_COOKIE
 
@@ -303,7 +303,7 @@ async def agent(ws: WebSocket) -> None:
         await ws.close(code=4403)
         return
     try:
-        await run_in_threadpool(app.support.agent, user)
+        team = (await run_in_threadpool(app.support.agent, user)).team
     except DomainError as exc:
         await ws.send_json(_error(exc))
         await ws.close(code=4403)
@@ -314,6 +314,7 @@ async def agent(ws: WebSocket) -> None:
     presence = _presence(ws, app)
     try:
         await _listen(app, agent_channel(user.id), out, tasks)
+        await _listen(app, team_channel(team), out, tasks)  # conversations queued for the team, as they are
         await ws.send_json({"type": "hello", "agent": str(user.id)})
         announce(app, await run_in_threadpool(app.support.connected, user.id, 1))
         presence.add(user.id)

@@ -1,9 +1,10 @@
-// The agent console, live: one /ws/agent connection; the open conversation's new messages are appended,
-// a newly assigned conversation is announced (and the inbox refreshed, as after a `resync`: the server
-// lost live events for a moment; the messages it sends again itself; with a conversation open, a note). The tools (priority, labels,
-// assignment, saved replies) are socket commands. Keys: Ctrl+Enter sends, Alt+R resolves, Alt+P sets
-// pending, Alt+T takes, Alt+N toggles a private note, Alt+L edits labels, Alt+J / Alt+K move down / up the
-// inbox.
+// The agent console, live: one /ws/agent connection. The open conversation's new messages are appended. A
+// conversation newly assigned to the agent, or queued for the team, is announced, and the inbox refreshed when
+// no conversation is open; so it is after a `resync` (the server lost live events for a moment; the messages
+// it sends again itself; with a conversation open, a note only: a reply may be half typed). The tools
+// (priority, labels, assignment, saved replies, snooze) are socket commands. Keys: Ctrl+Enter sends, Alt+R
+// resolves, Alt+P sets pending, Alt+S snoozes, Alt+T takes, Alt+N toggles a private note, Alt+L edits labels,
+// Alt+J / Alt+K move down / up the inbox.
 (function () {
   "use strict";
   var console_ = document.querySelector("[data-testid=console]");
@@ -49,6 +50,9 @@
       else if (ev.type === "assigned") {
         note.textContent = "↻ " + ev.conversation_id;
         if (!cid) { location.href = "/agent?view=mine&c=" + ev.conversation_id; }
+      } else if (ev.type === "queued") {  // a conversation of the team waits for an agent with room
+        note.textContent = console_.dataset.queued;
+        if (!cid) { setTimeout(function () { location.reload(); }, 300 + Math.random() * 1500); }  // the inbox
       } else if (ev.type === "typing" && ev.who === "visitor") { note.textContent = "…"; }
       else if (ev.type === "resync") {  // live events were missed (the messages the server sends again itself)
         if (cid) { note.textContent = "↻"; }  // a reply may be half typed: the inbox waits for the next visit
