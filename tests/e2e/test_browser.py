@@ -268,6 +268,16 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             until = [datetime.fromisoformat(m["data"]["until"]) for m in shown["messages"]
                      if (m["data"] or {}).get("status") == "snoozed"]
             assert len(until) == 1 and abs(until[0] - datetime.now(UTC) - timedelta(hours=4)) < timedelta(minutes=5)
+
+            def mei_online() -> bool:
+                return bool([a for a in container.support.board()["agents"] if a["name"] == "Mei"][0]["online"])
+
+            assert mei_online()
+            agent.get_by_label("我的状态").select_option("away")  # the agent steps away: no new chats for now
+            deadline = time.monotonic() + 10
+            while mei_online() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not mei_online()
             ARTIFACTS.mkdir(exist_ok=True)
             backend = "sqlite" if settings.is_sqlite else "postgresql"
             visitor.screenshot(path=str(ARTIFACTS / f"chat-visitor-{backend}.png"))

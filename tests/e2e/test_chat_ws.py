@@ -589,6 +589,53 @@ def test_supervisors_see_agent_load_and_the_queues(server: tuple[str, Any]) -> N
         assert 'data-testid="board"' not in console_as("ana@example.com")
 
 
+def test_the_console_filters_its_inbox_by_team_rules_and_offers_the_moves_a_status_allows(
+        server: tuple[str, Any]) -> None:
+    import re
+
+    base, app = server
+    support, identity = app.state.container.support, app.state.container.identity
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for email in ("ana@example.com", "vic@example.com", "sam@example.com"):
+            _token(http, email)
+        support.create_agent("ana@example.com", "general", 4)
+        support.create_agent("vic@example.com", "vip", 4)
+        support.create_agent("sam@example.com", "vip", 4)
+        identity.grant_role("sam@example.com", "supervisor")
+        ana = identity.find_user("ana@example.com")
+        card, other = (UUID(support.visitor_conversation(support.new_visitor_token())["conversation_id"])
+                       for _ in range(2))
+        for cid in (card, other):
+            support.post(cid, kind="inbound", body="hello", author=None, author_name="Visitor")
+        support.set_labels(card, ["card"], ana)
+        support.set_status(ana.id, "away")
+
+        def console_as(email: str, query: str) -> str:
+            http.cookies.clear()
+            page = http.get("/login?lang=en")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf
+            http.post("/login", data={"login": email, "password": PASSWORD, "csrf_token": csrf.group(1)})
+            return http.get(f"/agent?{query}&lang=en").text
+
+        page = console_as("ana@example.com", "view=open&label=card")
+        inbox = page.split('data-testid="inbox"')[1].split("</ul>")[0]
+        assert f"c={card}&amp;label=card" in inbox and str(other) not in inbox  # filtered, and links keep it
+        assert 'id="q-label" name="label" value="card"' in page
+        assert '<option value="away" selected>Away</option>' in page  # the agent's own status, to change
+        both = console_as("ana@example.com", "view=open")
+        assert str(card) in both and str(other) in both
+        assert str(card) not in console_as("vic@example.com", "view=open")  # another team's: not listed
+        assert str(card) in console_as("sam@example.com", "view=open&team=general")  # a supervisor: every team
+        assert str(card) not in console_as("sam@example.com", "view=open&team=vip")
+
+        opened = console_as("ana@example.com", f"view=open&c={card}")
+        assert 'data-status="open"' not in opened and 'data-status="closed"' not in opened  # open: no reopen
+        support.change_status(card, "resolved", ana)
+        resolved = console_as("ana@example.com", f"view=open&c={card}")
+        assert ">Reopen</button>" in resolved and ">Close</button>" in resolved
+
+
 def test_teams_priority_presence_and_filters(server: tuple[str, Any]) -> None:
     base, app = server
     support = app.state.container.support

@@ -4,6 +4,7 @@ come over `/ws/agent` (static/console.js); without the script the page still lis
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -26,8 +27,8 @@ def console(request: Request) -> Response:
     view = request.query_params.get("view", "mine")
     view = view if view in VIEWS else "mine"
     try:
-        app.support.agent(who.user)
-        filters = {k: request.query_params.get(k, "") for k in ("label", "team", "status")}
+        me = app.support.agent(who.user)
+        filters = {k: request.query_params.get(k, "")[:40] for k in ("label", "team", "status")}
         items = app.support.inbox(who.user, view, filters)
         chosen = request.query_params.get("c")
         conversation = app.support.conversation(who.user, UUID(chosen)) if chosen else None
@@ -40,8 +41,11 @@ def console(request: Request) -> Response:
     supervisor = bool(who.user.roles & {"supervisor", "admin"})
     everyone = app.support.board()
     agents = [a for a in everyone["agents"] if supervisor or conversation and a["team"] == conversation["team"]]
+    kept = urlencode({k: v for k, v in filters.items() if v})  # the inbox's links keep its filters
     return render(request, "console.html", {"view": view, "items": items, "conversation": conversation,
                                             "counts": counts, "views": VIEWS, "panel": panel,
+                                            "filters": filters, "kept": kept, "presence": me.manual_status,
+                                            "teams": sorted({a["team"] for a in everyone["agents"]}),
                                             "board": everyone if supervisor else None, "agents": agents,
                                             "canned": app.support.canned(who.user) if conversation else []})
 

@@ -92,6 +92,10 @@
       if (b.dataset.command === "take") { b.remove(); }
     });
   });
+  var presence = document.querySelector("[data-testid=presence]");
+  if (presence) {
+    presence.addEventListener("change", function () { send({type: "presence", status: presence.value}); });
+  }
   var priority = document.querySelector("[data-testid=priority]");
   if (priority) {
     priority.addEventListener("change", function () {
