@@ -324,9 +324,12 @@ def test_the_widget_in_english_starts_a_new_chat_when_the_browsers_belongs_to_an
             box.fill("Do you ship to Lisbon?")
             box.press("Enter")  # at once: sent while the refused socket may still be open, it waits for the next
             expect(page.get_by_role("log")).to_contain_text("Do you ship to Lisbon?", timeout=15000)
-            fresh = page.evaluate("localStorage.getItem('paydesk.visitor')")
-            assert fresh and fresh != shared
-            own = support.visitor_conversation_id(fresh)
+            page.wait_for_function(f"(localStorage.getItem('paydesk.visitor') || {json.dumps(shared)}) !== "
+                                   f"{json.dumps(shared)}", timeout=15000)  # a new chat's token
+            own = support.visitor_conversation_id(page.evaluate("localStorage.getItem('paydesk.visitor')"))
+            deadline = time.monotonic() + 15
+            while not support.messages_after(own, 0, with_notes=False) and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert [m["body"] for m in support.messages_after(own, 0, with_notes=False)] == ["Do you ship to Lisbon?"]
             assert support.messages_after(UUID(linked), 0, with_notes=True) == []  # Zhou's chat: untouched
         finally:
@@ -450,5 +453,30 @@ def test_a_reader_searches_the_help_center_in_chinese_and_opens_the_answer(
             question.press("Enter")
             expect(page.get_by_role("log").get_by_role("link").first).to_be_visible(timeout=10000)
             page.screenshot(path=str(ARTIFACTS / f"help-chat-suggestions-{backend}.png"))
+            # ... before the question goes to an agent: it waits until the visitor asks for one
+            support = app.state.container.support
+            page.wait_for_function("localStorage.getItem('paydesk.visitor') !== null")
+            chat = support.visitor_conversation_id(page.evaluate("localStorage.getItem('paydesk.visitor')"))
+            time.sleep(0.3)
+            assert support.messages_after(chat, 0, with_notes=True) == []  # nothing sent to the desk yet
+            page.get_by_role("button", name="联系客服").click()
+            deadline = time.monotonic() + 10
+            while not support.messages_after(chat, 0, with_notes=True) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [m["body"] for m in support.messages_after(chat, 0, with_notes=True)
+                    if m["kind"] == "inbound"] == ["提现多久到账"]
+            expect(page.get_by_role("log")).to_contain_text("提现多久到账")
+            expect(page.get_by_role("button", name="联系客服")).to_have_count(0)
+            # another reader, in English, whom an article answers: nothing reaches the desk
+            other = browser.new_page(locale="en-GB")
+            other.goto(f"{base}/help?lang=en")
+            other.get_by_role("button", name="Chat with us").click()
+            other.get_by_role("textbox", name="Type your question…").fill("how long does a withdrawal take")
+            other.get_by_role("textbox", name="Type your question…").press("Enter")
+            other.get_by_role("button", name="That answers it").click(timeout=10000)
+            expect(other.get_by_role("log")).to_contain_text("Glad it helped!")
+            theirs = support.visitor_conversation_id(other.evaluate("localStorage.getItem('paydesk.visitor')"))
+            time.sleep(0.3)
+            assert support.messages_after(theirs, 0, with_notes=True) == []
         finally:
             browser.close()

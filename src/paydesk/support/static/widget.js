@@ -15,7 +15,8 @@
     suggest: "这些文章也许有帮助：", typing: "客服正在输入…", assigned: "客服 {name} 为您服务",
     nobody: "现在没有客服在线。请留下邮箱，我们会把回复发到您的邮箱。", email: "您的邮箱", leave: "留下邮箱",
     thanks: "好的，客服回复后会同时发到您的邮箱。", rate: "这次服务您满意吗？", rated: "谢谢您的评价！",
-    comment: "还有什么想告诉我们的？（可选）",
+    comment: "还有什么想告诉我们的？（可选）", helped: "问题解决了", agent: "联系客服",
+    glad: "太好了！如还有其他问题，随时在这里留言。",
     status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
   } : {
     open: "Chat with us", title: "Paydesk support", placeholder: "Type your question…", send: "Send", close: "Close",
@@ -24,6 +25,7 @@
     assigned: "{name} is here to help", nobody: "Nobody is online right now. Leave your email and we'll answer there.",
     email: "Your email", leave: "Leave my email", thanks: "Thanks: replies will also come to your email.",
     rate: "How did we do?", rated: "Thank you for your rating!", comment: "Anything else to tell us? (optional)",
+    helped: "That answers it", agent: "Ask an agent", glad: "Glad it helped! Write here any time you need us.",
     status: {pending: "The agent is waiting for your reply",
     resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
   };
@@ -53,6 +55,8 @@
     ".bubble svg{width:28px;height:28px;fill:#fff;vertical-align:middle}" +
     ".clip{display:flex;align-items:center;padding:0 10px;border:1px solid #cbd5e1;border-radius:8px;cursor:pointer;font-size:18px}" +
     "form button{padding:9px 14px;border:0;border-radius:8px;background:#1d4ed8;color:#fff;cursor:pointer}" +
+    ".choice{display:flex;gap:6px;margin-top:8px;justify-content:center}" +
+    ".choice button{padding:6px 10px;border:1px solid #1d4ed8;border-radius:8px;background:#fff;color:#1d4ed8;cursor:pointer;font-size:13px}" +
     ".status{font-size:12px;color:#64748b;padding:0 12px 6px;min-height:1em;background:#f8fafc}" +
     "</style>" +
     "<button class='bubble' part='bubble' aria-expanded='false'></button>" +
@@ -180,20 +184,53 @@
       f.remove(); line("event", T.thanks);
     });
   }
-  function suggest(text) {
-    if (suggested) { return; }
-    suggested = true;
-    fetch(origin + "/api/v1/help/search?q=" + encodeURIComponent(text.slice(0, 200)) + "&locale=" + (zh ? "zh-CN" : "en"))
+  // Help-center articles for what the visitor typed. The first question of a new chat waits for them: with
+  // articles found, it goes to an agent only when the visitor asks for one (or writes again); with none, or
+  // no answer from the search, at once. Later, articles are suggested once beside the chat, not before it.
+  var held = null;  // {text, line, choice}: the first question, while its articles are offered
+  function articles(text) {
+    return fetch(origin + "/api/v1/help/search?q=" + encodeURIComponent(text.slice(0, 200)) + "&locale=" +
+                 (zh ? "zh-CN" : "en"))
       .then(function (r) { return r.json(); })
       .then(function (d) {
-        if (!d.items || !d.items.length) { return; }
+        if (!d.items || !d.items.length) { return null; }
         var div = document.createElement("div"); div.className = "msg event"; div.textContent = T.suggest;
         d.items.slice(0, 3).forEach(function (a) {
           var link = document.createElement("a"); link.href = origin + a.url; link.target = "_blank";
           link.textContent = a.title; div.appendChild(document.createElement("br")); div.appendChild(link);
         });
         log.appendChild(div);
-      }).catch(function () {});
+        return div;
+      });
+  }
+  function release() {  // the held question to the agents (its local line gives way to the server's copy)
+    if (!held) { return; }
+    var h = held; held = null;
+    h.line.remove(); if (h.choice) { h.choice.remove(); }
+    send({type: "message", body: h.text});
+  }
+  function ask(text) {
+    if (held) { release(); send({type: "message", body: text}); return; }
+    if (suggested) { send({type: "message", body: text}); return; }
+    suggested = true;
+    if (lastSeq > 0) {  // a chat under way: the articles beside it
+      articles(text).catch(function () {});
+      send({type: "message", body: text});
+      return;
+    }
+    line("in", text, T.you);
+    held = {text: text, line: log.lastChild, choice: null};
+    articles(text).then(function (div) {
+      if (!held) { return; }
+      if (!div) { release(); return; }
+      var choice = document.createElement("div"); choice.className = "choice";
+      [[T.helped, function () { held.line.classList.add("kept"); held = null; choice.remove(); line("event", T.glad); }],
+       [T.agent, release]].forEach(function (c) {
+        var b = document.createElement("button"); b.type = "button"; b.textContent = c[0];
+        b.addEventListener("click", c[1]); choice.appendChild(b);
+      });
+      div.appendChild(choice); held.choice = choice;
+    }).catch(release);
   }
   bubble.addEventListener("click", function () {
     var open = panel.classList.toggle("open");
@@ -224,8 +261,7 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) { return; }
-    suggest(text);
-    send({type: "message", body: text});
+    ask(text);
     input.value = "";
   });
   (document.body || document.documentElement).appendChild(host);
