@@ -242,6 +242,12 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             agent.get_by_label("回复").press("Control+Enter")
             expect(visitor.get_by_role("log")).to_contain_text("您好，我来帮您查一下这笔提现。", timeout=10000)
             expect(agent.get_by_test_id("timeline")).to_contain_text("您好，我来帮您查一下这笔提现。")
+            visitor.get_by_role("button", name="把聊天记录发到邮箱").click()  # the chat so far, by email
+            visitor.get_by_role("textbox", name="您的邮箱").fill("li.lei@example.com")
+            visitor.get_by_role("button", name="发送记录").click()
+            expect(visitor.get_by_role("log")).to_contain_text("聊天记录已发送到您的邮箱。", timeout=10000)
+            [mail] = [m for m in container.notify.recent() if m.template == "support_transcript"]
+            assert mail.recipient == "li.lei@example.com" and "您好，我来帮您查一下这笔提现。" in mail.body
             receipt = tmp_path / "回单.png"  # a real 1×1 PNG: the server reads the type from the bytes
             receipt.write_bytes(bytes.fromhex(
                 "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

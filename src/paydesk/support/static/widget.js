@@ -16,6 +16,7 @@
     nobody: "现在没有客服在线。请留下邮箱，我们会把回复发到您的邮箱。", email: "您的邮箱", leave: "留下邮箱",
     thanks: "好的，客服回复后会同时发到您的邮箱。", rate: "这次服务您满意吗？", rated: "谢谢您的评价！",
     comment: "还有什么想告诉我们的？（可选）", helped: "问题解决了", agent: "联系客服",
+    transcript: "把聊天记录发到邮箱", mailIt: "发送记录", mailed: "聊天记录已发送到您的邮箱。",
     glad: "太好了！如还有其他问题，随时在这里留言。",
     status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
   } : {
@@ -26,6 +27,7 @@
     email: "Your email", leave: "Leave my email", thanks: "Thanks: replies will also come to your email.",
     rate: "How did we do?", rated: "Thank you for your rating!", comment: "Anything else to tell us? (optional)",
     helped: "That answers it", agent: "Ask an agent", glad: "Glad it helped! Write here any time you need us.",
+    transcript: "Email me this chat", mailIt: "Send the chat", mailed: "The chat is on its way to your inbox.",
     status: {pending: "The agent is waiting for your reply",
     resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
   };
@@ -60,7 +62,7 @@
     ".status{font-size:12px;color:#64748b;padding:0 12px 6px;min-height:1em;background:#f8fafc}" +
     "</style>" +
     "<button class='bubble' part='bubble' aria-expanded='false'></button>" +
-    "<section class='panel' role='dialog'><header><span class='title'></span><button class='close'>×</button></header>" +
+    "<section class='panel' role='dialog'><header><span class='title'></span><span><button class='mail'>✉</button><button class='close'>×</button></span></header>" +
     "<div class='log' role='log' aria-live='polite'></div><div class='status'></div>" +
     "<form><label class='clip' title='+'><input type='file' accept='image/png,image/jpeg,image/gif,image/webp,application/pdf' hidden>+</label>" +
     "<input name='body' autocomplete='off' maxlength='5000'><button type='submit'></button></form></section>";
@@ -71,6 +73,7 @@
   bubble.setAttribute("aria-label", T.open); bubble.title = T.open;
   root.querySelector(".title").textContent = T.title;
   root.querySelector(".close").setAttribute("aria-label", T.close);
+  root.querySelector(".mail").setAttribute("aria-label", T.transcript); root.querySelector(".mail").title = T.transcript;
   panel.setAttribute("aria-label", T.title);
   input.placeholder = T.placeholder; input.setAttribute("aria-label", T.placeholder);
   root.querySelector("form button").textContent = T.send;
@@ -138,7 +141,8 @@
               if (d.status === "resolved") { askRating(); }
             } else if (d.csat) { line("event", T.rated); }
           }
-        } else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
+        } else if (ev.type === "transcript_sent") { line("event", T.mailed); }
+        else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
         else if (ev.type === "error") {
           status.textContent = ev.detail;
           if (ev.code === "chat_of_another_account") {  // another account's chat (a shared browser): a new one
@@ -168,6 +172,21 @@
     });
     f.appendChild(c);
     log.appendChild(f);
+  }
+  function askTranscript() {  // the chat so far, by email, to the address the visitor gives
+    var open = root.querySelector(".transcript");
+    if (open) { open.querySelector("input").focus(); return; }
+    var f = document.createElement("form"); f.className = "transcript";
+    var i = document.createElement("input"); i.type = "email"; i.placeholder = T.email; i.setAttribute("aria-label", T.email);
+    var b = document.createElement("button"); b.type = "submit"; b.textContent = T.mailIt;
+    f.appendChild(i); f.appendChild(b);
+    log.appendChild(f); i.focus();
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!i.value.trim()) { return; }
+      send({type: "transcript", address: i.value.trim(), locale: zh ? "zh-CN" : "en"});
+      f.remove();
+    });
   }
   function askEmail() {
     if (root.querySelector(".leave")) { return; }
@@ -238,6 +257,7 @@
     if (open && !socket) { line("event", T.hello); connect(); }
     if (open) { input.focus(); }
   });
+  root.querySelector(".mail").addEventListener("click", askTranscript);
   root.querySelector(".close").addEventListener("click", function () {
     panel.classList.remove("open"); bubble.setAttribute("aria-expanded", "false"); bubble.focus();
   });
