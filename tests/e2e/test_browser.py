@@ -238,9 +238,11 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             assert box.evaluate("el => getComputedStyle(el).fontSize") != "40px"  # the host's styles stay out
 
             expect(agent.get_by_test_id("timeline")).to_contain_text("我的提现三天了还没到账", timeout=10000)
+            expect(visitor.locator(".status")).to_have_text("客服已读", timeout=10000)  # the console's read receipt
             agent.get_by_label("回复").fill("您好，我来帮您查一下这笔提现。")
             agent.get_by_label("回复").press("Control+Enter")
             expect(visitor.get_by_role("log")).to_contain_text("您好，我来帮您查一下这笔提现。", timeout=10000)
+            expect(agent.locator("#live-note")).to_have_text("访客已读。", timeout=10000)  # the widget's
             expect(agent.get_by_test_id("timeline")).to_contain_text("您好，我来帮您查一下这笔提现。")
             visitor.get_by_role("button", name="把聊天记录发到邮箱").click()  # the chat so far, by email
             visitor.get_by_role("textbox", name="您的邮箱").fill("li.lei@example.com")

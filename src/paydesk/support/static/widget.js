@@ -16,7 +16,7 @@
     nobody: "现在没有客服在线。请留下邮箱，我们会把回复发到您的邮箱。", email: "您的邮箱", leave: "留下邮箱",
     thanks: "好的，客服回复后会同时发到您的邮箱。", rate: "这次服务您满意吗？", rated: "谢谢您的评价！",
     comment: "还有什么想告诉我们的？（可选）", helped: "问题解决了", agent: "联系客服",
-    transcript: "把聊天记录发到邮箱", mailIt: "发送记录", mailed: "聊天记录已发送到您的邮箱。",
+    transcript: "把聊天记录发到邮箱", mailIt: "发送记录", mailed: "聊天记录已发送到您的邮箱。", seen: "客服已读",
     glad: "太好了！如还有其他问题，随时在这里留言。",
     status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
   } : {
@@ -28,6 +28,7 @@
     rate: "How did we do?", rated: "Thank you for your rating!", comment: "Anything else to tell us? (optional)",
     helped: "That answers it", agent: "Ask an agent", glad: "Glad it helped! Write here any time you need us.",
     transcript: "Email me this chat", mailIt: "Send the chat", mailed: "The chat is on its way to your inbox.",
+    seen: "Seen by the agent",
     status: {pending: "The agent is waiting for your reply",
     resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
   };
@@ -132,7 +133,7 @@
           seen[ev.seq] = true; lastSeq = Math.max(lastSeq, ev.seq); localStorage.setItem(SEQ, String(lastSeq));
           var file = ev.data && ev.data.attachment;
           if (ev.kind === "inbound") { line("in", ev.body, T.you, file); }
-          else if (ev.kind === "outbound") { line("out", ev.body, ev.author, file); status.textContent = ""; }
+          else if (ev.kind === "outbound") { line("out", ev.body, ev.author, file); status.textContent = ""; markRead(); }
           else if (ev.kind === "event") {
             var d = ev.data || {};
             if (d.assignee) { line("event", T.assigned.replace("{name}", ev.author)); }
@@ -142,6 +143,7 @@
             } else if (d.csat) { line("event", T.rated); }
           }
         } else if (ev.type === "transcript_sent") { line("event", T.mailed); }
+        else if (ev.type === "read" && ev.who !== "visitor") { status.textContent = T.seen; }
         else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
         else if (ev.type === "error") {
           status.textContent = ev.detail;
@@ -172,6 +174,12 @@
     });
     f.appendChild(c);
     log.appendChild(f);
+  }
+  var readSent = 0;  // the last number this visitor said they have read
+  function markRead() {  // a read receipt for what the open panel shows, once per new message
+    if (panel.classList.contains("open") && document.visibilityState === "visible" && lastSeq > readSent) {
+      readSent = lastSeq; send({type: "read", seq: lastSeq});
+    }
   }
   function askTranscript() {  // the chat so far, by email, to the address the visitor gives
     var open = root.querySelector(".transcript");
@@ -255,7 +263,7 @@
     var open = panel.classList.toggle("open");
     bubble.setAttribute("aria-expanded", String(open));
     if (open && !socket) { line("event", T.hello); connect(); }
-    if (open) { input.focus(); }
+    if (open) { input.focus(); markRead(); }
   });
   root.querySelector(".mail").addEventListener("click", askTranscript);
   root.querySelector(".close").addEventListener("click", function () {

@@ -41,12 +41,25 @@
     socket = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
     socket.onopen = function () {
       retry = 500;
-      if (cid) { socket.send(JSON.stringify({type: "join", conversation_id: cid, after: after})); }
+      if (cid) {
+        socket.send(JSON.stringify({type: "join", conversation_id: cid, after: after}));
+        if (after > 0 && document.visibilityState === "visible") {  // what the page shows, read
+          socket.send(JSON.stringify({type: "read", conversation_id: cid, seq: after}));
+        }
+      }
       while (waiting.length) { socket.send(JSON.stringify(waiting.shift())); }
     };
     socket.onmessage = function (e) {
       var ev = JSON.parse(e.data);
-      if (ev.type === "message") { append(ev); }
+      if (ev.type === "message") {
+        append(ev);
+        if (ev.kind === "inbound" && ev.conversation_id === cid && document.visibilityState === "visible") {
+          send({type: "read", conversation_id: cid, seq: ev.seq});  // the agent has it in front of them
+        }
+      }
+      else if (ev.type === "read" && ev.who === "visitor" && ev.conversation_id === cid) {
+        note.textContent = console_.dataset.read;
+      }
       else if (ev.type === "assigned") {
         note.textContent = "↻ " + ev.conversation_id;
         if (!cid) { location.href = "/agent?view=mine&c=" + ev.conversation_id; }
