@@ -244,7 +244,7 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             expect(visitor.get_by_role("log")).to_contain_text("您好，我来帮您查一下这笔提现。", timeout=10000)
             expect(agent.locator("#live-note")).to_have_text("访客已读。", timeout=10000)  # the widget's
             expect(agent.get_by_test_id("timeline")).to_contain_text("您好，我来帮您查一下这笔提现。")
-            visitor.get_by_role("button", name="把聊天记录发到邮箱").click()  # the chat so far, by email
+            visitor.get_by_role("button", name="发送聊天记录副本").click()  # the chat so far, by email
             visitor.get_by_role("textbox", name="您的邮箱").fill("li.lei@example.com")
             visitor.get_by_role("button", name="发送记录").click()
             expect(visitor.get_by_role("log")).to_contain_text("聊天记录已发送到您的邮箱。", timeout=10000)

@@ -16,7 +16,7 @@
     nobody: "现在没有客服在线。请留下邮箱，我们会把回复发到您的邮箱。", email: "您的邮箱", leave: "留下邮箱",
     thanks: "好的，客服回复后会同时发到您的邮箱。", rate: "这次服务您满意吗？", rated: "谢谢您的评价！",
     comment: "还有什么想告诉我们的？（可选）", helped: "问题解决了", agent: "联系客服",
-    transcript: "把聊天记录发到邮箱", mailIt: "发送记录", mailed: "聊天记录已发送到您的邮箱。", seen: "客服已读",
+    transcript: "发送聊天记录副本", mailIt: "发送记录", mailed: "聊天记录已发送到您的邮箱。", seen: "客服已读",
     glad: "太好了！如还有其他问题，随时在这里留言。",
     status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
   } : {
@@ -27,7 +27,7 @@
     email: "Your email", leave: "Leave my email", thanks: "Thanks: replies will also come to your email.",
     rate: "How did we do?", rated: "Thank you for your rating!", comment: "Anything else to tell us? (optional)",
     helped: "That answers it", agent: "Ask an agent", glad: "Glad it helped! Write here any time you need us.",
-    transcript: "Email me this chat", mailIt: "Send the chat", mailed: "The chat is on its way to your inbox.",
+    transcript: "Send me a copy of this chat", mailIt: "Send the chat", mailed: "The chat is on its way to your inbox.",
     seen: "Seen by the agent",
     status: {pending: "The agent is waiting for your reply",
     resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
