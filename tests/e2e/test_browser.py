@@ -198,11 +198,6 @@ def test_turn_on_2_step_log_out_and_log_in_with_a_code(settings: Settings, chrom
 def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_live(
     settings: Settings, chromium_path: str, tmp_path: Path,
 ) -> None:
-    import http.server
-    import threading
-
-    from tests.e2e.server import free_port
-
     app = create_app(settings, run_jobs=False)
     container = app.state.container
     mei = container.identity.register(email="mei@example.com", phone=None, password="support desk passphrase",
@@ -212,13 +207,10 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
     container.support.save_canned(mei, "arrived", "{customer_name}，您的款项已经到账，请查收。")
     with serve(app) as base, sync_playwright() as pw:
         # a plain page on another origin that embeds the widget, as a merchant's or a blog's site would
-        (tmp_path / "index.html").write_text(
-            f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>某个网站</title>'
-            f'<style>* {{ font-size: 40px !important; color: red !important; }}</style></head>'
-            f'<body><h1>欢迎</h1><script src="{base}/widget.js" defer></script></body></html>', encoding="utf-8")
-        handler = partial_handler(http.server.SimpleHTTPRequestHandler, str(tmp_path))
-        site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-        threading.Thread(target=site.serve_forever, daemon=True).start()
+        site = another_site(tmp_path, f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+                            f'<title>某个网站</title><style>* {{ font-size: 40px !important; color: red !important; }}'
+                            f'</style></head><body><h1>欢迎</h1><script src="{base}/widget.js" defer></script></body>'
+                            f'</html>')
         browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
         try:
             agent = browser.new_context(locale="zh-CN", viewport={"width": 1100, "height": 800}).new_page()
@@ -302,11 +294,6 @@ def test_the_widget_in_english_starts_a_new_chat_when_the_browsers_belongs_to_an
     """A shared browser: its visitor token's chat was linked to Zhou's account when Zhou chatted signed in.
     Someone else opens the widget (an English page): the server refuses them that chat, and the widget starts
     a new one, where their question goes; Zhou's chat gets none of it."""
-    import http.server
-    import threading
-
-    from tests.e2e.server import free_port
-
     app = create_app(settings, run_jobs=False)
     support = app.state.container.support
     zhou = app.state.container.identity.register(email="zhou@example.com", phone=None, password="a long passphrase 42",
@@ -314,12 +301,9 @@ def test_the_widget_in_english_starts_a_new_chat_when_the_browsers_belongs_to_an
     shared = support.new_visitor_token()
     linked = support.visitor_conversation(shared, zhou)["conversation_id"]
     with serve(app) as base, sync_playwright() as pw:
-        (tmp_path / "index.html").write_text(
-            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title></head>'
-            f'<body><h1>Welcome</h1><script src="{base}/widget.js" defer></script></body></html>', encoding="utf-8")
-        site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()),
-                                               partial_handler(http.server.SimpleHTTPRequestHandler, str(tmp_path)))
-        threading.Thread(target=site.serve_forever, daemon=True).start()
+        site = another_site(tmp_path, f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop'
+                            f'</title></head><body><h1>Welcome</h1><script src="{base}/widget.js" defer></script>'
+                            f'</body></html>')
         browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
         try:
             context = browser.new_context(locale="en-GB")
@@ -397,18 +381,9 @@ def test_a_console_cut_off_from_redis_shows_what_it_missed_once_it_is_back(
 def test_another_site_cannot_show_our_pages_in_a_frame(settings: Settings, chromium_path: str,
                                                        tmp_path: Path) -> None:
     """Clickjacking: a page elsewhere frames the wallet's sign-in and send pages; the browser refuses to show them."""
-    import http.server
-    import threading
-
-    from tests.e2e.server import free_port
-
     with serve(create_app(settings, run_jobs=False)) as base, sync_playwright() as pw:
-        (tmp_path / "index.html").write_text(
-            f'<!doctype html><html><body><iframe name="login" src="{base}/login"></iframe>'
-            f'<iframe name="send" src="{base}/wallet/send"></iframe></body></html>', encoding="utf-8")
-        site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()),
-                                               partial_handler(http.server.SimpleHTTPRequestHandler, str(tmp_path)))
-        threading.Thread(target=site.serve_forever, daemon=True).start()
+        site = another_site(tmp_path, f'<!doctype html><html><body><iframe name="login" src="{base}/login"></iframe>'
+                            f'<iframe name="send" src="{base}/wallet/send"></iframe></body></html>')
         browser = pw.chromium.launch(executable_path=chromium_path, args=FLAGS)
         try:
             page = browser.new_page(locale="en")
@@ -426,10 +401,20 @@ def test_another_site_cannot_show_our_pages_in_a_frame(settings: Settings, chrom
             site.server_close()
 
 
-def partial_handler(handler: type, directory: str) -> Any:
+def another_site(directory: Path, html: str) -> Any:
+    """A site on another origin (a static server on loopback, running until its `shutdown`) whose index page
+    is `html`."""
     import functools
+    import http.server
+    import threading
 
-    return functools.partial(handler, directory=directory)
+    from tests.e2e.server import free_port
+
+    (directory / "index.html").write_text(html, encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    return site
 
 
 def test_a_reader_searches_the_help_center_in_chinese_and_opens_the_answer(
