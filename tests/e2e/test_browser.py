@@ -3,6 +3,7 @@ see the history. The dashboard's screenshot is kept under test-artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from websockets.sync.client import connect
 
 from paydesk.app import create_app
 from paydesk.config import Settings
+from paydesk.core.errors import NotFound
 from paydesk.demo import PEOPLE, load_demo
 from tests.conftest import own_redis
 from tests.e2e.server import serve
@@ -268,6 +270,29 @@ def test_a_visitor_asks_through_the_widget_on_another_site_and_an_agent_answers_
             until = [datetime.fromisoformat(m["data"]["until"]) for m in shown["messages"]
                      if (m["data"] or {}).get("status") == "snoozed"]
             assert len(until) == 1 and abs(until[0] - datetime.now(UTC) - timedelta(hours=4)) < timedelta(minutes=5)
+            # the moves follow the status: resolved, it can be reopened or closed, not resolved or snoozed again
+            expect(agent.get_by_role("button", name="重新打开")).to_be_visible()
+            expect(agent.get_by_role("button", name="标记解决")).to_be_hidden()
+            expect(agent.get_by_role("button", name="暂缓处理")).to_be_hidden()
+            agent.get_by_role("button", name="关闭会话").click()
+            expect(visitor.get_by_role("log")).to_contain_text("会话已结束", timeout=10000)
+            agent.keyboard.press("Alt+r")  # refused (closed): the console says why
+            expect(agent.locator("#live-note")).to_contain_text("closed", timeout=10000)
+            # the visitor writes again: a new conversation, from its first message
+            box.fill("还有一个问题")
+            box.press("Enter")
+            deadline = time.monotonic() + 10
+            token = visitor.evaluate("localStorage.getItem('paydesk.visitor')")
+            fresh = None
+            while time.monotonic() < deadline:
+                with contextlib.suppress(NotFound):  # (until the widget's next socket opens the new one)
+                    fresh = container.support.visitor_conversation_id(token)
+                if fresh is not None and container.support.messages_after(fresh, 0, with_notes=True):
+                    break
+                time.sleep(0.05)
+            assert fresh is not None and fresh != UUID(cid)
+            assert [m["body"] for m in container.support.messages_after(fresh, 0, with_notes=True)
+                    if m["kind"] == "inbound"] == ["还有一个问题"]
 
             def mei_online() -> bool:
                 return bool([a for a in container.support.board()["agents"] if a["name"] == "Mei"][0]["online"])
@@ -318,7 +343,7 @@ def test_the_widget_in_english_starts_a_new_chat_when_the_browsers_belongs_to_an
             expect(page.get_by_role("log")).to_contain_text("Do you ship to Lisbon?", timeout=15000)
             page.wait_for_function(f"(localStorage.getItem('paydesk.visitor') || {json.dumps(shared)}) !== "
                                    f"{json.dumps(shared)}", timeout=15000)  # a new chat's token
-            own = support.visitor_conversation_id(page.evaluate("localStorage.getItem('paydesk.visitor')"))
+            own = conversation_of(support, page)
             deadline = time.monotonic() + 15
             while not support.messages_after(own, 0, with_notes=False) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -401,6 +426,19 @@ def test_another_site_cannot_show_our_pages_in_a_frame(settings: Settings, chrom
             site.server_close()
 
 
+def conversation_of(support: Any, page: Page) -> UUID:
+    """The conversation of the widget's visitor token on `page`, once the widget's socket has opened it."""
+    deadline = time.monotonic() + 10
+    while True:
+        token = page.evaluate("localStorage.getItem('paydesk.visitor')")
+        if token:
+            with contextlib.suppress(NotFound):
+                return UUID(str(support.visitor_conversation_id(token)))
+        if time.monotonic() > deadline:
+            raise AssertionError("the widget opened no conversation")
+        time.sleep(0.05)
+
+
 def another_site(directory: Path, html: str) -> Any:
     """A site on another origin (a static server on loopback, running until its `shutdown`) whose index page
     is `html`."""
@@ -448,8 +486,7 @@ def test_a_reader_searches_the_help_center_in_chinese_and_opens_the_answer(
             page.screenshot(path=str(ARTIFACTS / f"help-chat-suggestions-{backend}.png"))
             # ... before the question goes to an agent: it waits until the visitor asks for one
             support = app.state.container.support
-            page.wait_for_function("localStorage.getItem('paydesk.visitor') !== null")
-            chat = support.visitor_conversation_id(page.evaluate("localStorage.getItem('paydesk.visitor')"))
+            chat = conversation_of(support, page)
             time.sleep(0.3)
             assert support.messages_after(chat, 0, with_notes=True) == []  # nothing sent to the desk yet
             page.get_by_role("button", name="联系客服").click()
@@ -468,7 +505,7 @@ def test_a_reader_searches_the_help_center_in_chinese_and_opens_the_answer(
             other.get_by_role("textbox", name="Type your question…").press("Enter")
             other.get_by_role("button", name="That answers it").click(timeout=10000)
             expect(other.get_by_role("log")).to_contain_text("Glad it helped!")
-            theirs = support.visitor_conversation_id(other.evaluate("localStorage.getItem('paydesk.visitor')"))
+            theirs = conversation_of(support, other)
             time.sleep(0.3)
             assert support.messages_after(theirs, 0, with_notes=True) == []
         finally:

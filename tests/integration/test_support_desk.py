@@ -22,10 +22,11 @@ from paydesk.core.clock import FrozenClock
 from paydesk.core.errors import DomainError, InvalidRequest
 from paydesk.core.writers import WriterBusy
 from paydesk.identity.service import User
-from paydesk.support import messages
+from paydesk.support import messages, store
 from paydesk.support.agents import PRESENCE_TTL
 from paydesk.support.events import conversation_channel
 from paydesk.support.messages import PostJob
+from paydesk.support.tools import TooManyTranscripts
 
 PASSWORD = "support desk passphrase"
 
@@ -328,3 +329,31 @@ def test_a_snooze_needs_its_end_and_the_conversation_wakes_then_heard_live(app: 
     assert woke["kind"] == "event" and woke["data"] == {"status": "open", "woke": True}
     assert heard == [[(conversation_channel(cid), woke)]]  # told to whoever publishes it live
     assert app.support.wake_snoozed() == 0  # once
+
+
+def test_a_conversation_snoozed_before_snoozes_had_an_end_wakes_at_the_next_tick(app: Container) -> None:
+    agent = _agent(app, "lin@example.com")
+    cid = _conversation(app)
+    app.support.post(cid, kind="inbound", body="hello", author=None)
+    app.support.change_status(cid, "snoozed", agent, "2026-01-06T09:00:00Z")
+    with app.db.transaction() as s:  # as an older release left it: no end
+        row = s.get(store.ConversationRow, cid)
+        assert row is not None
+        row.snoozed_until = None
+    assert app.support.wake_snoozed() == 1
+    assert app.support.conversation(agent, cid)["status"] == "open"
+
+
+def test_a_chat_is_emailed_at_most_three_times_an_hour_each_in_its_timeline(app: Container, clock: FrozenClock
+                                                                            ) -> None:
+    cid = _conversation(app)
+    app.support.post(cid, kind="inbound", body="please send me this", author=None)
+    for _ in range(3):
+        [(_, event)] = app.support.send_transcript(cid, "zhou@example.com")
+        assert event["data"] == {"transcript": True}
+    with pytest.raises(TooManyTranscripts):
+        app.support.send_transcript(cid, "someone.else@example.com")
+    mails = [m for m in app.notify.recent() if m.template == "support_transcript"]
+    assert [m.recipient for m in mails] == ["zhou@example.com"] * 3  # the refused one mailed nothing
+    clock.advance(timedelta(minutes=61))
+    assert app.support.send_transcript(cid, "zhou@example.com")

@@ -61,6 +61,7 @@ def test_a_customer_reply_reopens_and_a_snooze_ends_on_time() -> None:
         assert after_customer_message(status) == Status.OPEN
     assert after_customer_message(Status.CLOSED) == Status.CLOSED
     assert wake(Status.SNOOZED, T0, T0 - timedelta(seconds=1)) == Status.SNOOZED
+    assert wake(Status.SNOOZED, None, T0) == Status.OPEN  # snoozed before snoozes had an end: at once
     assert wake(Status.SNOOZED, T0, T0) == Status.OPEN
     assert wake(Status.OPEN, T0, T0 + timedelta(days=1)) == Status.OPEN
 

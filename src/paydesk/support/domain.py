@@ -60,8 +60,9 @@ def needs_assignment(was: Status, messages_before: int) -> bool:
 
 
 def wake(current: Status, snoozed_until: datetime | None, now: datetime) -> Status:
-    """A snoozed conversation reopens when its time comes."""
-    if current == Status.SNOOZED and snoozed_until is not None and snoozed_until <= now:
+    """A snoozed conversation reopens when its time comes (at once when it has none: one snoozed before
+    snoozes had an end)."""
+    if current == Status.SNOOZED and (snoozed_until is None or snoozed_until <= now):
         return Status.OPEN
     return current
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
@@ -54,6 +54,12 @@ def _owned(contact: store.ContactRow | None, user: User | None) -> store.Contact
     return contact
 
 
+def _anyone_said_anything(s: Any, contact: store.ContactRow) -> bool:
+    """Whether the contact's chat holds anything yet (its current conversation has a message)."""
+    current = store.current_conversation(s, contact.id)
+    return current is not None and current.last_seq > 0
+
+
 class SupportService(AgentPresence, AgentTools):
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
                  wallet_id_of: Callable[[UUID], str] | None = None, blobs: BlobStore | None = None) -> None:
@@ -87,6 +93,11 @@ class SupportService(AgentPresence, AgentTools):
                 s.add(contact)
                 s.flush()
             elif user is not None and contact.user_id is None:
+                # Linked to the account that signs in, unless someone already chatted on it signed out (on a
+                # shared browser, that may be someone else, whose words the account must not read).
+                if _anyone_said_anything(s, contact):
+                    raise ChatOfAnotherAccount("this browser's chat was started signed out; a new chat starts for "
+                                               "your account")
                 contact.user_id = user.id
             conversation = store.current_conversation(s, contact.id)
             if conversation is None:
@@ -279,7 +290,9 @@ class SupportService(AgentPresence, AgentTools):
         now = self.clock.now()
         with self.db.uow() as uow:
             rows = uow.session.scalars(select(store.ConversationRow).where(
-                store.ConversationRow.status == Status.SNOOZED.value, store.ConversationRow.snoozed_until <= now)
+                store.ConversationRow.status == Status.SNOOZED.value,
+                or_(store.ConversationRow.snoozed_until <= now,  # (none: snoozed before snoozes had an end)
+                    store.ConversationRow.snoozed_until.is_(None)))
                 .order_by(store.ConversationRow.id).with_for_update(skip_locked=True))
             events: list[Event] = []
             for row in rows:
@@ -289,8 +302,9 @@ class SupportService(AgentPresence, AgentTools):
                                          {"status": "open", "woke": True})
                 events.append((conversation_channel(row.id), message_view(message)))
             uow.commit()
-        if events and self.announce is not None:
-            self.announce(events)
+        announce = self.announce  # (the app clears it as it stops)
+        if events and announce is not None:
+            announce(events)
         return len(events)
 
     def assign(self, conversation_id: UUID, assignee_id: UUID, by: User) -> list[Event]:

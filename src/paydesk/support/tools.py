@@ -5,7 +5,7 @@ a wallet user's conversations for the side panel."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -22,6 +22,15 @@ from paydesk.support import domain, store
 from paydesk.support.events import Event, conversation_channel, message_view
 
 MAX_BODY = 5000  # characters in a message or a saved reply
+
+
+TRANSCRIPTS_PER_HOUR = 3  # copies of one chat by email (the desk mails them: it must not be a relay)
+
+
+class TooManyTranscripts(DomainError):
+    code = "too_many_transcripts"
+    status = 429
+    title = "This chat was emailed enough times for now"
 
 
 class NotAnAgent(DomainError):
@@ -127,16 +136,27 @@ class AgentTools:
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(message))]
 
-    def send_transcript(self, conversation_id: UUID, address: str, locale: str = "en") -> None:
-        """Email the conversation (without private notes) to the visitor who asks for it."""
+    def send_transcript(self, conversation_id: UUID, address: str, locale: str = "en") -> list[Event]:
+        """Email the conversation (without private notes) to the visitor who asks for it: at most
+        TRANSCRIPTS_PER_HOUR times an hour, each an event of its timeline."""
         email = domain_email(address)
+        now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
+            conversation = self._conversation_for_update(s, conversation_id)
+            messages = store.messages_after(s, conversation_id, 0, with_notes=False)
+            recent = [m for m in messages if m.kind == "event" and (m.data or {}).get("transcript")
+                      and m.created_at > now - timedelta(hours=1)]
+            if len(recent) >= TRANSCRIPTS_PER_HOUR:
+                raise TooManyTranscripts(f"a chat is emailed at most {TRANSCRIPTS_PER_HOUR} times an hour")
             lines = [f"[{m.created_at.strftime('%Y-%m-%d %H:%M')}] {m.author_name or '—'}: {m.body}"
-                     for m in store.messages_after(s, conversation_id, 0, with_notes=False) if m.kind != "event"]
+                     for m in messages if m.kind != "event"]
             self.notify.enqueue_in(s, to=email, locale=locale if locale in ("en", "zh-CN") else "en",
                                    template="support_transcript", context={"transcript": "\n".join(lines)})
+            event = self.append_in(s, conversation, "event", "a copy of the chat was emailed", None, "", now,
+                                   {"transcript": True})
             uow.commit()
+            return [(conversation_channel(conversation.id), message_view(event))]
 
     def inbox(self, agent: User, view: str, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """The agent's lists: `mine` (assigned to them, not resolved), `unassigned` (waiting), `open` (the

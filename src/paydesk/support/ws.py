@@ -227,7 +227,9 @@ async def chat(ws: WebSocket) -> None:
     try:
         await _listen(app, conversation_channel(cid), out, tasks)
         await ws.send_json({"type": "hello", **conversation})
-        await out.catch_up(cid, _after(ws.query_params.get("after", "0")))
+        # (no further than the conversation goes: a client that kept a closed conversation's number, which a new
+        # conversation hasn't reached, would skip the new one's first messages)
+        await out.catch_up(cid, min(_after(ws.query_params.get("after", "0")), conversation["last_seq"]))
         while True:
             command = await _command(ws)
             if command is not None:
@@ -264,8 +266,8 @@ async def _visitor_command(app: Container, user: User | None, conversation_id: U
                     author_name=(user.display_name if user else "Visitor"))
         return
     if kind == "transcript":
-        await run_in_threadpool(support.send_transcript, conversation_id, str(command.get("address", "")),
-                                str(command.get("locale", "en")))
+        announce(app, await run_in_threadpool(support.send_transcript, conversation_id,
+                                              str(command.get("address", "")), str(command.get("locale", "en"))))
         await ws.send_json({"type": "transcript_sent"})
         return
     elif kind == "csat":

@@ -18,7 +18,8 @@
     comment: "还有什么想告诉我们的？（可选）", helped: "问题解决了", agent: "联系客服",
     transcript: "发送聊天记录副本", mailIt: "发送记录", mailed: "聊天记录已发送到您的邮箱。", seen: "客服已读",
     glad: "太好了！如还有其他问题，随时在这里留言。",
-    status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开"}
+    status: {pending: "客服在等待您的回复", resolved: "问题已标记为解决，如有需要请继续留言", open: "会话已重新打开",
+             closed: "会话已结束；再发消息将开始新的会话"}
   } : {
     open: "Chat with us", title: "Paydesk support", placeholder: "Type your question…", send: "Send", close: "Close",
     hello: "Hello! Tell us what you need and an agent will answer shortly.", you: "You",
@@ -30,7 +31,8 @@
     transcript: "Send me a copy of this chat", mailIt: "Send the chat", mailed: "The chat is on its way to your inbox.",
     seen: "Seen by the agent",
     status: {pending: "The agent is waiting for your reply",
-    resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again"}
+    resolved: "Marked as solved; write again if you need more help", open: "The conversation is open again",
+    closed: "This conversation is closed; writing again starts a new one"}
   };
   var host = document.createElement("div");
   host.setAttribute("data-paydesk-widget", "");
@@ -113,26 +115,41 @@
       .then(function (r) { return r.json(); })
       .then(function (d) { localStorage.setItem(KEY, d.visitor_token); return d.visitor_token; });
   }
+  var CONV = "paydesk.conversation";  // the conversation the stored number belongs to
+  function forget() {  // the numbers of a chat that is not this browser's any more (or not the current one)
+    lastSeq = 0; seen = {}; readSent = 0; localStorage.setItem(SEQ, "0");
+    waiting = waiting.filter(function (c) { return c.type !== "read"; });
+  }
+  var connecting = false;  // (one socket at a time: the panel can open and close before the token comes)
   function connect() {
+    if (connecting) { return; }
+    connecting = true;
     token().then(function (t) {
       var url = origin.replace(/^http/, "ws") + "/ws/chat?visitor_token=" + encodeURIComponent(t) + "&after=" + lastSeq;
-      socket = new WebSocket(url);
-      socket.onopen = function () {
+      var ws = socket = new WebSocket(url);
+      ws.onopen = function () {
         status.textContent = ""; retry = 500;
       };
-      socket.onmessage = function (e) {
+      ws.onmessage = function (e) {
         var ev = JSON.parse(e.data);
         if (ev.type === "hello") {
+          if (localStorage.getItem(CONV) !== ev.conversation_id || ev.last_seq < lastSeq) {
+            forget(); localStorage.setItem(CONV, ev.conversation_id);  // a new conversation: its own numbers
+          }
           greeted = true;
-          while (waiting.length) { socket.send(JSON.stringify(waiting.shift())); }
+          while (waiting.length) { ws.send(JSON.stringify(waiting.shift())); }
           if (!ev.agents_online && !ev.assigned && !ev.email) { askEmail(); }
+          markRead();
           return;
         }
         if (ev.type === "message") {
           if (seen[ev.seq] || ev.seq <= lastSeq && lastSeq && seen[lastSeq]) { return; }
           seen[ev.seq] = true; lastSeq = Math.max(lastSeq, ev.seq); localStorage.setItem(SEQ, String(lastSeq));
           var file = ev.data && ev.data.attachment;
-          if (ev.kind === "inbound") { line("in", ev.body, T.you, file); }
+          if (ev.kind === "inbound") {
+            line("in", ev.body, T.you, file);
+            if (status.textContent === T.seen) { status.textContent = ""; }  // (seen: what came before)
+          }
           else if (ev.kind === "outbound") { line("out", ev.body, ev.author, file); status.textContent = ""; markRead(); }
           else if (ev.kind === "event") {
             var d = ev.data || {};
@@ -140,6 +157,7 @@
             else if (d.status && T.status[d.status]) {
               line("event", T.status[d.status]);
               if (d.status === "resolved") { askRating(); }
+              if (d.status === "closed") { ws.close(); }  // the next socket opens a new conversation
             } else if (d.csat) { line("event", T.rated); }
           }
         } else if (ev.type === "transcript_sent") { line("event", T.mailed); }
@@ -148,15 +166,18 @@
         else if (ev.type === "error") {
           status.textContent = ev.detail;
           if (ev.code === "chat_of_another_account") {  // another account's chat (a shared browser): a new one
-            localStorage.removeItem(KEY); localStorage.removeItem(SEQ); lastSeq = 0; seen = {};
+            localStorage.removeItem(KEY); localStorage.removeItem(CONV); forget();
           }
         }
       };
-      socket.onclose = function () {
-        greeted = false;
+      ws.onclose = function () {
+        greeted = false; connecting = false;
         status.textContent = T.offline;
         setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
       };
+    }).catch(function () {  // no token (offline): try again
+      connecting = false;
+      setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
     });
   }
   function askRating() {
@@ -262,10 +283,11 @@
   bubble.addEventListener("click", function () {
     var open = panel.classList.toggle("open");
     bubble.setAttribute("aria-expanded", String(open));
-    if (open && !socket) { line("event", T.hello); connect(); }
+    if (open && !socket && !connecting) { line("event", T.hello); connect(); }
     if (open) { input.focus(); markRead(); }
   });
   root.querySelector(".mail").addEventListener("click", askTranscript);
+  document.addEventListener("visibilitychange", markRead);  // a tab brought back: what it shows, read
   root.querySelector(".close").addEventListener("click", function () {
     panel.classList.remove("open"); bubble.setAttribute("aria-expanded", "false"); bubble.focus();
   });

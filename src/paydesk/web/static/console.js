@@ -53,6 +53,12 @@
       var ev = JSON.parse(e.data);
       if (ev.type === "message") {
         append(ev);
+        var moved = ev.kind === "event" && ev.conversation_id === cid && ev.data && ev.data.status;
+        if (moved) {  // the moves the new status allows
+          document.querySelectorAll(".actions [data-from]").forEach(function (el) {
+            el.hidden = el.dataset.from.split(" ").indexOf(ev.data.status) < 0;
+          });
+        }
         if (ev.kind === "inbound" && ev.conversation_id === cid && document.visibilityState === "visible") {
           send({type: "read", conversation_id: cid, seq: ev.seq});  // the agent has it in front of them
         }
@@ -60,12 +66,14 @@
       else if (ev.type === "read" && ev.who === "visitor" && ev.conversation_id === cid) {
         note.textContent = console_.dataset.read;
       }
+      else if (ev.type === "error") { note.textContent = ev.detail; }  // a refused command, said
       else if (ev.type === "assigned") {
         note.textContent = "↻ " + ev.conversation_id;
         if (!cid) { location.href = "/agent?view=mine&c=" + ev.conversation_id; }
       } else if (ev.type === "queued") {  // a conversation of the team waits for an agent with room
         note.textContent = console_.dataset.queued;
-        if (!cid) { setTimeout(function () { location.reload(); }, 300 + Math.random() * 1500); }  // the inbox
+        var busy = document.activeElement && document.activeElement !== document.body;  // a filter half typed
+        if (!cid && !busy) { setTimeout(function () { location.reload(); }, 300 + Math.random() * 1500); }
       } else if (ev.type === "typing" && ev.who === "visitor") { note.textContent = "…"; }
       else if (ev.type === "resync") {  // live events were missed (the messages the server sends again itself)
         if (cid) { note.textContent = "↻"; }  // a reply may be half typed: the inbox waits for the next visit
@@ -75,6 +83,11 @@
     socket.onclose = function () { setTimeout(connect, retry); retry = Math.min(retry * 2, 10000); };
   }
   connect();
+  document.addEventListener("visibilitychange", function () {  // back on the tab: what it shows, read
+    if (cid && after > 0 && document.visibilityState === "visible") {
+      send({type: "read", conversation_id: cid, seq: after});
+    }
+  });
   if (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
