@@ -66,6 +66,14 @@ def _asked(agent_ws: ClientConnection, chat: ClientConnection, body: str) -> str
     return cid
 
 
+def _agent_and_visitor(base: str, app: Any, email: str) -> tuple[str, str]:
+    """An agent of the general team (their access token) and a new visitor's token."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        agent_token = _token(http, email)
+        app.state.container.support.create_agent(email, "general", 2)
+        return agent_token, http.post("/api/v1/support/visitors").json()["visitor_token"]
+
+
 def _ws(base: str, path: str) -> str:
     return base.replace("http://", "ws://") + path
 
@@ -421,11 +429,7 @@ def test_a_closed_conversation_gives_way_to_a_new_one_from_its_first_message(ser
     """The widget keeps the last number it saw; after its conversation is closed, the same browser gets a new
     conversation, and the number it kept (past the new one's) doesn't skip the new one's first messages."""
     base, app = server
-    support = app.state.container.support
-    with httpx.Client(base_url=base, timeout=30) as http:
-        agent_token = _token(http, "ana@example.com")
-        support.create_agent("ana@example.com", "general", 2)
-        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    agent_token, visitor = _agent_and_visitor(base, app, "ana@example.com")
     with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws, \
             connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
         cid = _asked(agent_ws, chat, "first question")
@@ -504,10 +508,7 @@ def test_the_floor_benchmark_relays_every_message_through_redis_and_its_database
 def test_an_agent_snoozes_a_conversation_until_a_time_and_both_sides_hear_it_wake(server: tuple[str, Any]) -> None:
     base, app = server
     support = app.state.container.support
-    with httpx.Client(base_url=base, timeout=30) as http:
-        agent_token = _token(http, "lin@example.com")
-        support.create_agent("lin@example.com", "general", 2)
-        visitor = http.post("/api/v1/support/visitors").json()["visitor_token"]
+    agent_token, visitor = _agent_and_visitor(base, app, "lin@example.com")
     with connect(_ws(base, f"/ws/agent?token={agent_token}")) as agent_ws, \
             connect(_ws(base, f"/ws/chat?visitor_token={visitor}")) as chat:
         cid = _asked(agent_ws, chat, "I'll send the receipt when I find it")
