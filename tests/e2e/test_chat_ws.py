@@ -655,8 +655,9 @@ def test_the_console_filters_its_inbox_by_team_rules_and_offers_the_moves_a_stat
         assert f"c={card}&amp;label=card" in inbox and str(other) not in inbox  # filtered, and links keep it
         assert 'id="q-label" name="label" value="card"' in page
         assert '<option value="away" selected>Away</option>' in page  # the agent's own status, to change
+        untouched = support.visitor_conversation(support.new_visitor_token())["conversation_id"]  # nothing said
         both = console_as("ana@example.com", "view=open")
-        assert str(card) in both and str(other) in both
+        assert str(card) in both and str(other) in both and untouched not in both  # (nobody's work yet)
         assert str(card) not in console_as("vic@example.com", "view=open")  # another team's: not listed
         assert str(card) in console_as("sam@example.com", "view=open&team=general")  # a supervisor: every team
         assert str(card) not in console_as("sam@example.com", "view=open&team=vip")

@@ -26,6 +26,7 @@ from paydesk.support import messages, store
 from paydesk.support.agents import PRESENCE_TTL
 from paydesk.support.events import conversation_channel
 from paydesk.support.messages import PostJob
+from paydesk.support.service import ChatOfAnotherAccount
 from paydesk.support.tools import TooManyTranscripts
 
 PASSWORD = "support desk passphrase"
@@ -357,3 +358,26 @@ def test_a_chat_is_emailed_at_most_three_times_an_hour_each_in_its_timeline(app:
     assert [m.recipient for m in mails] == ["zhou@example.com"] * 3  # the refused one mailed nothing
     clock.advance(timedelta(minutes=61))
     assert app.support.send_transcript(cid, "zhou@example.com")
+
+
+def test_a_chat_begun_signed_out_is_not_handed_to_the_account_that_signs_in_even_once_closed(
+        app: Container) -> None:
+    agent = _agent(app, "lin@example.com")
+    someone = app.identity.register(email="zhou@example.com", phone=None, password=PASSWORD, display_name="Zhou",
+                                    locale="en")
+    token = app.support.new_visitor_token()
+    first = UUID(app.support.visitor_conversation(token)["conversation_id"])
+    app.support.post(first, kind="inbound", body="a stranger's words", author=None)
+    for status in ("resolved", "closed"):
+        app.support.change_status(first, status, agent)
+    with pytest.raises(DomainError, match="closed"):  # nothing more goes into a closed conversation
+        app.support.post(first, kind="inbound", body="one more", author=None)
+    assert [m["body"] for m in app.support.messages_after(first, 0, with_notes=True)][-1] == "status: closed"
+    empty = UUID(app.support.visitor_conversation(token)["conversation_id"])  # the widget's next socket
+    assert empty != first and app.support.conversations_of_user(someone.id) == []
+    with pytest.raises(ChatOfAnotherAccount):  # the account signs in on that browser: not its chat
+        app.support.visitor_conversation(token, someone)
+    with pytest.raises(ChatOfAnotherAccount):  # (nor its attachments)
+        app.support.visitor_conversation_id(token, someone)
+    assert app.support.conversations_of_user(someone.id) == []
+    assert app.support.visitor_conversation_id(token) == empty  # the browser, signed out, keeps it

@@ -93,7 +93,7 @@ def process_posts(support: SupportService, jobs: Sequence[PostJob], *, wait: boo
         results: list[list[Event] | BaseException] = []
         for job in jobs:
             head = heads.get(job.conversation_id)
-            refused = refusal(head.status if head is not None else None, job)
+            refused = refusal(head.status if head is not None else None)
             if refused is not None:  # nothing written for it: the batch goes on without it
                 results.append(refused)
                 continue
@@ -133,13 +133,13 @@ def write_heads(w: Writer, heads: Iterable[Head]) -> None:
         head.new.clear()
 
 
-def refusal(status: str | None, job: PostJob) -> DomainError | None:
+def refusal(status: str | None) -> DomainError | None:
     """Why this message can't be written to a conversation in `status` (None: none was found), checked before
     anything is."""
     if status is None:
         return NotFound("no such conversation")
-    if job.kind != "inbound" and status == Status.CLOSED.value:
-        return domain.BadMove("the conversation is closed")
+    if status == Status.CLOSED.value:  # (the visitor's next socket opens a new conversation)
+        return domain.BadMove("the conversation is closed; write again to start a new one")
     return None
 
 
@@ -175,7 +175,7 @@ def _direct(support: SupportService, driver: sqlite3.Connection, job: PostJob) -
     dialect = support.db.engine.dialect
     cid = job.conversation_id.bytes
     head = driver.execute(_DIRECT_HEAD.sql_for(dialect, ("head",)), (cid,)).fetchone()
-    refused = refusal(head[0] if head else None, job)
+    refused = refusal(head[0] if head else None)
     if refused is not None:
         return refused
     status, assignee, last_seq, waiting_since, contact = head

@@ -54,12 +54,6 @@ def _owned(contact: store.ContactRow | None, user: User | None) -> store.Contact
     return contact
 
 
-def _anyone_said_anything(s: Any, contact: store.ContactRow) -> bool:
-    """Whether the contact's chat holds anything yet (its current conversation has a message)."""
-    current = store.current_conversation(s, contact.id)
-    return current is not None and current.last_seq > 0
-
-
 class SupportService(AgentPresence, AgentTools):
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
                  wallet_id_of: Callable[[UUID], str] | None = None, blobs: BlobStore | None = None) -> None:
@@ -85,7 +79,7 @@ class SupportService(AgentPresence, AgentTools):
         now = self.clock.now()
         with self.db.uow() as uow:
             s = uow.session
-            contact = _owned(store.visitor_contact(s, digest), user)
+            contact = _owned(store.visitor_contact(s, digest, for_update=True), user)
             if contact is None:
                 contact = store.ContactRow(id=uuid7(), channel="webchat", external_id=digest,
                                            user_id=user.id if user else None,
@@ -95,7 +89,7 @@ class SupportService(AgentPresence, AgentTools):
             elif user is not None and contact.user_id is None:
                 # Linked to the account that signs in, unless someone already chatted on it signed out (on a
                 # shared browser, that may be someone else, whose words the account must not read).
-                if _anyone_said_anything(s, contact):
+                if store.contact_said_anything(s, contact.id):
                     raise ChatOfAnotherAccount("this browser's chat was started signed out; a new chat starts for "
                                                "your account")
                 contact.user_id = user.id
@@ -200,6 +194,9 @@ class SupportService(AgentPresence, AgentTools):
         """The conversation a visitor token opens (without creating one), for `user` (signed in, or None)."""
         with self.db.reader() as uow:
             contact = _owned(store.visitor_contact(uow.session, hashlib.sha256(token.encode()).hexdigest()), user)
+            if contact is not None and user is not None and contact.user_id is None and \
+                    store.contact_said_anything(uow.session, contact.id):  # begun signed out: not the account's
+                raise ChatOfAnotherAccount("this browser's chat was started signed out")
             row = store.current_conversation(uow.session, contact.id) if contact else None
         if row is None:
             raise NotFound("no such conversation")

@@ -130,9 +130,16 @@ class AttachmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-def visitor_contact(session: Session, token_digest: str) -> ContactRow | None:
-    return session.scalars(select(ContactRow).where(ContactRow.channel == "webchat",
-                                                    ContactRow.external_id == token_digest)).first()
+def visitor_contact(session: Session, token_digest: str, *, for_update: bool = False) -> ContactRow | None:
+    """The contact of a visitor token; `for_update`: locked (one opening of a conversation at a time)."""
+    query = select(ContactRow).where(ContactRow.channel == "webchat", ContactRow.external_id == token_digest)
+    return session.scalars(query.with_for_update() if for_update else query).first()
+
+
+def contact_said_anything(session: Session, contact_id: UUID) -> bool:
+    """Whether any conversation of the contact, closed ones too, holds a message."""
+    return session.scalar(select(ConversationRow.id).where(ConversationRow.contact_id == contact_id,
+                                                           ConversationRow.last_seq > 0).limit(1)) is not None
 
 
 def current_conversation(session: Session, contact_id: UUID) -> ConversationRow | None:

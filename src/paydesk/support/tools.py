@@ -25,6 +25,7 @@ MAX_BODY = 5000  # characters in a message or a saved reply
 
 
 TRANSCRIPTS_PER_HOUR = 3  # copies of one chat by email (the desk mails them: it must not be a relay)
+TRANSCRIPT_EVENT = "a copy of the chat was emailed"
 
 
 class TooManyTranscripts(DomainError):
@@ -144,16 +145,17 @@ class AgentTools:
         with self.db.uow() as uow:
             s = uow.session
             conversation = self._conversation_for_update(s, conversation_id)
-            messages = store.messages_after(s, conversation_id, 0, with_notes=False)
-            recent = [m for m in messages if m.kind == "event" and (m.data or {}).get("transcript")
-                      and m.created_at > now - timedelta(hours=1)]
-            if len(recent) >= TRANSCRIPTS_PER_HOUR:
+            recent = s.scalar(select(func.count()).select_from(store.MessageRow).where(
+                store.MessageRow.conversation_id == conversation_id, store.MessageRow.kind == "event",
+                store.MessageRow.body == TRANSCRIPT_EVENT, store.MessageRow.created_at > now - timedelta(hours=1)))
+            if (recent or 0) >= TRANSCRIPTS_PER_HOUR:
                 raise TooManyTranscripts(f"a chat is emailed at most {TRANSCRIPTS_PER_HOUR} times an hour")
+            messages = store.messages_after(s, conversation_id, 0, with_notes=False, limit=100_000)
             lines = [f"[{m.created_at.strftime('%Y-%m-%d %H:%M')}] {m.author_name or '—'}: {m.body}"
                      for m in messages if m.kind != "event"]
             self.notify.enqueue_in(s, to=email, locale=locale if locale in ("en", "zh-CN") else "en",
                                    template="support_transcript", context={"transcript": "\n".join(lines)})
-            event = self.append_in(s, conversation, "event", "a copy of the chat was emailed", None, "", now,
+            event = self.append_in(s, conversation, "event", TRANSCRIPT_EVENT, None, "", now,
                                    {"transcript": True})
             uow.commit()
             return [(conversation_channel(conversation.id), message_view(event))]
@@ -175,8 +177,8 @@ class AgentTools:
             elif view == "unassigned":
                 query = query.where(store.ConversationRow.assignee_id.is_(None),
                                     store.ConversationRow.status == "open", store.ConversationRow.last_seq > 0)
-            else:
-                query = query.where(store.ConversationRow.status.in_(active))
+            else:  # (a conversation opened and never written to is nobody's work yet)
+                query = query.where(store.ConversationRow.status.in_(active), store.ConversationRow.last_seq > 0)
             if view != "mine" and not agent.roles & {"supervisor", "admin"}:
                 query = query.where(store.ConversationRow.team == me.team)
             rows = s.execute(query.order_by(store.ConversationRow.waiting_since).limit(200)).all()

@@ -112,13 +112,15 @@
     var known = localStorage.getItem(KEY);
     if (known) { return Promise.resolve(known); }
     return fetch(origin + "/api/v1/support/visitors", {method: "POST"})
-      .then(function (r) { return r.json(); })
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
       .then(function (d) { localStorage.setItem(KEY, d.visitor_token); return d.visitor_token; });
   }
   var CONV = "paydesk.conversation";  // the conversation the stored number belongs to
+  var conversation = localStorage.getItem(CONV);  // this page's (another tab may move the stored one on)
   function forget() {  // the numbers of a chat that is not this browser's any more (or not the current one)
     lastSeq = 0; seen = {}; readSent = 0; localStorage.setItem(SEQ, "0");
-    waiting = waiting.filter(function (c) { return c.type !== "read"; });
+    waiting = waiting.filter(function (c) { return c.type === "message"; });  // (not a rating, a receipt…)
+    var rate = root.querySelector(".rate"); if (rate) { rate.remove(); }
   }
   var connecting = false;  // (one socket at a time: the panel can open and close before the token comes)
   function connect() {
@@ -127,16 +129,15 @@
     token().then(function (t) {
       var url = origin.replace(/^http/, "ws") + "/ws/chat?visitor_token=" + encodeURIComponent(t) + "&after=" + lastSeq;
       var ws = socket = new WebSocket(url);
-      ws.onopen = function () {
-        status.textContent = ""; retry = 500;
-      };
+      ws.onopen = function () { status.textContent = ""; };
       ws.onmessage = function (e) {
         var ev = JSON.parse(e.data);
         if (ev.type === "hello") {
-          if (localStorage.getItem(CONV) !== ev.conversation_id || ev.last_seq < lastSeq) {
-            forget(); localStorage.setItem(CONV, ev.conversation_id);  // a new conversation: its own numbers
+          if (conversation !== ev.conversation_id || ev.last_seq < lastSeq) {
+            forget();  // a new conversation: its own numbers
+            conversation = ev.conversation_id; localStorage.setItem(CONV, conversation);
           }
-          greeted = true;
+          greeted = true; retry = 500;  // (greeted, not merely opened: a refused socket opens too)
           while (waiting.length) { ws.send(JSON.stringify(waiting.shift())); }
           if (!ev.agents_online && !ev.assigned && !ev.email) { askEmail(); }
           markRead();
@@ -165,8 +166,9 @@
         else if (ev.type === "typing" && ev.who !== "visitor") { status.textContent = T.typing; }
         else if (ev.type === "error") {
           status.textContent = ev.detail;
-          if (ev.code === "chat_of_another_account") {  // another account's chat (a shared browser): a new one
-            localStorage.removeItem(KEY); localStorage.removeItem(CONV); forget();
+          if (ev.code === "chat_of_another_account" || (!greeted && ev.code === "invalid_request")) {
+            // another account's chat (a shared browser), or a token the server doesn't take: a new chat
+            localStorage.removeItem(KEY); localStorage.removeItem(CONV); conversation = null; forget();
           }
         }
       };

@@ -40,7 +40,6 @@
   function connect() {
     socket = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
     socket.onopen = function () {
-      retry = 500;
       if (cid) {
         socket.send(JSON.stringify({type: "join", conversation_id: cid, after: after}));
         if (after > 0 && document.visibilityState === "visible") {  // what the page shows, read
@@ -51,9 +50,11 @@
     };
     socket.onmessage = function (e) {
       var ev = JSON.parse(e.data);
-      if (ev.type === "message") {
+      if (ev.type === "hello") { retry = 500; }  // (greeted, not merely opened: a refused socket opens too)
+      else if (ev.type === "message") {
+        var fresh = ev.conversation_id === cid && ev.seq > after;  // (not one the page showed already)
         append(ev);
-        var moved = ev.kind === "event" && ev.conversation_id === cid && ev.data && ev.data.status;
+        var moved = fresh && ev.kind === "event" && ev.data && ev.data.status;
         if (moved) {  // the moves the new status allows
           document.querySelectorAll(".actions [data-from]").forEach(function (el) {
             el.hidden = el.dataset.from.split(" ").indexOf(ev.data.status) < 0;
@@ -72,7 +73,8 @@
         if (!cid) { location.href = "/agent?view=mine&c=" + ev.conversation_id; }
       } else if (ev.type === "queued") {  // a conversation of the team waits for an agent with room
         note.textContent = console_.dataset.queued;
-        var busy = document.activeElement && document.activeElement !== document.body;  // a filter half typed
+        var field = document.activeElement;  // a filter or a label half typed: the inbox waits for the next visit
+        var busy = field && /^(INPUT|TEXTAREA)$/.test(field.tagName) && field.value !== field.defaultValue;
         if (!cid && !busy) { setTimeout(function () { location.reload(); }, 300 + Math.random() * 1500); }
       } else if (ev.type === "typing" && ev.who === "visitor") { note.textContent = "…"; }
       else if (ev.type === "resync") {  // live events were missed (the messages the server sends again itself)
