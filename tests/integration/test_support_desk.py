@@ -26,8 +26,8 @@ from paydesk.support import messages, store
 from paydesk.support.agents import PRESENCE_TTL
 from paydesk.support.events import conversation_channel
 from paydesk.support.messages import PostJob
-from paydesk.support.service import ChatOfAnotherAccount
 from paydesk.support.tools import TooManyTranscripts
+from paydesk.support.visitors import ChatOfAnotherAccount
 
 PASSWORD = "support desk passphrase"
 

@@ -42,8 +42,8 @@ log = structlog.get_logger(__name__)
 
 def encode(message: Message) -> str:
     """A message's JSON text, as subscribers get it and sockets send it: characters as they are (a Chinese
-    message takes 3 bytes a character in UTF-8, not the 6 of a `\\uXXXX` escape; the catch-up's frames, which
-    Starlette encodes, are written so too). A text that UTF-8 can't carry (half a surrogate pair, which the
+    message takes 3 bytes a character in UTF-8, not the 6 of an escape like `\\u4f60`; the catch-up's frames,
+    which Starlette encodes, are written so too). A text that UTF-8 can't carry (half a surrogate pair, which the
     chat's input refuses but a message built elsewhere might hold) is escaped instead, so that it still
     reaches Redis and the sockets."""
     text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)

@@ -93,7 +93,7 @@ def download(attachment_id: UUID, request: Request, app: AppContainer,
 def _who(app: Container, request: Request, visitor_token: str | None, conversation_id: UUID | None,
          reading: bool = False) -> tuple[UUID | None, User | None]:
     """A visitor (their conversation, from their token) or an agent (who may see the conversation)."""
-    if visitor_token:  # (the session, if any, only says whose chat it may be: support/service.py _owned)
+    if visitor_token:  # (the session, if any, only says whose chat it may be: support/visitors.py)
         signed_in = optional_principal(request)
         return app.support.visitor_conversation_id(visitor_token, signed_in.user if signed_in else None), None
     who = optional_principal(request) if reading else principal(request)  # a cookie upload needs its CSRF header

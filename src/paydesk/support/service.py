@@ -1,12 +1,11 @@
-"""Support desk use cases: a visitor's conversation, numbered messages, assignment, status changes (agents
-and their availability: agents.py; the agents' tools: tools.py). Each returns the realtime events to publish
-(`(channel, event)` pairs); the WebSocket layer publishes them after the transaction has committed."""
+"""Support desk use cases: numbered messages, assignment, status changes and snoozes (the visitors' side:
+visitors.py; agents and their availability: agents.py; the agents' tools: tools.py). Each returns the
+realtime events to publish (`(channel, event)` pairs); the WebSocket layer publishes them after the
+transaction has committed."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,19 +16,19 @@ from sqlalchemy import or_, select
 from paydesk.core.batching import Batcher
 from paydesk.core.clock import Clock
 from paydesk.core.db import Database
-from paydesk.core.errors import DomainError, InvalidRequest, NotFound
+from paydesk.core.errors import InvalidRequest, NotFound
 from paydesk.core.ids import uuid7
 from paydesk.core.writers import WriterBusy
-from paydesk.identity.domain import normalize_email as domain_email
 from paydesk.identity.service import IdentityService, User
 from paydesk.notify.service import NotifyService
-from paydesk.support import attachments, domain, store
-from paydesk.support.agents import DEFAULT_TEAM, AgentPresence
+from paydesk.support import domain, store
+from paydesk.support.agents import AgentPresence
 from paydesk.support.attachments import BlobStore
 from paydesk.support.domain import Status
 from paydesk.support.events import Event, agent_channel, conversation_channel, message_view, team_channel
 from paydesk.support.messages import KINDS, Head, PostJob, post_direct, process_posts
 from paydesk.support.tools import MAX_BODY, AgentTools, NotAnAgent
+from paydesk.support.visitors import VisitorChats
 
 SNOOZE_MAX = timedelta(days=30)
 # Where the events of background work (a snooze ending) go: the serving app sets it while it runs, to publish
@@ -38,23 +37,7 @@ SNOOZE_MAX = timedelta(days=30)
 Announcer = Callable[[list[Event]], None]
 
 
-class ChatOfAnotherAccount(DomainError):
-    """A visitor token whose chat a signed-in customer's session linked to their account, presented by someone
-    else (signed out, or another account: a shared browser). They start a chat of their own instead."""
-
-    code = "chat_of_another_account"
-    status = 403
-    title = "This chat belongs to another account"
-
-
-def _owned(contact: store.ContactRow | None, user: User | None) -> store.ContactRow | None:
-    """`contact`, when whoever presents its token may have it: one linked to an account only to that account."""
-    if contact is not None and contact.user_id is not None and (user is None or user.id != contact.user_id):
-        raise ChatOfAnotherAccount("this browser's chat belongs to another account; a new chat starts for you")
-    return contact
-
-
-class SupportService(AgentPresence, AgentTools):
+class SupportService(VisitorChats, AgentPresence, AgentTools):
     def __init__(self, db: Database, clock: Clock, identity: IdentityService, notify: NotifyService,
                  wallet_id_of: Callable[[UUID], str] | None = None, blobs: BlobStore | None = None) -> None:
         self.db, self.clock, self.identity, self.notify = db, clock, identity, notify
@@ -63,64 +46,6 @@ class SupportService(AgentPresence, AgentTools):
         self.announce: Announcer | None = None
         self.posts: Batcher[PostJob, list[Event]] = Batcher(
             "support-posts", lambda jobs: process_posts(self, jobs), window_s=0.0, max_size=256)
-
-    # --- visitors -------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def new_visitor_token() -> str:
-        return secrets.token_urlsafe(32)
-
-    def visitor_conversation(self, token: str, user: User | None = None, name: str = "") -> dict[str, Any]:
-        """The visitor's current conversation (opened on first contact). A signed-in visitor's contact is linked
-        to their wallet user by the session — never by anything they type."""
-        if not 20 <= len(token) <= 100:
-            raise InvalidRequest("a visitor token from POST /api/v1/support/visitors")
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            s = uow.session
-            contact = _owned(store.visitor_contact(s, digest, for_update=True), user)
-            if contact is None:
-                contact = store.ContactRow(id=uuid7(), channel="webchat", external_id=digest,
-                                           user_id=user.id if user else None,
-                                           name=(user.display_name if user else name)[:100], created_at=now)
-                s.add(contact)
-                s.flush()
-            elif user is not None and contact.user_id is None:
-                # Linked to the account that signs in, unless someone already chatted on it signed out (on a
-                # shared browser, that may be someone else, whose words the account must not read).
-                if store.contact_said_anything(s, contact.id):
-                    raise ChatOfAnotherAccount("this browser's chat was started signed out; a new chat starts for "
-                                               "your account")
-                contact.user_id = user.id
-            conversation = store.current_conversation(s, contact.id)
-            if conversation is None:
-                conversation = store.ConversationRow(
-                    id=uuid7(), contact_id=contact.id, channel="webchat", kind="question", subject="",
-                    status=Status.OPEN.value, priority="normal", team=DEFAULT_TEAM, assignee_id=None, labels=[],
-                    last_seq=0, snoozed_until=None, waiting_since=now, created_at=now, updated_at=now,
-                )
-                s.add(conversation)
-            uow.commit()
-            online = any(a.online and a.team == conversation.team for a in self._loads(s))
-            return {"conversation_id": str(conversation.id), "last_seq": conversation.last_seq,
-                    "status": conversation.status, "assigned": conversation.assignee_id is not None,
-                    "agents_online": online, "email": contact.email is not None}
-
-    def leave_email(self, conversation_id: UUID, address: str, locale: str = "en") -> list[Event]:
-        """Nobody was online: the visitor leaves an address, and agents' replies also go there by email."""
-        email = domain_email(address)
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            s = uow.session
-            conversation = self._conversation_for_update(s, conversation_id)
-            contact = s.get(store.ContactRow, conversation.contact_id)
-            assert contact is not None  # noqa: S101 - every conversation has its contact
-            contact.email, contact.locale = email, locale if locale in ("en", "zh-CN") else "en"
-            message = self.append_in(s, conversation, "event", "the visitor left an email address for replies",
-                                      None, "", now, {"email_follow_up": True})
-            uow.commit()
-            return [(conversation_channel(conversation.id), message_view(message))]
 
     # --- messages -------------------------------------------------------------------------------------------
 
@@ -173,70 +98,6 @@ class SupportService(AgentPresence, AgentTools):
         if kind not in KINDS:
             raise InvalidRequest("a message is inbound, outbound or a note")
         return PostJob(conversation_id, kind, text, author, author_name)
-
-    def rate(self, conversation_id: UUID, score: object, comment: str = "") -> list[Event]:
-        """The customer's satisfaction with a resolved conversation: 1 to 5, and a comment (once)."""
-        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-            raise InvalidRequest("a score from 1 to 5")
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            s = uow.session
-            conversation = self._conversation_for_update(s, conversation_id)
-            if conversation.status not in (Status.RESOLVED.value, Status.CLOSED.value) or conversation.csat:
-                raise domain.BadMove("ratings are for resolved conversations, once")
-            conversation.csat = score
-            message = self.append_in(s, conversation, "event", f"rated {score}/5" + (f": {comment.strip()[:500]}"
-                                      if comment.strip() else ""), None, "", now, {"csat": score})
-            uow.commit()
-            return [(conversation_channel(conversation.id), message_view(message))]
-
-    def visitor_conversation_id(self, token: str, user: User | None = None) -> UUID:
-        """The conversation a visitor token opens (without creating one), for `user` (signed in, or None)."""
-        with self.db.reader() as uow:
-            contact = _owned(store.visitor_contact(uow.session, hashlib.sha256(token.encode()).hexdigest()), user)
-            if contact is not None and user is not None and contact.user_id is None and \
-                    store.contact_said_anything(uow.session, contact.id):  # begun signed out: not the account's
-                raise ChatOfAnotherAccount("this browser's chat was started signed out")
-            row = store.current_conversation(uow.session, contact.id) if contact else None
-        if row is None:
-            raise NotFound("no such conversation")
-        return row.id
-
-    def attach(self, conversation_id: UUID, name: str, data: bytes, *, agent: User | None) -> list[Event]:
-        """A checked file as a message of the conversation (from the visitor, or from an agent)."""
-        clean, content_type = attachments.check(name, data)
-        assert self.blobs is not None  # noqa: S101 - the container always gives one
-        key = self.blobs.put(data)
-        now = self.clock.now()
-        with self.db.uow() as uow:
-            s = uow.session
-            conversation = self._conversation_for_update(s, conversation_id)
-            row = store.AttachmentRow(id=uuid7(), conversation_id=conversation.id, name=clean,
-                                      content_type=content_type, size=len(data), blob_key=key, created_at=now)
-            s.add(row)
-            info = {"attachment": {"id": str(row.id), "name": clean, "type": content_type, "size": len(data),
-                                   "image": content_type in attachments.IMAGE_TYPES}}
-            kind, was = "outbound" if agent else "inbound", Status(conversation.status)
-            message = self.append_in(s, conversation, kind, clean, agent.id if agent else None,
-                                      agent.display_name if agent else "Visitor", now, info)
-            if kind == "inbound":
-                conversation.status = domain.after_customer_message(was).value
-            events = [(conversation_channel(conversation.id), message_view(message)),
-                      *self.reopened_in(s, conversation, was, now)]
-            uow.commit()
-            return events
-
-    def attachment(self, attachment_id: UUID, *, conversation_id: UUID | None, agent: User | None
-                   ) -> tuple[str, str, bytes]:
-        """(name, content type, bytes) for the visitor of its conversation or an agent who may see it."""
-        with self.db.reader() as uow:
-            row = uow.session.get(store.AttachmentRow, attachment_id)
-        allowed = row is not None and (
-            (conversation_id is not None and row.conversation_id == conversation_id)
-            or (agent is not None and self.may_see(agent, row.conversation_id)))
-        if row is None or not allowed or self.blobs is None:
-            raise NotFound("no such attachment")
-        return row.name, row.content_type, self.blobs.get(row.blob_key)
 
     def messages_after(self, conversation_id: UUID, after: int, *, with_notes: bool) -> list[dict[str, Any]]:
         with self.db.reader() as uow:

@@ -173,14 +173,15 @@
         }
       };
       ws.onclose = function () {
-        greeted = false; connecting = false;
+        greeted = false;
         status.textContent = T.offline;
-        setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
+        later();
       };
-    }).catch(function () {  // no token (offline): try again
-      connecting = false;
-      setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
-    });
+    }).catch(later);  // no token (offline): try again
+  }
+  function later() {  // the next try, each one waiting twice as long (10 s at most) until a socket is greeted
+    connecting = false;
+    setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
   }
   function askRating() {
     if (root.querySelector(".rate")) { return; }
